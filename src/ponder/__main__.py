@@ -1,0 +1,5 @@
+"""Allow `python -m ponder`."""
+
+from ponder.cli.app import main
+
+main()

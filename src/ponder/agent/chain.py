@@ -1,0 +1,227 @@
+"""The guided chain: restate -> decompose -> hypothesize -> verify -> (correct -> verify)* -> answer.
+
+Rules that must hold:
+- The engine writes every opening tag, closing tag and <observation>; the model writes only
+  the inside of the open step and is stopped at its closing tag.
+- The transcript is append-only: each step's prompt is the previous prompt plus what was
+  generated plus what the engine wrote, so the backend re-uses its KV cache.
+- The next factor comes from the catalogue's transition table: `on_fail` after a failed
+  check (at most `max_corrections` times), else the first of `next`.
+- A check that ran cleanly but still contradicts the model's answer when the chain must
+  answer (corrections exhausted) wins: the answer is the computed value, marked
+  source="check". A direct recomputation beats working it contradicts.
+- The engine yields events and renders nothing; failures the model causes are recorded as
+  step outcomes, never raised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Generator
+
+from ponder.agent.ids import SpanIds
+from ponder.agent.verify import CheckReport, judge
+from ponder.llm.backend import Backend, Completion, Delta, Sampling
+from ponder.thought_factors.catalogue import Catalogue, Factor, render
+from ponder.thought_factors.parsing import candidate_answer, python_blocks
+from ponder.thought_factors.prompt import chain_prompt, observation
+from ponder.tools.answers import NO_ANSWER, ExtractedAnswer, equivalent, extract_answer, normalize_answer
+from ponder.tools.pyrun import RunResult, run_python
+from ponder.trace.events import Event, StepFinished, StepStarted, TextDelta, ToolCall, ToolResult
+
+
+@dataclass(frozen=True)
+class ChainConfig:
+    """Settings of one guided chain."""
+
+    max_tokens: int = 2048
+    temperature: float = 0.0
+    seed: int | None = None
+    max_corrections: int | None = None
+    run_code: bool = True
+
+
+@dataclass
+class ChainResult:
+    """What a chain ended with."""
+
+    answer: ExtractedAnswer = NO_ANSWER
+    answer_span: str = ""
+    answer_source: str = "model"
+    transcript: str = ""
+    completion_tokens: int = 0
+    verified: str = "none"
+    steps: list[str] = field(default_factory=list)
+
+
+MIN_STEP_TOKENS = 16
+
+EventStream = Generator[Event, None, ChainResult]
+
+
+def think_chain(
+    backend: Backend,
+    catalogue: Catalogue,
+    question: str,
+    config: ChainConfig,
+    *,
+    run_id: str,
+    parent: str,
+    ids: SpanIds,
+) -> EventStream:
+    """Run one guided chain, yielding its events; return its result."""
+    state = _ChainState(chain_prompt(backend, catalogue, question), config, catalogue)
+    factor = catalogue.factor(catalogue.start)
+    while True:
+        factor = state.budgeted(factor)
+        span = ids.next()
+        yield StepStarted(run_id, span=span, parent=parent, factor=factor.name, index=len(state.result.steps) + 1)
+        lead = state.lead(factor)
+        completion = yield from _generate(backend, state, factor, lead, run_id, span)
+        report = None
+        if factor.tools and config.run_code:
+            report = yield from _check(state, lead + completion.text, run_id, span, ids)
+        yield state.finish_step(factor, span, lead + completion.text, completion, report, run_id)
+        if factor.name == "answer":
+            return state.answer(completion.text, span)
+        factor = state.next_factor(factor, report)
+
+
+class _ChainState:
+    """The transcript and bookkeeping of a chain in progress."""
+
+    def __init__(self, prompt: str, config: ChainConfig, catalogue: Catalogue) -> None:
+        self.config = config
+        self.catalogue = catalogue
+        self.transcript = prompt
+        self.corrections = 0
+        self.candidate: ExtractedAnswer | None = None
+        self.verdict = ""
+        self.report: CheckReport | None = None
+        self.result = ChainResult()
+        self.max_corrections = (
+            catalogue.max_corrections if config.max_corrections is None else config.max_corrections
+        )
+
+    def remaining(self) -> int:
+        return self.config.max_tokens - self.result.completion_tokens
+
+    def budget(self, factor: Factor) -> int:
+        """Tokens this step may use: its own budget, keeping the answer's in reserve."""
+        reserve = 0 if factor.name == "answer" else self.catalogue.factor("answer").max_tokens
+        return min(factor.max_tokens, self.remaining() - reserve)
+
+    def budgeted(self, factor: Factor) -> Factor:
+        """Jump to the answer when too little budget is left for another step."""
+        if factor.name != "answer" and self.budget(factor) < MIN_STEP_TOKENS:
+            return self.catalogue.factor("answer")
+        return factor
+
+    def lead(self, factor: Factor) -> str:
+        """The factor's lead text, rendered with the last check's verdict."""
+        return render(factor.lead, verdict=self.verdict) if factor.lead else ""
+
+    def sampling(self, factor: Factor) -> Sampling:
+        stops = ["<observation>", "</observation>"]
+        for f in self.catalogue.factors.values():
+            stops += [f.close_tag] if f.name == factor.name else [f.open_tag, f.close_tag]
+        seed = None if self.config.seed is None else self.config.seed + len(self.result.steps)
+        return Sampling(
+            temperature=self.config.temperature,
+            seed=seed,
+            max_tokens=max(1, self.budget(factor)),
+            stop=tuple(stops),
+        )
+
+    def finish_step(
+        self, factor: Factor, span: str, text: str, completion: Completion, report: CheckReport | None, run_id: str
+    ) -> StepFinished:
+        self.transcript += completion.text + factor.close_tag + "\n"
+        if report is not None:
+            self.transcript += observation(self.catalogue, report.observation)
+            self.result.verified = report.outcome
+            self.verdict = report.verdict
+            self.report = report
+        self.result.completion_tokens += completion.completion_tokens
+        self.result.steps.append(factor.name)
+        self.result.transcript = self.transcript
+        if factor.name in ("hypothesize", "correct"):
+            found = candidate_answer(text)
+            self.candidate = normalize_answer(found) if found else extract_answer(text)
+        return StepFinished(
+            run_id,
+            span=span,
+            factor=factor.name,
+            text=text.strip(),
+            stop_reason=completion.stop_reason,
+            completion_tokens=completion.completion_tokens,
+            prompt_tokens=completion.prompt_tokens,
+            prompt_tokens_evaluated=completion.prompt_tokens_evaluated,
+            seconds=round(completion.seconds, 3),
+            prompt_seconds=round(completion.prompt_seconds, 3),
+            confidence=_round(completion.mean_confidence),
+            outcome=report.outcome if report else "none",
+            observation=report.observation if report else None,
+        )
+
+    def next_factor(self, factor: Factor, report: CheckReport | None) -> Factor:
+        failed = report is not None and report.outcome == "fail"
+        if failed and factor.on_fail and self.corrections < self.max_corrections:
+            self.corrections += 1
+            return self.catalogue.factor(factor.on_fail)
+        return self.catalogue.factor(factor.next[0])
+
+    def answer(self, text: str, span: str) -> ChainResult:
+        """The chain's answer: the model's, unless a check it could not reconcile computed another."""
+        found = normalize_answer(text) if text.strip() else NO_ANSWER
+        source = "model"
+        if found.kind == "none" and self.candidate is not None:
+            found, source = self.candidate, "candidate"
+        computed = self.report.computed if self.report else None
+        if computed is not None and not equivalent(found, computed):
+            found, source = computed, "check"
+        self.result.answer = found
+        self.result.answer_source = source
+        self.result.answer_span = span
+        return self.result
+
+
+def _generate(backend: Backend, state: _ChainState, factor: Factor, lead: str, run_id: str, span: str):  # type: ignore[no-untyped-def]
+    """Write the opening tag and lead, stream the step's text from the model; return its Completion."""
+    state.transcript += factor.open_tag + "\n" + lead
+    if lead:
+        yield TextDelta(run_id, span=span, text=lead)
+    completion = None
+    for item in backend.stream(state.transcript, state.sampling(factor)):
+        if isinstance(item, Delta):
+            yield TextDelta(run_id, span=span, text=item.text)
+        else:
+            completion = item
+    assert isinstance(completion, Completion), "a backend stream must end with a Completion"
+    return completion
+
+
+def _check(state: _ChainState, text: str, run_id: str, span: str, ids: SpanIds):  # type: ignore[no-untyped-def]
+    """Run the step's code blocks one by one, yielding tool events; return the verdict."""
+    blocks = python_blocks(text)
+    results: list[RunResult] = []
+    for code in blocks:
+        tool_span = ids.next()
+        yield ToolCall(run_id, span=tool_span, parent=span, tool="python", input=code)
+        result = run_python(code)
+        results.append(result)
+        yield ToolResult(
+            run_id,
+            span=tool_span,
+            status=result.status,
+            output=result.stdout,
+            error=result.stderr,
+            exit_code=result.exit_code,
+            seconds=result.seconds,
+            isolation=result.isolation,
+        )
+    return judge(blocks, results, state.candidate)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)

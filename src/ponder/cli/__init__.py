@@ -1,0 +1,1 @@
+"""The command line: the Typer app, the Rich renderer of events, and (later) the Textual viewer."""

@@ -1,0 +1,106 @@
+"""The `ponder` command line (Typer).
+
+Rules that must hold:
+- Importing this module is cheap: llama_cpp, sympy, Rich rendering and the engine are
+  imported inside the commands that use them, so `ponder --help` answers at once.
+- stdout carries only the answer (or `--json`, or `--events` JSONL); everything else goes to
+  stderr. Every user error is one line on stderr and a documented exit code.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ponder.errors import EXIT_INTERRUPTED, EXIT_USAGE, PonderError
+
+app = typer.Typer(
+    name="ponder",
+    help="A reasoner that makes a small local model think slowly and check itself.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class Reasoning(str, Enum):
+    """How much of the hidden chain of thought to show on stderr."""
+
+    show = "show"
+    collapse = "collapse"
+    hide = "hide"
+
+
+@app.callback()
+def _root() -> None:
+    """A reasoner that makes a small local model think slowly and check itself."""
+
+
+@app.command()
+def ask(
+    question: Optional[str] = typer.Argument(None, help="The question; read from stdin when piped (both combine)."),
+    model: Optional[str] = typer.Option(
+        None, "-m", "--model", envvar="PONDER_MODEL",
+        help="A GGUF path, or an embedded model: 'default' (1.5B) or 'small' (0.5B).",
+    ),
+    ctx: int = typer.Option(4096, "--ctx", min=256, help="Context size in tokens."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads (default: all cores)."),
+    gpu_layers: str = typer.Option("auto", "--gpu-layers", help="Layers to offload: 'auto' (all if the build has a GPU) or N."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Sampling seed."),
+    temperature: float = typer.Option(0.0, "--temperature", "-t", min=0.0, help="Sampling temperature (0 = greedy)."),
+    max_tokens: int = typer.Option(2048, "--max-tokens", min=16, help="Most completion tokens for the whole run."),
+    reasoning: Optional[Reasoning] = typer.Option(
+        None, "--reasoning", help="Show the thought steps in full, one line each, or not at all [default: collapse on a terminal, else hide].",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object: answer, steps, usage, trace path."),
+    events: bool = typer.Option(False, "--events", help="Print the run's trace events as JSONL on stdout."),
+    trace_dir: Optional[Path] = typer.Option(None, "--trace-dir", help="Where to write the run's JSONL trace."),
+    no_trace: bool = typer.Option(False, "--no-trace", help="Write no trace file."),
+    verbose: bool = typer.Option(False, "-v", "--verbose", help="Show llama.cpp's logs and error details."),
+) -> None:
+    """Think about a question in thought factors and print a checked answer."""
+    from ponder.cli.ask import AskOptions, run_ask
+
+    if as_json and events:
+        raise typer.BadParameter("--json and --events cannot be used together", param_hint="--json")
+    options = AskOptions(
+        model=model, ctx=ctx, threads=threads, gpu_layers=gpu_layers, seed=seed,
+        temperature=temperature, max_tokens=max_tokens,
+        reasoning=reasoning.value if reasoning else None, as_json=as_json, events=events,
+        trace_dir=trace_dir, no_trace=no_trace, verbose=verbose,
+    )
+    code = run_ask(question, options)
+    raise typer.Exit(code)
+
+
+def _fail(message: str, code: int) -> int:
+    from ponder.cli.safe import visible
+
+    sys.stderr.write(f"ponder: error: {visible(message)}\n")
+    sys.stderr.flush()
+    return code
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app and map errors to one line and an exit code."""
+    usage_error = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+    verbose = any(a in ("-v", "--verbose") for a in (argv if argv is not None else sys.argv[1:]))
+    try:
+        code = app(args=argv, prog_name="ponder", standalone_mode=False)
+    except usage_error as exc:  # type: ignore[misc]
+        code = _fail(exc.format_message().replace("\n", " "), EXIT_USAGE)
+    except typer.Exit as exc:
+        code = exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        code = _fail("interrupted", EXIT_INTERRUPTED)
+    except PonderError as exc:
+        if verbose:
+            import traceback
+
+            traceback.print_exc()
+        code = _fail(str(exc), exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)

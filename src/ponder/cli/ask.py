@@ -1,0 +1,194 @@
+"""`ponder ask`: read the question, load the model, run, and feed every consumer of events.
+
+Rules that must hold:
+- The question is checked (non-empty, valid UTF-8) and the trace directory made usable
+  before the model is loaded, so user errors fail fast with exit 2.
+- Every event goes, in order, to the trace file, to `--events` on stdout, to the reasoning
+  view on stderr, and to the collector for `--json`; on Ctrl-C a closing `interrupted`
+  event reaches the same sinks before exit 130.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from ponder.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, PonderError, UsageError
+from ponder.trace.events import Event, RunFinished, StepFinished, ToolCall, ToolResult
+
+
+@dataclass(frozen=True)
+class AskOptions:
+    """Flags of `ponder ask`."""
+
+    model: str | None = None
+    ctx: int = 4096
+    threads: int | None = None
+    gpu_layers: str = "auto"
+    seed: int | None = None
+    temperature: float = 0.0
+    max_tokens: int = 2048
+    reasoning: str | None = None
+    as_json: bool = False
+    events: bool = False
+    trace_dir: Path | None = None
+    no_trace: bool = False
+    verbose: bool = False
+
+
+def read_question(argument: str | None) -> str:
+    """The question from the argument and/or piped stdin (stdin first, like `llm`)."""
+    parts = []
+    if not sys.stdin.isatty():
+        try:
+            data = sys.stdin.buffer.read()
+        except OSError as exc:
+            raise UsageError(f"cannot read stdin: {exc.strerror}") from None
+        try:
+            piped = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UsageError("stdin is not valid UTF-8") from None
+        if piped.strip():
+            parts.append(piped.strip())
+    if argument and argument.strip():
+        parts.append(argument.strip())
+    question = "\n".join(parts)
+    if not question:
+        raise UsageError("no question given: pass it as an argument or pipe it on stdin")
+    if "\x00" in question:
+        raise UsageError("the question contains NUL bytes")
+    return question
+
+
+def trace_path(options: AskOptions, run_id: str) -> Path | None:
+    """Where this run's trace goes, after making sure the directory is usable."""
+    if options.no_trace:
+        return None
+    from ponder import paths
+
+    directory = options.trace_dir or paths.trace_dir()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot use trace directory {directory}: {exc.strerror}") from None
+    if not directory.is_dir():
+        raise UsageError(f"trace directory {directory} is not a directory")
+    return directory / f"{run_id}.jsonl"
+
+
+def run_ask(argument: str | None, options: AskOptions) -> int:
+    """Run `ponder ask`; return the exit code."""
+    from ponder.agent.ids import new_run_id
+
+    question = read_question(argument)
+    run_id = new_run_id()
+    path = trace_path(options, run_id)
+    backend = _load(options)
+    return _run(backend, question, options, run_id, path)
+
+
+def _load(options: AskOptions):  # type: ignore[no-untyped-def]
+    from ponder.llm.llama import LoadOptions
+    from ponder.llm.loader import load_backend, model_spec
+    from ponder.llm.registry import needs_assembly
+
+    spec = model_spec(options.model)
+    if needs_assembly(spec):
+        sys.stderr.write(f"ponder: assembling the {spec} model into the cache (once)…\n")
+    load = LoadOptions(n_ctx=options.ctx, n_threads=options.threads, gpu_layers=options.gpu_layers,
+                       seed=options.seed or 0, verbose=options.verbose)
+    return load_backend(spec, load)
+
+
+def _run(backend, question: str, options: AskOptions, run_id: str, path: Path | None) -> int:  # type: ignore[no-untyped-def]
+    from ponder.agent.chain import ChainConfig
+    from ponder.agent.run import run_question
+    from ponder.cli.render import ReasoningView
+    from ponder.trace.jsonl import TraceWriter, dumps
+    from ponder.trace.usage import summarize
+
+    mode = options.reasoning or ("collapse" if sys.stderr.isatty() else "hide")
+    view = ReasoningView(mode)
+    writer = TraceWriter(path) if path else None
+    seen: list[Event] = []
+    sinks: list[Callable[[Event], None]] = [seen.append, view.handle]
+    if writer:
+        sinks.append(writer.write)
+    if options.events:
+        sinks.append(lambda e: _print_line(dumps(e)))
+    config = ChainConfig(max_tokens=options.max_tokens, temperature=options.temperature, seed=options.seed)
+    model_name = getattr(backend, "name", "model")
+    try:
+        for event in run_question(backend, question, config, run_id=run_id, model=model_name):
+            for sink in sinks:
+                sink(event)
+    except KeyboardInterrupt:
+        _close(sinks, RunFinished(run_id, status="interrupted", usage=summarize(seen)), view, writer)
+        sys.stderr.write("ponder: interrupted\n")
+        return EXIT_INTERRUPTED
+    except PonderError as exc:
+        _close(sinks, RunFinished(run_id, status="error", usage=summarize(seen), error=str(exc)), view, writer)
+        raise
+    view.close()
+    if writer:
+        writer.close()
+    return _report(seen, options, path)
+
+
+def _close(sinks, final: RunFinished, view, writer) -> None:  # type: ignore[no-untyped-def]
+    for sink in sinks:
+        sink(final)
+    view.close()
+    if writer:
+        writer.close()
+
+
+def _report(events: list[Event], options: AskOptions, path: Path | None) -> int:
+    from ponder.cli.safe import visible
+
+    finished = next(e for e in reversed(events) if isinstance(e, RunFinished))
+    if options.as_json:
+        _print_line(json.dumps(json_result(events, path), ensure_ascii=False))
+    elif not options.events and finished.answer:
+        _print_line(visible(finished.answer))
+    if not finished.answer:
+        sys.stderr.write("ponder: error: the model gave no answer\n")
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
+def json_result(events: list[Event], path: Path | None) -> dict[str, Any]:
+    """The `--json` object: answer, steps with their tool calls, usage, trace path."""
+    finished = next(e for e in reversed(events) if isinstance(e, RunFinished))
+    steps: list[dict[str, Any]] = []
+    tools: dict[str, dict[str, Any]] = {}
+    pending: list[dict[str, Any]] = []
+    for event in events:
+        if isinstance(event, ToolCall):
+            tools[event.span] = {"tool": event.tool, "input": event.input}
+            pending.append(tools[event.span])
+        elif isinstance(event, ToolResult) and event.span in tools:
+            tools[event.span].update(status=event.status, output=event.output, error=event.error)
+        elif isinstance(event, StepFinished):
+            steps.append({
+                "factor": event.factor, "text": event.text, "outcome": event.outcome,
+                "observation": event.observation, "completion_tokens": event.completion_tokens,
+                "seconds": event.seconds, "confidence": event.confidence, "tools": pending,
+            })
+            pending = []
+    return {
+        "run": finished.run,
+        "status": finished.status,
+        "answer": finished.answer,
+        "steps": steps,
+        "usage": finished.usage,
+        "trace": str(path) if path else None,
+    }
+
+
+def _print_line(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,142 @@
+"""Render a run's event stream on stderr with Rich.
+
+Rules that must hold:
+- Model text is wrapped in `rich.text.Text` after `visible()`: never parsed as markup,
+  never passed through as control sequences.
+- Animation (a Live region) only when stderr is a terminal; otherwise plain lines, no
+  colour, no escape bytes.
+- Modes: `show` prints each finished step in full, `collapse` prints one line per finished
+  step (the live region streams the step in progress), `hide` prints nothing.
+"""
+
+from __future__ import annotations
+
+from typing import IO
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.text import Text
+
+from ponder.cli.safe import visible
+from ponder.trace.events import (
+    Event,
+    RunFinished,
+    StepFinished,
+    StepStarted,
+    TextDelta,
+    ToolCall,
+    ToolResult,
+)
+
+MODES = ("show", "collapse", "hide")
+LIVE_LINES = 8
+_OUTCOME_MARK = {"pass": "✓", "fail": "✗", "none": "·"}
+_OUTCOME_STYLE = {"pass": "green", "fail": "red", "none": "dim"}
+
+
+class ReasoningView:
+    """Shows the factor steps of a run as they stream."""
+
+    def __init__(self, mode: str, stream: IO[str] | None = None) -> None:
+        self.mode = mode
+        self.console = Console(file=stream, stderr=stream is None, highlight=False, soft_wrap=False)
+        self.animated = self.console.is_terminal and mode != "hide"
+        self._live: Live | None = None
+        self._factor = ""
+        self._text = ""
+
+    def handle(self, event: Event) -> None:
+        """Update the display for one event."""
+        if self.mode == "hide":
+            return
+        if isinstance(event, StepStarted):
+            self._factor, self._text = event.factor, ""
+            self._start_live()
+        elif isinstance(event, TextDelta):
+            self._text += event.text
+            self._refresh()
+        elif isinstance(event, ToolCall):
+            self._print(Text(f"  ⚙ running {event.tool} check…", style="dim"))
+        elif isinstance(event, ToolResult):
+            self._print(_tool_line(event))
+        elif isinstance(event, StepFinished):
+            self._stop_live()
+            self._print(self._finished(event))
+        elif isinstance(event, RunFinished):
+            self.close()
+
+    def close(self) -> None:
+        """Stop any animation."""
+        self._stop_live()
+
+    def _finished(self, event: StepFinished) -> Text | Group:
+        mark = _OUTCOME_MARK.get(event.outcome, "·")
+        head = Text()
+        head.append(f"{mark} ", style=_OUTCOME_STYLE.get(event.outcome, "dim"))
+        head.append(f"{event.factor:<11}", style="bold cyan")
+        head.append(f" {event.seconds:5.1f}s {event.completion_tokens:4d} tok  ", style="dim")
+        if self.mode == "collapse":
+            head.append(_one_line(event.text, self.console.width - len(head.plain) - 1))
+            return head
+        body = Text(visible(event.text), style="")
+        parts: list[Text] = [head, _indent(body)]
+        if event.observation:
+            parts.append(_indent(Text("observation: " + visible(event.observation), style="yellow")))
+        return Group(*parts)
+
+    def _start_live(self) -> None:
+        if not self.animated:
+            return
+        self._live = Live(self._current(), console=self.console, transient=True, auto_refresh=True,
+                          refresh_per_second=12, vertical_overflow="crop")
+        self._live.start()
+
+    def _stop_live(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+    def _refresh(self) -> None:
+        if self._live is not None:
+            self._live.update(self._current())
+
+    def _current(self) -> Text:
+        lines = visible(self._text).splitlines()[-LIVE_LINES:]
+        text = Text()
+        text.append(f"… {self._factor}\n", style="bold cyan")
+        text.append("\n".join("  " + line for line in lines), style="dim")
+        return text
+
+    def _print(self, renderable: Text | Group) -> None:
+        if self._live is not None:
+            self._live.console.print(renderable)
+        else:
+            self.console.print(renderable)
+
+
+def _tool_line(event: ToolResult) -> Text:
+    style = "green" if event.status == "ok" else "red"
+    out = event.output.strip().splitlines()
+    shown = out[-1] if out else (event.error.strip().splitlines() or [""])[-1]
+    text = Text("  ⚙ ", style="dim")
+    text.append(event.status, style=style)
+    text.append(f" {event.seconds:.2f}s ", style="dim")
+    text.append(_one_line(shown, 70))
+    return text
+
+
+def _one_line(text: str, width: int) -> str:
+    flat = " ".join(visible(text).split())
+    width = max(width, 10)
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def _indent(text: Text) -> Text:
+    lines = text.split("\n")
+    out = Text()
+    for i, line in enumerate(lines):
+        if i:
+            out.append("\n")
+        out.append("  ")
+        out.append_text(line)
+    return out

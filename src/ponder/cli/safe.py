@@ -1,0 +1,28 @@
+"""Make untrusted text safe for a terminal: control characters become visible escapes.
+
+Rule that must hold: no byte of model or user text reaches the terminal as a control
+sequence. Newlines and tabs stay; every other control or format character (C0, DEL, C1,
+bidi overrides, zero-width characters) is shown as a backslash escape.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+_KEEP = {"\n", "\t"}
+
+
+def visible(text: str) -> str:
+    """Replace control and format characters with visible escapes."""
+    return "".join(ch if _printable(ch) else _escape(ch) for ch in text)
+
+
+def _printable(ch: str) -> bool:
+    if ch in _KEEP:
+        return True
+    return unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp")
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"

@@ -1,0 +1,78 @@
+"""The Backend protocol: stream text for a prompt, with stop sequences, a grammar and a seed.
+
+Rules that must hold:
+- `stream` yields `Delta`s and ends with exactly one `Completion`; the concatenated delta
+  texts equal `Completion.text`, which never contains the matched stop sequence.
+- A backend re-uses whatever it already evaluated: a prompt that extends the previous
+  prompt plus its output costs only the new tokens, and `prompt_tokens_evaluated` says how
+  many were actually evaluated.
+- Text going out is plain `str`; backends never print.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator, Protocol, Sequence, Union
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How to sample one completion."""
+
+    temperature: float = 0.0
+    top_p: float = 0.95
+    top_k: int = 40
+    seed: int | None = None
+    max_tokens: int = 256
+    stop: tuple[str, ...] = ()
+    grammar: str | None = None
+
+
+@dataclass(frozen=True)
+class Delta:
+    """A piece of streamed text and the confidence of the tokens behind it."""
+
+    text: str
+    confidence: float | None = None
+
+
+@dataclass(frozen=True)
+class Completion:
+    """The end of a stream: the whole text and what it cost."""
+
+    text: str
+    stop_reason: str  # "stop" (a stop sequence), "eos", or "length"
+    completion_tokens: int
+    prompt_tokens: int
+    prompt_tokens_evaluated: int
+    seconds: float
+    confidences: tuple[float, ...] = field(default=())
+    prompt_seconds: float = 0.0
+
+    @property
+    def mean_confidence(self) -> float | None:
+        """Mean top-token probability over the completion, if known."""
+        if not self.confidences:
+            return None
+        return sum(self.confidences) / len(self.confidences)
+
+
+StreamItem = Union[Delta, Completion]
+
+
+class Backend(Protocol):
+    """A model that streams completions."""
+
+    name: str
+
+    def chat_prompt(self, messages: Sequence[dict[str, str]]) -> str:
+        """Render chat messages into a prompt that ends where the assistant speaks."""
+        ...
+
+    def stream(self, prompt: str, sampling: Sampling) -> Iterator[StreamItem]:
+        """Stream a completion of `prompt`: Deltas, then one Completion."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """How many tokens `text` is for this model."""
+        ...

@@ -1,0 +1,30 @@
+"""Parse what the model wrote inside a step: code blocks and candidate answers."""
+
+from __future__ import annotations
+
+import re
+
+_FENCE = re.compile(r"```[ \t]*(python|py|python3)?[ \t]*\n(.*?)(?:```|\Z)", re.S | re.I)
+_CANDIDATE = re.compile(r"candidate answer\s*[:=]\s*(.+)", re.I)
+
+
+def python_blocks(text: str) -> list[str]:
+    """The ```python blocks in a step (an unclosed last block runs to the end)."""
+    blocks = []
+    for match in _FENCE.finditer(text):
+        lang, body = match.group(1), match.group(2)
+        if lang is None and not _looks_like_python(body):
+            continue
+        if body.strip():
+            blocks.append(body.strip("\n"))
+    return blocks
+
+
+def _looks_like_python(body: str) -> bool:
+    return "print(" in body
+
+
+def candidate_answer(text: str) -> str | None:
+    """The text after the last 'Candidate answer:' in a step, if any."""
+    found = _CANDIDATE.findall(text)
+    return found[-1].strip() if found else None

@@ -1,0 +1,1 @@
+"""Verifiers: running model-written code, answer extraction and equivalence."""

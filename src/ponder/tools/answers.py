@@ -1,0 +1,144 @@
+"""Answer extraction and equivalence: the one module the verify factor, voting, review and
+evaluation all use to decide what an answer is and whether two answers agree.
+
+Rules that must hold:
+- Pure functions of text: no model, no I/O, nothing evaluated (no eval, no sympify here).
+- Numbers are compared as exact fractions first, then with a relative tolerance; the
+  canonical form of a number drops thousands separators, currency, percent signs, units and
+  trailing zeros ("$1,200.50" -> "1200.5").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+
+_NUMBER = r"[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?|[-−]?\.\d+"
+_NUMBER_RE = re.compile(_NUMBER)
+_ONLY_NUMBER = re.compile(rf"^\s*({_NUMBER})\s*$")
+_TAG = re.compile(r"<answer>(.*?)(?:</answer>|\Z)", re.S | re.I)
+_ANSWER_LINE = re.compile(r"(?:final answer|answer)\s*[:：]\s*(.+)", re.I)
+_ANSWER_IS = re.compile(r"the (?:final )?answer is\s*[:：]?\s*(.+)", re.I)
+_CURRENCY = re.compile(r"[$€£¥]|\\\$|\b(?:USD|EUR|GBP)\b")
+_FRAC = re.compile(r"\\[dt]?frac\{([^{}]*)\}\{([^{}]*)\}")
+
+
+@dataclass(frozen=True)
+class ExtractedAnswer:
+    """An answer as written, its canonical form, and what kind of thing it is."""
+
+    text: str
+    normalized: str
+    kind: str  # "number", "expression", "text" or "none"
+
+
+NO_ANSWER = ExtractedAnswer("", "", "none")
+
+
+def extract_answer(text: str) -> ExtractedAnswer:
+    """Find the final answer in model text: <answer>, \\boxed{}, 'Answer:', 'the answer is', or the last number."""
+    for finder in (_from_tag, _from_boxed, _from_line, _from_answer_is):
+        found = finder(text)
+        if found is not None and found.strip():
+            return normalize_answer(found)
+    numbers = _NUMBER_RE.findall(text)
+    return normalize_answer(numbers[-1]) if numbers else NO_ANSWER
+
+
+def normalize_answer(text: str) -> ExtractedAnswer:
+    """Canonicalise one answer string."""
+    raw = text.strip()
+    cleaned = _strip_latex(_strip_sentence(raw))
+    number = parse_number(cleaned)
+    if number is not None:
+        return ExtractedAnswer(raw, format_number(number), "number")
+    leading = re.match(rf"^\s*({_NUMBER})\s*%?\s*[A-Za-z][A-Za-z .]*$", _CURRENCY.sub("", cleaned))
+    if leading:
+        number = parse_number(leading.group(1))
+        if number is not None:
+            return ExtractedAnswer(raw, format_number(number), "number")
+    if re.search(r"[A-Za-z]", cleaned) and not re.search(r"[=+*/^()\d]", cleaned):
+        return ExtractedAnswer(raw, " ".join(cleaned.lower().split()), "text")
+    return ExtractedAnswer(raw, re.sub(r"\s+", "", cleaned), "expression")
+
+
+def parse_number(text: str) -> Fraction | None:
+    """The exact value of a plain number (commas, currency, %, fractions allowed), else None."""
+    t = _CURRENCY.sub("", text).replace("−", "-").strip().rstrip("%").strip()
+    if not _ONLY_NUMBER.match(t):
+        return None
+    t = t.replace(",", "")
+    try:
+        if "/" in t:
+            num, den = t.split("/")
+            return Fraction(Decimal(num)) / Fraction(Decimal(den)) if Decimal(den) != 0 else None
+        return Fraction(Decimal(t))
+    except (InvalidOperation, ValueError, ZeroDivisionError):
+        return None
+
+
+def format_number(value: Fraction) -> str:
+    """Canonical text for a number: an integer, a terminating decimal, or p/q."""
+    if value.denominator == 1:
+        return str(value.numerator)
+    decimal = Decimal(value.numerator) / Decimal(value.denominator)
+    if Fraction(decimal) == value:
+        return format(decimal.normalize(), "f")
+    return f"{value.numerator}/{value.denominator}"
+
+
+def equivalent(a: str | ExtractedAnswer, b: str | ExtractedAnswer, rel_tol: float = 1e-6) -> bool:
+    """Whether two answers agree: numerically with tolerance, else by canonical text."""
+    x = a if isinstance(a, ExtractedAnswer) else normalize_answer(a)
+    y = b if isinstance(b, ExtractedAnswer) else normalize_answer(b)
+    if x.kind == "none" or y.kind == "none":
+        return False
+    if x.kind == "number" and y.kind == "number":
+        p, q = parse_number(x.normalized), parse_number(y.normalized)
+        if p is None or q is None:
+            return False
+        return p == q or abs(p - q) <= rel_tol * max(abs(p), abs(q), 1)
+    return x.normalized == y.normalized
+
+
+def _from_tag(text: str) -> str | None:
+    found = _TAG.findall(text)
+    return found[-1] if found else None
+
+
+def _from_boxed(text: str) -> str | None:
+    start = text.rfind("\\boxed{")
+    if start < 0:
+        return None
+    depth, i = 1, start + len("\\boxed{")
+    for j in range(i, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[j], 0)
+        if depth == 0:
+            return text[i:j]
+    return None
+
+
+def _from_line(text: str) -> str | None:
+    found = _ANSWER_LINE.findall(text)
+    return found[-1] if found else None
+
+
+def _from_answer_is(text: str) -> str | None:
+    found = _ANSWER_IS.findall(text)
+    return found[-1] if found else None
+
+
+def _strip_sentence(text: str) -> str:
+    return text.strip().strip("*").strip().rstrip(".").strip()
+
+
+def _strip_latex(text: str) -> str:
+    text = _FRAC.sub(r"(\1)/(\2)", text)
+    text = re.sub(r"\\(?:text|mathrm|mbox)\{([^{}]*)\}", r"\1", text)
+    text = text.replace("\\,", "").replace("\\!", "").replace("\\%", "%")
+    text = text.strip().strip("$").strip()
+    if re.fullmatch(r"\(\s*-?\d+\s*\)/\(\s*\d+\s*\)", text):
+        text = text.replace("(", "").replace(")", "")
+    return text

@@ -1,0 +1,1 @@
+"""Trace events, their JSONL form, and the tree they fold into."""

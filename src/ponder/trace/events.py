@@ -1,0 +1,191 @@
+"""Trace events: the one stream every part of ponder shares.
+
+Rules that must hold:
+- Events are frozen dataclasses of plain values (str, int, float, bool, None, and dicts or
+  lists of those). They never hold objects with behaviour, and nothing renders inside them.
+- Every event carries the run id and a wall-clock timestamp; events that belong to a node of
+  the tree carry its `span` and, when they open the node, its `parent`.
+- `to_record` and `from_record` are inverse: a saved trace read back gives equal events.
+- A record whose type this version does not know becomes an `UnknownEvent`, never an error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+SCHEMA_VERSION = 1
+
+
+def now() -> float:
+    """Wall-clock timestamp for an event."""
+    return round(time.time(), 6)
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base of all events."""
+
+    type: ClassVar[str] = "event"
+    run: str
+    ts: float = field(default_factory=now, kw_only=True)
+
+
+@dataclass(frozen=True)
+class RunStarted(Event):
+    """A run began: the question, the model and the settings it runs with."""
+
+    type: ClassVar[str] = "run_started"
+    question: str
+    model: str
+    strategy: str = "chain"
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RoundStarted(Event):
+    """A round of thinking began (the review loop starts further rounds)."""
+
+    type: ClassVar[str] = "round_started"
+    span: str
+    parent: str
+    index: int
+
+
+@dataclass(frozen=True)
+class StepStarted(Event):
+    """A thought-factor step began; the engine has written its opening tag."""
+
+    type: ClassVar[str] = "step_started"
+    span: str
+    parent: str
+    factor: str
+    index: int
+
+
+@dataclass(frozen=True)
+class TextDelta(Event):
+    """A piece of model text inside a step, as it streams."""
+
+    type: ClassVar[str] = "text_delta"
+    span: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolCall(Event):
+    """The engine runs a tool (sandboxed Python, a sympy check) on the step's content."""
+
+    type: ClassVar[str] = "tool_call"
+    span: str
+    parent: str
+    tool: str
+    input: str
+
+
+@dataclass(frozen=True)
+class ToolResult(Event):
+    """What a tool call returned."""
+
+    type: ClassVar[str] = "tool_result"
+    span: str
+    status: str
+    output: str
+    error: str = ""
+    exit_code: int | None = None
+    seconds: float = 0.0
+    isolation: str = ""
+
+
+@dataclass(frozen=True)
+class StepFinished(Event):
+    """A step ended: its full text, what it cost, and what its checks said."""
+
+    type: ClassVar[str] = "step_finished"
+    span: str
+    factor: str
+    text: str
+    stop_reason: str
+    completion_tokens: int
+    prompt_tokens: int
+    prompt_tokens_evaluated: int
+    seconds: float
+    prompt_seconds: float = 0.0
+    confidence: float | None = None
+    outcome: str = "none"
+    observation: str | None = None
+
+
+@dataclass(frozen=True)
+class Answer(Event):
+    """The run's final answer, as written and as normalised."""
+
+    type: ClassVar[str] = "answer"
+    span: str
+    text: str
+    normalized: str
+    kind: str
+    source: str = "model"
+
+
+@dataclass(frozen=True)
+class RunFinished(Event):
+    """A run ended: ok, interrupted or error, with its answer and totals."""
+
+    type: ClassVar[str] = "run_finished"
+    status: str
+    answer: str | None = None
+    usage: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class UnknownEvent(Event):
+    """A record of a type this version does not know (from a newer ponder)."""
+
+    type: ClassVar[str] = "unknown"
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.type: cls
+    for cls in (
+        RunStarted,
+        RoundStarted,
+        StepStarted,
+        TextDelta,
+        ToolCall,
+        ToolResult,
+        StepFinished,
+        Answer,
+        RunFinished,
+    )
+}
+
+
+def to_record(event: Event) -> dict[str, Any]:
+    """The JSON-ready record of an event, schema version first."""
+    if isinstance(event, UnknownEvent):
+        return dict(event.record)
+    body = dataclasses.asdict(event)
+    return {"v": SCHEMA_VERSION, "type": event.type, **body}
+
+
+def from_record(record: dict[str, Any]) -> Event:
+    """Rebuild an event from its record; unknown types and fields are tolerated."""
+    cls = EVENT_TYPES.get(str(record.get("type")))
+    if cls is None:
+        return UnknownEvent(run=str(record.get("run", "")), ts=_ts(record), record=record)
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {k: v for k, v in record.items() if k in names}
+    try:
+        return cls(**kwargs)
+    except TypeError:
+        return UnknownEvent(run=str(record.get("run", "")), ts=_ts(record), record=record)
+
+
+def _ts(record: dict[str, Any]) -> float:
+    value = record.get("ts", 0.0)
+    return float(value) if isinstance(value, (int, float)) else 0.0

@@ -1,0 +1,27 @@
+"""Run the real `ponder` executable as a subprocess, the way users and scripts do."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+PONDER = [sys.executable, "-m", "ponder"]
+
+
+def ponder(*args: str, stdin: str | bytes | None = "", env: dict[str, str] | None = None,
+           timeout: float = 600) -> subprocess.CompletedProcess[bytes]:
+    """Run `ponder ARGS` with piped stdio; return the finished process (bytes out)."""
+    data = stdin.encode() if isinstance(stdin, str) else stdin
+    full_env = {k: v for k, v in os.environ.items() if k != "PONDER_MODEL"}
+    full_env.update(env or {})
+    return subprocess.run([*PONDER, *args], input=data, capture_output=True, env=full_env, timeout=timeout)
+
+
+def fake_script(tmp_path: Path, outputs: list[str], delay: float = 0.0) -> str:
+    """Write a fake-backend script and return its `-m` spec."""
+    path = tmp_path / "script.json"
+    path.write_text(json.dumps({"outputs": outputs, "delay": delay}))
+    return f"fake:{path}"

@@ -1,0 +1,39 @@
+import pytest
+
+from ponder.tools.answers import equivalent, extract_answer, normalize_answer
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("<answer>18</answer>", "18"),
+        ("so \\boxed{\\frac{3}{4}} is it", "0.75"),
+        ("ANSWER: $1,200.50", "1200.5"),
+        ("Therefore the answer is 42 apples.", "42"),
+        ("He has 3 left, then 5, finally 7", "7"),
+        ("The final answer is: 12%", "12"),
+        ("Answer: 8.00", "8"),
+        ("<answer>1/3</answer>", "1/3"),
+        ("<answer>−5</answer>", "-5"),
+    ],
+)
+def test_extraction_and_normalisation(text, expected):
+    assert extract_answer(text).normalized == expected
+
+
+def test_nothing_to_extract():
+    assert extract_answer("no digits here").kind == "none"
+
+
+def test_expression_and_text_kinds():
+    assert normalize_answer("x + 1").kind == "expression"
+    assert normalize_answer("Paris").kind == "text"
+
+
+@pytest.mark.parametrize(
+    "a, b, same",
+    [("18", "18.0", True), ("$1,000", "1000", True), ("0.5", "1/2", True), ("3", "4", False),
+     ("Paris", "paris", True), ("", "0", False)],
+)
+def test_equivalence(a, b, same):
+    assert equivalent(a, b) is same

@@ -1,0 +1,123 @@
+"""`ponder ask` as a process, on the fake backend: streams, formats, errors and exit codes."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+from tests.cli_helpers import PONDER, fake_script, ponder
+from tests.unit import scripts
+
+
+def test_piped_stdout_gets_only_the_answer(tmp_path):
+    spec = fake_script(tmp_path, scripts.PASSING)
+    done = ponder("ask", "-m", spec, stdin="What is 16 - 3 - 4?")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b"9\n"
+    assert b"\x1b" not in done.stderr
+
+
+def test_argument_and_stdin_combine(tmp_path):
+    spec = fake_script(tmp_path, scripts.PASSING)
+    done = ponder("ask", "-m", spec, "--json", "and then?", stdin="Context line.")
+    run = json.loads(done.stdout)
+    trace = [json.loads(line) for line in open(run["trace"])]
+    assert trace[0]["question"] == "Context line.\nand then?"
+
+
+def test_json_has_answer_steps_usage_and_trace(tmp_path):
+    spec = fake_script(tmp_path, scripts.CORRECTED)
+    done = ponder("ask", "-m", spec, "--json", "q")
+    run = json.loads(done.stdout)
+    assert run["answer"] == "9" and run["status"] == "ok"
+    assert [s["factor"] for s in run["steps"]][:4] == ["restate", "decompose", "hypothesize", "verify"]
+    assert run["steps"][3]["tools"][0]["status"] == "ok"
+    assert {"prompt_tokens_evaluated", "completion_tokens", "seconds", "tokens_per_second"} <= set(run["usage"])
+    assert os.path.exists(run["trace"])
+
+
+def test_events_on_stdout_equal_the_trace_file(tmp_path):
+    spec = fake_script(tmp_path, scripts.PASSING)
+    done = ponder("ask", "-m", spec, "--events", "--trace-dir", str(tmp_path / "t"), "q")
+    lines = done.stdout.decode().splitlines()
+    (trace,) = list((tmp_path / "t").iterdir())
+    assert lines == trace.read_text().splitlines()
+    assert json.loads(lines[0])["type"] == "run_started"
+    assert json.loads(lines[-1])["type"] == "run_finished"
+
+
+def test_no_trace_writes_nothing(tmp_path):
+    spec = fake_script(tmp_path, scripts.PASSING)
+    done = ponder("ask", "-m", spec, "--no-trace", "--trace-dir", str(tmp_path / "t"), "q")
+    assert done.returncode == 0 and not (tmp_path / "t").exists()
+
+
+def test_hostile_model_text_never_reaches_the_terminal_raw(tmp_path):
+    evil = "\x1b]0;pwned\x07\x1b[2J[bold red]markup[/]\u202e"
+    outputs = [evil, evil, evil + "\nCandidate answer: 9", "print(9)\n```", "9\x1b[31m"]
+    spec = fake_script(tmp_path, outputs)
+    done = ponder("ask", "-m", spec, "--reasoning", "show", "q")
+    assert done.returncode == 0
+    assert b"\x1b" not in done.stdout + done.stderr and b"\x07" not in done.stderr
+    assert "[bold red]markup[/]".encode() in done.stderr
+    assert b"\\x1b" in done.stderr
+
+
+def test_usage_errors_exit_2_with_one_line(tmp_path):
+    cases = [
+        ("ask",),
+        ("ask", "--bogus", "q"),
+        ("ask", "--json", "--events", "q"),
+        ("ask", "--max-tokens", "0", "q"),
+        ("ask", "--trace-dir", str(tmp_path / "file"), "q"),
+    ]
+    (tmp_path / "file").write_text("not a dir")
+    for args in cases:
+        done = ponder(*args, "-m", "fake", stdin="")
+        assert done.returncode == 2, (args, done.stderr)
+        assert done.stderr.count(b"\n") == 1 and done.stderr.startswith(b"ponder: error:"), done.stderr
+        assert done.stdout == b""
+
+
+def test_invalid_utf8_on_stdin_is_a_usage_error():
+    done = ponder("ask", "-m", "fake", stdin=b"\xff\xfe what")
+    assert done.returncode == 2 and b"UTF-8" in done.stderr
+
+
+def test_model_problems_exit_3_without_traceback(tmp_path):
+    not_gguf = tmp_path / "model.gguf"
+    not_gguf.write_text("hello")
+    for spec in (str(tmp_path / "missing.gguf"), str(not_gguf), str(tmp_path)):
+        done = ponder("ask", "-m", spec, "q")
+        assert done.returncode == 3, done.stderr
+        assert b"Traceback" not in done.stderr and done.stderr.count(b"\n") == 1
+
+
+def test_model_from_environment_variable(tmp_path):
+    done = ponder("ask", "q", env={"PONDER_MODEL": str(tmp_path / "none.gguf")})
+    assert done.returncode == 3 and b"none.gguf" in done.stderr
+
+
+def test_ctrl_c_closes_the_trace_as_interrupted_and_exits_130(tmp_path):
+    spec = fake_script(tmp_path, ["word " * 400] * 3, delay=0.01)
+    proc = subprocess.Popen([*PONDER, "ask", "-m", spec, "--trace-dir", str(tmp_path / "t"), "q"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 30
+    while time.time() < deadline and not any((tmp_path / "t").glob("*.jsonl")):
+        time.sleep(0.05)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    (trace,) = list((tmp_path / "t").iterdir())
+    last = json.loads(trace.read_text().splitlines()[-1])
+    assert last["type"] == "run_finished" and last["status"] == "interrupted"
+    assert out == b""
+
+
+def test_help_lists_the_flags():
+    done = ponder("ask", "--help")
+    assert done.returncode == 0
+    for flag in (b"--model", b"--json", b"--events", b"--reasoning", b"--gpu-layers", b"--trace-dir"):
+        assert flag in done.stdout

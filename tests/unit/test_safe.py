@@ -1,0 +1,17 @@
+from ponder.cli.safe import visible
+
+
+def test_escape_sequences_become_visible():
+    assert visible("a\x1b[31mred\x07") == "a\\x1b[31mred\\x07"
+
+
+def test_newlines_and_tabs_stay():
+    assert visible("a\n\tb") == "a\n\tb"
+
+
+def test_c1_and_bidi_controls_become_visible():
+    assert visible("\x9b2J\u202eevil") == "\\x9b2J\\u202eevil"
+
+
+def test_rich_markup_is_left_as_text():
+    assert visible("[bold red]x[/]") == "[bold red]x[/]"
