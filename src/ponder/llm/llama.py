@@ -7,6 +7,8 @@ Rules that must hold:
 - The KV cache is re-used across calls: the prompt is matched, byte for byte, against the
   tokens of the previous prompt and its output, and only the unmatched tail is tokenized
   and evaluated. `prompt_tokens_evaluated` reports what llama.cpp actually had to evaluate.
+- The prompt's last token is always decoded on its own, so sampling does not depend on
+  what happened to be cached (batched and single decodes round differently).
 - Confidence is the top-token probability read from the logits of each sampled position
   (no `logits_all`), costing one softmax per token.
 """
@@ -169,15 +171,24 @@ class LlamaBackend:
     def _piece(self, token: int) -> bytes:
         return self.llm.detokenize([token], special=True)
 
-    def _cache_reuse(self, tokens: list[int]) -> int:
-        """How many leading tokens llama.cpp will keep from its KV cache (as `generate` does)."""
+    def _prefill(self, tokens: list[int]) -> int:
+        """Put all but the last prompt token in the KV cache, re-using its matching prefix.
+
+        The last token is left for `generate` to decode alone, so the logits that pick the
+        first new token always come from a one-token decode: the same prompt samples the
+        same way whether or not it was cached. Returns how many tokens get evaluated.
+        """
+        head = tokens[:-1]
         cached = self.llm.input_ids[: self.llm.n_tokens]
-        common = 0
-        for a, b in zip(cached, tokens):
+        reuse = 0
+        for a, b in zip(cached, head):
             if a != b:
                 break
-            common += 1
-        return common - 1 if common == len(tokens) and common > 0 else common
+            reuse += 1
+        self.llm.n_tokens = reuse
+        if reuse < len(head):
+            self.llm.eval(head[reuse:])
+        return len(tokens) - reuse
 
     # -- generation ----------------------------------------------------------------------
 
@@ -189,7 +200,7 @@ class LlamaBackend:
         if room <= 1:
             raise PonderError(f"the context is full ({len(tokens)} of {self.n_ctx} tokens); raise --ctx")
         max_tokens = min(sampling.max_tokens, room - 1)
-        evaluated = len(tokens) - self._cache_reuse(tokens)
+        evaluated = self._prefill(tokens)
         if sampling.seed is not None:
             self.llm.set_seed(sampling.seed)
         scanner = StopScanner(sampling.stop)
@@ -215,8 +226,6 @@ class LlamaBackend:
                 if self._llama_cpp.llama_vocab_is_eog(self._vocab, token):
                     reason = "eos"
                     break
-                if len(generated) >= max_tokens:
-                    break
                 confidence = self._top_probability()
                 generated.append(token)
                 confidences.append(confidence)
@@ -226,6 +235,8 @@ class LlamaBackend:
                     yield Delta(text, confidence)
                 if scanner.stopped:
                     reason = "stop"
+                    break
+                if len(generated) >= max_tokens:
                     break
         finally:
             stream.close()
