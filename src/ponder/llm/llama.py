@@ -120,6 +120,7 @@ class LlamaBackend:
         self._known_tokens: list[int] = []
         self._known_pieces: list[bytes] = []
         self._grammars: dict[str, Any] = {}
+        self._scratch: Any = None
 
     # -- prompts and tokens --------------------------------------------------------------
 
@@ -263,8 +264,11 @@ class LlamaBackend:
 
         pointer = self._llama_cpp.llama_get_logits_ith(self.llm.ctx, -1)
         logits = np.ctypeslib.as_array(pointer, shape=(self.n_vocab,))
-        top = logits.max()
-        return float(1.0 / np.exp(logits - top).sum())
+        if self._scratch is None:
+            self._scratch = np.empty(self.n_vocab, dtype=np.float32)
+        np.subtract(logits, logits.max(), out=self._scratch)
+        np.exp(self._scratch, out=self._scratch)
+        return float(1.0 / self._scratch.sum())
 
     def _grammar(self, gbnf: str | None) -> Any:
         if gbnf is None:
