@@ -70,6 +70,7 @@ def test_usage_errors_exit_2_with_one_line(tmp_path):
         ("ask", "--bogus", "q"),
         ("ask", "--json", "--events", "q"),
         ("ask", "--max-tokens", "0", "q"),
+        ("ask", "--gpu-layers", "lots", "q"),
         ("ask", "--trace-dir", str(tmp_path / "file"), "q"),
     ]
     (tmp_path / "file").write_text("not a dir")

@@ -35,6 +35,18 @@ class Reasoning(str, Enum):
     hide = "hide"
 
 
+def _gpu_layers(value: str) -> str:
+    """Accept 'auto' or a whole number of layers (-1 = all)."""
+    if value == "auto":
+        return value
+    try:
+        if int(value) >= -1:
+            return value
+    except ValueError:
+        pass
+    raise typer.BadParameter("must be 'auto' or a whole number of layers (-1 = all)")
+
+
 @app.callback()
 def _root() -> None:
     """A reasoner that makes a small local model think slowly and check itself."""
@@ -49,7 +61,7 @@ def ask(
     ),
     ctx: int = typer.Option(4096, "--ctx", min=256, help="Context size in tokens."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads (default: all cores)."),
-    gpu_layers: str = typer.Option("auto", "--gpu-layers", help="Layers to offload: 'auto' (all if the build has a GPU) or N."),
+    gpu_layers: str = typer.Option("auto", "--gpu-layers", callback=_gpu_layers, help="Layers to offload: 'auto' (all if the build has a GPU) or N."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Sampling seed."),
     temperature: float = typer.Option(0.0, "--temperature", "-t", min=0.0, help="Sampling temperature (0 = greedy)."),
     max_tokens: int = typer.Option(2048, "--max-tokens", min=16, help="Most completion tokens for the whole run."),

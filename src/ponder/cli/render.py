@@ -55,7 +55,7 @@ class ReasoningView:
         elif isinstance(event, TextDelta):
             self._text += event.text
             self._refresh()
-        elif isinstance(event, ToolCall):
+        elif isinstance(event, ToolCall) and self.mode == "show":
             self._print(Text(f"  ⚙ running {event.tool} check…", style="dim"))
         elif isinstance(event, ToolResult):
             self._print(_tool_line(event))

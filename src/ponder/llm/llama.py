@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from ponder.errors import ModelError, PonderError
+from ponder.errors import ModelError, PonderError, UsageError
 from ponder.llm.backend import Completion, Delta, Sampling, StreamItem
 from ponder.llm.stops import StopScanner
 
@@ -83,7 +83,7 @@ def resolve_gpu_layers(gpu_layers: str | int) -> int:
     try:
         return int(gpu_layers)
     except ValueError:
-        raise PonderError(f"--gpu-layers must be 'auto' or a number, not {gpu_layers!r}") from None
+        raise UsageError(f"--gpu-layers must be 'auto' or a number, not {gpu_layers!r}") from None
 
 
 class LlamaBackend:
