@@ -103,3 +103,21 @@ def test_run_finished_carries_usage_totals():
     steps = [e for e in events if isinstance(e, StepFinished)]
     assert finished.usage["completion_tokens"] == sum(s.completion_tokens for s in steps)
     assert finished.usage["steps"] == 5
+
+
+def test_sandbox_off_makes_the_check_no_evidence():
+    _, events = run(scripts.PASSING, sandbox="off")
+    verify = [e for e in events if isinstance(e, StepFinished) and e.factor == "verify"][0]
+    assert verify.outcome == "none" and "not run" in verify.observation
+    assert factors(events)[-1] == "answer"
+
+
+def test_check_lines_run_through_sympy():
+    wrong_claim = "print(16 - 3 - 4)\n```\nCHECK: 16 - 3 - 4 == 11\n"
+    right_claim = "print(16 - 3 - 4)\n```\nCHECK: 16 - 3 - 4 == 9\n"
+    _, events = run([scripts.RESTATE, scripts.DECOMPOSE, scripts.WRONG, wrong_claim, scripts.RIGHT, right_claim, "9"])
+    calls = [e for e in events if isinstance(e, ToolCall)]
+    assert [c.tool for c in calls][:2] == ["python", "sympy"]
+    verify = [e for e in events if isinstance(e, StepFinished) and e.factor == "verify"]
+    assert verify[0].outcome == "fail" and "FALSE: the claim 16 - 3 - 4 == 11" in verify[0].observation
+    assert verify[1].outcome == "pass"

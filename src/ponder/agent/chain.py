@@ -23,10 +23,11 @@ from ponder.agent.ids import SpanIds
 from ponder.agent.verify import CheckReport, judge
 from ponder.llm.backend import Backend, Completion, Delta, Sampling
 from ponder.thought_factors.catalogue import Catalogue, Factor, render
-from ponder.thought_factors.parsing import candidate_answer, python_blocks
+from ponder.thought_factors.parsing import candidate_answer, check_claims, python_blocks
 from ponder.thought_factors.prompt import chain_prompt, observation
 from ponder.tools.answers import NO_ANSWER, ExtractedAnswer, equivalent, extract_answer, normalize_answer
-from ponder.tools.pyrun import RunResult, run_python
+from ponder.tools.sandbox import Limits, Result, Sandbox
+from ponder.tools.sympy_check import run_checks
 from ponder.trace.events import Event, StepFinished, StepStarted, TextDelta, ToolCall, ToolResult
 
 
@@ -38,7 +39,8 @@ class ChainConfig:
     temperature: float = 0.0
     seed: int | None = None
     max_corrections: int | None = None
-    run_code: bool = True
+    sandbox: str = "auto"
+    code_limits: Limits = Limits()
 
 
 @dataclass
@@ -79,7 +81,7 @@ def think_chain(
         lead = state.lead(factor)
         completion = yield from _generate(backend, state, factor, lead, run_id, span)
         report = None
-        if factor.tools and config.run_code:
+        if factor.tools:
             report = yield from _check(state, lead + completion.text, run_id, span, ids)
         yield state.finish_step(factor, span, lead + completion.text, completion, report, run_id)
         if factor.name == "answer":
@@ -98,6 +100,7 @@ class _ChainState:
         self.candidate: ExtractedAnswer | None = None
         self.verdict = ""
         self.report: CheckReport | None = None
+        self.sandbox = Sandbox(config.sandbox, config.code_limits)
         self.result = ChainResult()
         self.max_corrections = (
             catalogue.max_corrections if config.max_corrections is None else config.max_corrections
@@ -202,25 +205,24 @@ def _generate(backend: Backend, state: _ChainState, factor: Factor, lead: str, r
 
 
 def _check(state: _ChainState, text: str, run_id: str, span: str, ids: SpanIds):  # type: ignore[no-untyped-def]
-    """Run the step's code blocks one by one, yielding tool events; return the verdict."""
-    blocks = python_blocks(text)
-    results: list[RunResult] = []
-    for code in blocks:
+    """Run the step's code blocks and CHECK claims, yielding tool events; return the verdict."""
+    runs: list[Result] = []
+    for code in python_blocks(text):
         tool_span = ids.next()
         yield ToolCall(run_id, span=tool_span, parent=span, tool="python", input=code)
-        result = run_python(code)
-        results.append(result)
-        yield ToolResult(
-            run_id,
-            span=tool_span,
-            status=result.status,
-            output=result.stdout,
-            error=result.stderr,
-            exit_code=result.exit_code,
-            seconds=result.seconds,
-            isolation=result.isolation,
-        )
-    return judge(blocks, results, state.candidate)
+        result = state.sandbox.run(code)
+        runs.append(result)
+        yield ToolResult(run_id, span=tool_span, status=result.status, output=result.stdout, error=result.stderr,
+                         exit_code=result.exit_code, seconds=result.seconds, isolation=result.isolation)
+    claims = check_claims(text)
+    spans = [ids.next() for _ in claims]
+    for tool_span, claim in zip(spans, claims):
+        yield ToolCall(run_id, span=tool_span, parent=span, tool="sympy", input=claim)
+    checks = run_checks(claims, state.sandbox) if claims else []
+    for tool_span, check in zip(spans, checks):
+        yield ToolResult(run_id, span=tool_span, status=check.status, output=check.detail,
+                         seconds=check.seconds, isolation=check.isolation)
+    return judge(runs, checks, state.candidate)
 
 
 def _round(value: float | None) -> float | None:

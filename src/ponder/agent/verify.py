@@ -1,9 +1,11 @@
-"""Checking a verify step: run its code and compare what it prints with the candidate answer.
+"""Judging a verify step: its code's output and its CHECK claims against the candidate answer.
 
 Rules that must hold:
-- Model code runs only through `ponder.tools.pyrun` (a separate, limited process).
-- The outcome is "pass", "fail" or "none" (nothing to check); a failure always says why in
-  the observation the model will read.
+- Model code and claims run only through `ponder.tools.sandbox` and
+  `ponder.tools.sympy_check`; this module only judges their results.
+- The outcome is "pass", "fail" or "none" (nothing was checked); a failure always says why
+  in the observation the model reads next. A refused or broken CHECK is no evidence either
+  way; a false one is a failure.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ponder.tools.answers import ExtractedAnswer, equivalent, extract_answer
-from ponder.tools.pyrun import RunResult
+from ponder.tools.sandbox import Result
+from ponder.tools.sympy_check import CheckResult
 
 OBSERVATION_CHARS = 800
 
@@ -23,7 +26,6 @@ class CheckReport:
     outcome: str
     verdict: str
     output: str = ""
-    runs: tuple[tuple[str, RunResult], ...] = ()
     computed: ExtractedAnswer | None = None
 
     @property
@@ -32,34 +34,44 @@ class CheckReport:
         return f"{self.output}\n{self.verdict}" if self.output else self.verdict
 
 
-def printed_value(result: RunResult) -> ExtractedAnswer:
-    """The answer a check printed: its last non-empty line, read as an answer."""
+def printed_value(result: Result) -> ExtractedAnswer:
+    """The answer a program printed: its last non-empty line, read as an answer."""
     lines = [line for line in result.stdout.splitlines() if line.strip()]
     return extract_answer(lines[-1]) if lines else extract_answer("")
 
 
-def judge(blocks: list[str], results: list[RunResult], candidate: ExtractedAnswer | None) -> CheckReport:
-    """Judge the results of a step's code blocks against the candidate answer."""
-    runs = tuple(zip(blocks, results))
-    if not runs:
-        return CheckReport("none", "No code was found to run.")
-    failed = [result for result in results if not result.ok]
+def judge(runs: list[Result], checks: list[CheckResult], candidate: ExtractedAnswer | None) -> CheckReport:
+    """Judge a step's program runs and sympy checks against the candidate answer."""
+    claims = "\n".join(f"CHECK {c.claim}: {c.status} ({_clip(c.detail, 200)})" for c in checks)
+    refused = [r for r in runs if r.status == "refused"]
+    runs = [r for r in runs if r.status != "refused"]
+    if refused:
+        claims = _join(f"(the code was not run: {refused[0].stderr})", claims)
+    if not runs and not any(c.status in ("true", "false") for c in checks):
+        return CheckReport("none", "Nothing could be checked.", claims)
+    failed = [r for r in runs if not r.ok]
     if failed:
-        return CheckReport("fail", _failure_text(failed[0]), _clip(failed[0].stdout.strip()), runs)
-    shown = _clip(results[-1].stdout.strip()) or "(nothing was printed)"
-    printed = printed_value(results[-1])
+        output = _join(_clip(failed[0].stdout.strip()), claims)
+        return CheckReport("fail", _failure_text(failed[0]), output)
+    false = [c for c in checks if c.status == "false"]
+    shown = _join(_clip(runs[-1].stdout.strip()) or "(nothing was printed)", claims) if runs else claims
+    if false:
+        return CheckReport("fail", f"FALSE: the claim {false[0].claim} does not hold ({false[0].detail}).", shown)
+    if not runs:
+        return CheckReport("pass", "Every claim holds.", shown)
+    printed = printed_value(runs[-1])
     if candidate is None or candidate.kind == "none" or printed.kind == "none":
-        return CheckReport("pass", "The code ran.", shown, runs)
+        return CheckReport("pass", "The code ran.", shown)
     if equivalent(printed, candidate):
-        return CheckReport("pass", f"The check agrees with the candidate answer {candidate.normalized}.", shown, runs)
+        return CheckReport("pass", f"The check agrees with the candidate answer {candidate.normalized}.", shown)
     verdict = (
         f"MISMATCH: the check computed {printed.normalized} straight from the question, "
         f"but the candidate answer was {candidate.normalized}."
     )
-    return CheckReport("fail", verdict, shown, runs, computed=printed)
+    return CheckReport("fail", verdict, shown, computed=printed)
 
 
-def _failure_text(result: RunResult) -> str:
+def _failure_text(result: Result) -> str:
     if result.status == "timeout":
         return "The code ran too long and was stopped."
     if result.status == "memory":
@@ -70,5 +82,9 @@ def _failure_text(result: RunResult) -> str:
     return "The code failed: " + _clip(last[-1] if last else f"exit status {result.exit_code}")
 
 
-def _clip(text: str) -> str:
-    return text if len(text) <= OBSERVATION_CHARS else text[:OBSERVATION_CHARS] + " …"
+def _join(*parts: str) -> str:
+    return "\n".join(p for p in parts if p)
+
+
+def _clip(text: str, limit: int = OBSERVATION_CHARS) -> str:
+    return text if len(text) <= limit else text[:limit] + " …"

@@ -27,6 +27,19 @@ app = typer.Typer(
 )
 
 
+class SandboxMode(str, Enum):
+    """How to run model-written code."""
+
+    auto = "auto"
+    strict = "strict"
+    off = "off"
+
+
+SANDBOX_HELP = "auto: bubblewrap, else resource limits only (with a warning); strict: bubblewrap or refuse; off: never run code."
+TIMEOUT_HELP = "Wall-clock seconds each piece of model code may run."
+MEMORY_HELP = "Address space each piece of model code may use, in MiB."
+
+
 class Reasoning(str, Enum):
     """How much of the hidden chain of thought to show on stderr."""
 
@@ -72,6 +85,9 @@ def ask(
     events: bool = typer.Option(False, "--events", help="Print the run's trace events as JSONL on stdout."),
     trace_dir: Optional[Path] = typer.Option(None, "--trace-dir", help="Where to write the run's JSONL trace."),
     no_trace: bool = typer.Option(False, "--no-trace", help="Write no trace file."),
+    sandbox: SandboxMode = typer.Option(SandboxMode.auto, "--sandbox", help=SANDBOX_HELP),
+    code_timeout: float = typer.Option(5.0, "--code-timeout", min=0.1, max=600, help=TIMEOUT_HELP),
+    code_memory: int = typer.Option(512, "--code-memory", min=64, max=65536, help=MEMORY_HELP),
     verbose: bool = typer.Option(False, "-v", "--verbose", help="Show llama.cpp's logs and error details."),
 ) -> None:
     """Think about a question in thought factors and print a checked answer."""
@@ -84,9 +100,45 @@ def ask(
         temperature=temperature, max_tokens=max_tokens,
         reasoning=reasoning.value if reasoning else None, as_json=as_json, events=events,
         trace_dir=trace_dir, no_trace=no_trace, verbose=verbose,
+        sandbox=sandbox.value, code_limits=_limits(code_timeout, code_memory),
     )
     code = run_ask(question, options)
     raise typer.Exit(code)
+
+
+def _limits(timeout: float, memory_mib: int):  # type: ignore[no-untyped-def]
+    from ponder.tools.sandbox import Limits
+
+    return Limits(wall_seconds=timeout, cpu_seconds=max(1, int(timeout + 0.999)), memory_bytes=memory_mib * 1024 * 1024)
+
+
+tools_app = typer.Typer(help="Run the verifiers by hand: exactly what the reasoner may do.", no_args_is_help=True)
+app.add_typer(tools_app, name="tools")
+
+
+@tools_app.command("python")
+def tools_python(
+    file: str = typer.Argument("-", help="A Python file, or - for stdin."),
+    sandbox: SandboxMode = typer.Option(SandboxMode.auto, "--sandbox", help=SANDBOX_HELP),
+    timeout: float = typer.Option(5.0, "--timeout", min=0.1, max=600, help=TIMEOUT_HELP),
+    memory: int = typer.Option(512, "--memory", min=64, max=65536, help=MEMORY_HELP),
+) -> None:
+    """Run Python in the sandbox and print the result as JSON (exit 1 unless it ran cleanly)."""
+    from ponder.cli.tools import run_python_tool
+
+    raise typer.Exit(run_python_tool(file, sandbox.value, _limits(timeout, memory)))
+
+
+@tools_app.command("check")
+def tools_check(
+    claim: str = typer.Argument(..., help="A sympy claim, e.g. '16 - 3 - 4 == 9' or 'solve(2*x + 3 = 11, x)'."),
+    sandbox: SandboxMode = typer.Option(SandboxMode.auto, "--sandbox", help=SANDBOX_HELP),
+    timeout: float = typer.Option(5.0, "--timeout", min=0.1, max=600, help=TIMEOUT_HELP),
+) -> None:
+    """Evaluate one claim with sympy in the sandbox; print JSON (exit 0 true/value, 1 false/error, 2 refused)."""
+    from ponder.cli.tools import run_check_tool
+
+    raise typer.Exit(run_check_tool(claim, sandbox.value, _limits(timeout, 512)))
 
 
 def _fail(message: str, code: int) -> int:

@@ -37,6 +37,8 @@ class AskOptions:
     trace_dir: Path | None = None
     no_trace: bool = False
     verbose: bool = False
+    sandbox: str = "auto"
+    code_limits: Any = None
 
 
 def read_question(argument: str | None) -> str:
@@ -114,12 +116,13 @@ def _run(backend, question: str, options: AskOptions, run_id: str, path: Path | 
     view = ReasoningView(mode)
     writer = TraceWriter(path) if path else None
     seen: list[Event] = []
-    sinks: list[Callable[[Event], None]] = [seen.append, view.handle]
+    sinks: list[Callable[[Event], None]] = [seen.append, view.handle, warn_weak_isolation]
     if writer:
         sinks.append(writer.write)
     if options.events:
         sinks.append(lambda e: _print_line(dumps(e)))
-    config = ChainConfig(max_tokens=options.max_tokens, temperature=options.temperature, seed=options.seed)
+    config = ChainConfig(max_tokens=options.max_tokens, temperature=options.temperature, seed=options.seed,
+                         sandbox=options.sandbox, **({"code_limits": options.code_limits} if options.code_limits else {}))
     model_name = getattr(backend, "name", "model")
     try:
         for event in run_question(backend, question, config, run_id=run_id, model=model_name):
@@ -136,6 +139,17 @@ def _run(backend, question: str, options: AskOptions, run_id: str, path: Path | 
     if writer:
         writer.close()
     return _report(seen, options, path)
+
+
+_WARNED: set[str] = set()
+
+
+def warn_weak_isolation(event: Event) -> None:
+    """Warn once per process when model code ran without the bubblewrap sandbox."""
+    if isinstance(event, ToolResult) and event.isolation == "rlimits" and "rlimits" not in _WARNED:
+        _WARNED.add("rlimits")
+        sys.stderr.write("ponder: warning: bubblewrap is unavailable, so model code runs with resource limits "
+                         "only and can read your files (use --sandbox strict to refuse)\n")
 
 
 def _close(sinks, final: RunFinished, view, writer) -> None:  # type: ignore[no-untyped-def]

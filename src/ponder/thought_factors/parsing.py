@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 _FENCE = re.compile(r"```[ \t]*(python|py|python3)?[ \t]*\n(.*?)(?:```|\Z)", re.S | re.I)
+_CHECK = re.compile(r"^[ \t]*CHECK[ \t]*:[ \t]*(.+?)[ \t]*$", re.M)
+MAX_CHECKS = 5
 _CANDIDATE = re.compile(r"candidate answer\s*[:=]\s*(.+)", re.I)
 
 
@@ -22,6 +24,12 @@ def python_blocks(text: str) -> list[str]:
 
 def _looks_like_python(body: str) -> bool:
     return "print(" in body
+
+
+def check_claims(text: str) -> list[str]:
+    """The `CHECK: claim` lines of a step, outside code blocks (at most MAX_CHECKS)."""
+    outside = _FENCE.sub("", text)
+    return _CHECK.findall(outside)[:MAX_CHECKS]
 
 
 def candidate_answer(text: str) -> str | None:

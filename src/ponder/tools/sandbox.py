@@ -1,0 +1,346 @@
+"""Run untrusted Python (written by a model that may have read a hostile question).
+
+Rules that must hold:
+- Untrusted code never runs in this process: no exec/eval here, and no `preexec_fn`
+  (llama.cpp threads live here). Limits are set by a bootstrap inside the child.
+- Isolation `bwrap`: bubblewrap with every namespace unshared (no network, a fresh /proc,
+  its own pids), only the interpreter and libraries visible (read-only), a size-capped
+  tmpfs as the throwaway working directory, a new session (no terminal to inject into),
+  death with its parent, a cleared environment and no capabilities; inside, rlimits on CPU,
+  address space, file size, open files and processes, and no core dumps. As root, whose
+  process count no rlimit bounds, a pids cgroup bounds it where one can be made.
+- Isolation `rlimits` (no bwrap or no user namespaces): the same child, rlimits, session,
+  environment and directory, but the host's files and network stay reachable. It is
+  recorded in every result; `strict` mode refuses to run instead.
+- A wall-clock limit kills the whole process tree; output is capped on disk (RLIMIT_FSIZE)
+  and in what is read back. Every run leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from importlib import util as importlib_util
+from pathlib import Path
+from typing import Any
+
+MODES = ("auto", "strict", "off")
+LIBRARIES = ("sympy", "mpmath")  # importable inside the sandbox, read-only
+SITE = "/opt/ponder/site"
+
+_BOOTSTRAP = r"""
+import resource, sys
+cpu, mem, fsize, nofile, nproc = (int(x) for x in sys.argv[1:6])
+limits = [(resource.RLIMIT_CORE, 0), (resource.RLIMIT_CPU, cpu), (resource.RLIMIT_AS, mem),
+          (resource.RLIMIT_FSIZE, fsize), (resource.RLIMIT_NOFILE, nofile)]
+if nproc > 0:
+    limits.append((resource.RLIMIT_NPROC, nproc))
+for which, value in limits:
+    resource.setrlimit(which, (value, value))
+sys.path[:0] = sys.argv[6:]
+sys.argv = ["main.py", SOURCE[: -len("main.py")] + "input.json"]
+with open(SOURCE, encoding="utf-8") as f:
+    code = compile(f.read(), "main.py", "exec")
+del resource, cpu, mem, fsize, nofile, nproc, limits, which, value, f
+exec(code, {"__name__": "__main__", "__builtins__": __builtins__})
+"""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits for one run."""
+
+    wall_seconds: float = 5.0
+    cpu_seconds: int = 5
+    memory_bytes: int = 512 * 1024 * 1024
+    file_bytes: int = 16 * 1024 * 1024
+    output_bytes: int = 64 * 1024
+    open_files: int = 64
+    processes: int = 16
+    disk_bytes: int = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Result:
+    """What running the code did."""
+
+    status: str  # ok, error, timeout, memory, output-truncated, refused
+    stdout: str
+    stderr: str
+    exit_code: int | None
+    seconds: float
+    isolation: str  # bwrap, rlimits or none
+
+    @property
+    def ok(self) -> bool:
+        """True when the code ran to completion with exit status 0."""
+        return self.status == "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+
+class Sandbox:
+    """Runs Python code under the strongest isolation available."""
+
+    def __init__(self, mode: str = "auto", limits: Limits = Limits()) -> None:
+        if mode not in MODES:
+            raise ValueError(f"sandbox mode must be one of {', '.join(MODES)}")
+        self.mode = mode
+        self.limits = limits
+
+    @property
+    def isolation(self) -> str:
+        """The isolation runs will get: bwrap, rlimits, or none (refused)."""
+        if self.mode == "off":
+            return "none"
+        if bwrap_works():
+            return "bwrap"
+        return "none" if self.mode == "strict" else "rlimits"
+
+    def run(self, code: str, data: Any = None) -> Result:
+        """Run `code` as a script; `data`, if given, is JSON in the file named by sys.argv[1]."""
+        isolation = self.isolation
+        if isolation == "none":
+            why = "code running is off" if self.mode == "off" else "no bubblewrap sandbox is available (--sandbox strict)"
+            return Result("refused", "", why, None, 0.0, "none")
+        with tempfile.TemporaryDirectory(prefix="ponder-sandbox-") as tmp:
+            return _run_in(Path(tmp), code, data, self.limits, isolation)
+
+
+def _run_in(tmp: Path, code: str, data: Any, limits: Limits, isolation: str) -> Result:
+    code_dir = tmp / "code"
+    code_dir.mkdir()
+    (code_dir / "main.py").write_text(code, encoding="utf-8")
+    if data is not None:
+        (code_dir / "input.json").write_text(json.dumps(data), encoding="utf-8")
+    work = tmp / "work"
+    work.mkdir()
+    for path in (tmp, code_dir, work):
+        path.chmod(0o755 if path != work else 0o777)
+    if isolation == "bwrap":
+        argv, cwd = _bwrap_argv(code_dir, limits), None
+    else:
+        argv, cwd = _plain_argv(code_dir, limits), work
+    start = time.monotonic()
+    with open(tmp / "stdout", "wb") as out, open(tmp / "stderr", "wb") as err, _PidsCgroup(limits) as cgroup:
+        exit_code, timed_out = _spawn(cgroup.wrap(argv), cwd, out, err, limits.wall_seconds)
+    seconds = round(time.monotonic() - start, 3)
+    stdout, out_cut = _read_capped(tmp / "stdout", limits.output_bytes)
+    stderr, err_cut = _read_capped(tmp / "stderr", limits.output_bytes)
+    status = _status(exit_code, timed_out, out_cut or err_cut, _tail(tmp / "stderr"))
+    return Result(status, stdout, stderr, exit_code, seconds, isolation)
+
+
+def _python() -> str:
+    return os.path.realpath(sys.executable)
+
+
+def _library_dirs() -> list[tuple[str, str]]:
+    pairs = []
+    for name in LIBRARIES:
+        spec = importlib_util.find_spec(name)
+        if spec and spec.submodule_search_locations:
+            pairs.append((list(spec.submodule_search_locations)[0], f"{SITE}/{name}"))
+    return pairs
+
+
+def _bootstrap_args(limits: Limits, source: str, nproc: int, paths: list[str]) -> list[str]:
+    bootstrap = f"SOURCE = {source!r}\n" + _BOOTSTRAP
+    return [
+        "-I", "-S", "-c", bootstrap,
+        str(limits.cpu_seconds), str(limits.memory_bytes), str(limits.file_bytes),
+        str(limits.open_files), str(nproc), *paths,
+    ]
+
+
+def _process_limit(limits: Limits) -> int:
+    """RLIMIT_NPROC counts every process of the real uid: allow what it has now plus the limit."""
+    if os.geteuid() == 0:
+        return 0  # root ignores RLIMIT_NPROC; the pids cgroup bounds it instead
+    uid, count = os.getuid(), 0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                count += entry.stat().st_uid == uid
+            except OSError:
+                pass
+    return count + limits.processes
+
+
+def _bwrap_argv(code_dir: Path, limits: Limits) -> list[str]:
+    argv = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+            "--hostname", "sandbox"]
+    if os.geteuid() == 0:
+        argv += ["--unshare-user", "--uid", "65534", "--gid", "65534"]
+    argv += _system_mounts()
+    prefix = sys.base_prefix
+    if not prefix.startswith("/usr/"):
+        argv += ["--ro-bind", prefix, prefix]
+    libs = _library_dirs()
+    for host, inside in libs:
+        argv += ["--ro-bind", host, inside]
+    argv += [
+        "--proc", "/proc", "--dev", "/dev",
+        "--size", str(16 * 1024 * 1024), "--tmpfs", "/tmp",
+        "--size", str(limits.disk_bytes), "--tmpfs", "/work",
+        "--ro-bind", str(code_dir), "/code", "--chdir", "/work",
+        "--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/work",
+        "--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
+        "--", _python(),
+    ]
+    return argv + _bootstrap_args(limits, "/code/main.py", _process_limit(limits), [SITE] if libs else [])
+
+
+def _system_mounts() -> list[str]:
+    mounts = ["--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "lib", "lib64", "sbin", "lib32"):
+        path = Path("/") / name
+        if path.is_symlink():
+            mounts += ["--symlink", os.readlink(path), str(path)]
+        elif path.is_dir():
+            mounts += ["--ro-bind", str(path), str(path)]
+    return mounts
+
+
+def _plain_argv(code_dir: Path, limits: Limits) -> list[str]:
+    paths = sorted({str(Path(host).parent) for host, _ in _library_dirs()})
+    return [_python(), *_bootstrap_args(limits, str(code_dir / "main.py"), _process_limit(limits), paths)]
+
+
+@functools.lru_cache(maxsize=1)
+def bwrap_works() -> bool:
+    """Whether bubblewrap is installed and can create its namespaces here."""
+    if shutil.which("bwrap") is None:
+        return False
+    argv = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", *_system_mounts(),
+            "--proc", "/proc", "--dev", "/dev", "--", "/bin/true"]
+    if os.geteuid() == 0:
+        argv[1:1] = ["--unshare-user", "--uid", "65534", "--gid", "65534"]
+    try:
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def _spawn(argv: list[str], cwd: Path | None, out, err, wall: float) -> tuple[int | None, bool]:  # type: ignore[no-untyped-def]
+    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                            start_new_session=True, close_fds=True)
+    try:
+        return proc.wait(timeout=wall), False
+    except subprocess.TimeoutExpired:
+        return None, True
+    finally:
+        _kill_group(proc)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
+
+
+def _read_capped(path: Path, cap: int) -> tuple[str, bool]:
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            data = f.read(cap)
+    except OSError:
+        return "", False
+    return data.decode("utf-8", errors="replace"), size > cap
+
+
+def _tail(path: Path, size: int = 4096) -> str:
+    """The last bytes of a file (where a traceback names its exception)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, path.stat().st_size - size))
+            return f.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _status(exit_code: int | None, timed_out: bool, truncated: bool, stderr_tail: str) -> str:
+    signals = {exit_code, (exit_code or 0) - 128}
+    if timed_out or -signal.SIGXCPU in signals or signal.SIGXCPU in signals:
+        return "timeout"
+    if "MemoryError" in stderr_tail:
+        return "memory"
+    if truncated or -signal.SIGXFSZ in signals or signal.SIGXFSZ in signals:
+        return "output-truncated"
+    return "ok" if exit_code == 0 else "error"
+
+
+class _PidsCgroup:
+    """A pids cgroup that bounds the sandbox's process count (root only, where one can be made)."""
+
+    ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.path: Path | None = None
+
+    def __enter__(self) -> "_PidsCgroup":
+        if os.geteuid() == 0:
+            for root in self.ROOTS:
+                if (root / "cgroup.procs").exists():
+                    self.path = self._make(root)
+                if self.path:
+                    break
+        return self
+
+    def _make(self, root: Path) -> Path | None:
+        path = root / f"ponder-{os.getpid()}-{time.monotonic_ns()}"
+        try:
+            path.mkdir()
+        except OSError:
+            return None
+        try:
+            (path / "pids.max").write_text(str(self.limits.processes + 4))
+            return path
+        except OSError:
+            self._remove(path)
+            return None
+
+    def wrap(self, argv: list[str]) -> list[str]:
+        """argv that first moves itself into the cgroup, then execs the real command."""
+        if self.path is None:
+            return argv
+        return ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', str(self.path / "cgroup.procs"), *argv]
+
+    def __exit__(self, *exc: object) -> None:
+        if self.path is not None:
+            self._remove(self.path)
+
+    @staticmethod
+    def _remove(path: Path) -> None:
+        for _ in range(50):
+            try:
+                pids = (path / "cgroup.procs").read_text().split()
+            except OSError:
+                pids = []
+            for pid in pids:
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
+            try:
+                path.rmdir()
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.02)

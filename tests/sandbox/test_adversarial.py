@@ -1,0 +1,272 @@
+"""Hostile code against the real sandbox. Each case asserts, on the host: no effect (canary
+files, a listener socket, a fake HOME, the parent's environment), a result within the wall
+limit + 1 s, no process left behind, and that the next run still works.
+
+CI runs this as root with bubblewrap installed by .ci/run; `test_fallback.py` covers the
+path without it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from ponder.tools.sandbox import Limits, Sandbox, bwrap_works
+from ponder.tools.sympy_check import run_check
+
+WALL = 2.0
+LIMITS = Limits(wall_seconds=WALL, cpu_seconds=2)
+MARKER = "SOURCE = "  # in the command line of every sandboxed interpreter
+
+
+def sandbox_processes() -> list[str]:
+    """Command lines of live processes started by the sandbox (or a marked sleep)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if MARKER in cmdline or "4321" in cmdline:
+            found.append(f"{entry.name}: {cmdline[:80]}")
+    return found
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    """The real sandbox, with bubblewrap (required here: CI installs it)."""
+    assert bwrap_works(), "bubblewrap must be installed and working for the adversarial suite"
+    return Sandbox("auto", LIMITS)
+
+
+def hostile(sandbox, code: str):
+    """Run hostile code and assert the properties every case shares."""
+    start = time.monotonic()
+    result = sandbox.run(code)
+    elapsed = time.monotonic() - start
+    assert elapsed <= WALL + 1.0, f"took {elapsed:.1f}s"
+    assert result.isolation == "bwrap"
+    deadline = time.monotonic() + 1.0
+    while sandbox_processes() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sandbox_processes() == [], "a process was left behind"
+    assert sandbox.run("print(1 + 1)").stdout == "2\n", "the next run must still work"
+    return result
+
+
+@pytest.fixture
+def canary(tmp_path):
+    """A host path the sandbox must not be able to create."""
+    path = tmp_path / f"canary-{uuid.uuid4().hex}"
+    yield path
+    assert not path.exists(), "the sandbox wrote to the host"
+
+
+def test_os_system_cannot_write_a_host_canary(sandbox, canary):
+    hostile(sandbox, f"import os\nos.system('echo pwned > {canary}')")
+
+
+def test_subprocess_cannot_write_a_host_canary(sandbox, canary):
+    hostile(sandbox, f"import subprocess\nsubprocess.run(['sh', '-c', 'echo pwned > {canary}'])")
+
+
+def test_subclasses_walk_to_popen(sandbox, canary):
+    code = (
+        "popen = [c for c in ().__class__.__base__.__subclasses__() if c.__name__ == 'Popen']\n"
+        "import subprocess\n"
+        "popen = popen or [subprocess.Popen]\n"
+        f"popen[0](['sh', '-c', 'echo pwned > {canary}']).wait()\n"
+    )
+    hostile(sandbox, code)
+
+
+def test_ctypes_system(sandbox, canary):
+    hostile(sandbox, f"import ctypes\nctypes.CDLL(None).system(b'echo pwned > {canary}')")
+
+
+def test_posix_system(sandbox, canary):
+    hostile(sandbox, f"import posix\nposix.system('echo pwned > {canary}')")
+
+
+def test_importlib_reload_os(sandbox, canary):
+    hostile(sandbox, f"import importlib, os\nos = importlib.reload(os)\nos.system('touch {canary}')")
+
+
+def test_busy_loop_is_stopped(sandbox):
+    assert hostile(sandbox, "while True: pass").status == "timeout"
+
+
+def test_loop_catching_base_exception_is_stopped(sandbox):
+    code = "while True:\n    try:\n        while True: pass\n    except BaseException:\n        pass\n"
+    assert hostile(sandbox, code).status == "timeout"
+
+
+def test_ignoring_sigalrm_and_sigxcpu_does_not_help(sandbox):
+    code = ("import signal\nsignal.signal(signal.SIGXCPU, signal.SIG_IGN)\n"
+            "signal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True: pass\n")
+    assert hostile(sandbox, code).status == "timeout"
+
+
+def test_sleeping_an_hour_is_stopped(sandbox):
+    assert hostile(sandbox, "import time\ntime.sleep(3600)").status == "timeout"
+
+
+def test_huge_string_hits_the_memory_limit(sandbox):
+    assert hostile(sandbox, "x = ' ' * 10**10").status == "memory"
+
+
+def test_fork_bomb_is_bounded(sandbox):
+    code = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
+    result = hostile(sandbox, code)
+    assert result.status in ("timeout", "error")
+
+
+def test_daemonised_child_does_not_survive(sandbox):
+    code = (
+        "import os, time\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        "    if os.fork() == 0:\n"
+        "        os.execvp('sleep', ['sleep', '4321'])\n"
+        "    os._exit(0)\n"
+        "time.sleep(0.2)\nprint('parent done')\n"
+    )
+    assert hostile(sandbox, code).stdout == "parent done\n"
+
+
+def test_two_gigabyte_file_is_refused(sandbox):
+    code = "with open('big', 'wb') as f:\n    for _ in range(2048):\n        f.write(b'0' * 1024 * 1024)\n"
+    result = hostile(sandbox, code)
+    assert result.status != "ok"
+    assert "File too large" in result.stderr or "No space" in result.stderr
+
+
+def test_printing_100_megabytes_is_capped(sandbox):
+    result = hostile(sandbox, "import sys\nsys.stdout.write('x' * (100 * 1024 * 1024))")
+    assert result.status == "output-truncated"
+    assert len(result.stdout) <= LIMITS.output_bytes
+
+
+def test_cannot_reach_a_host_listener(sandbox):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.settimeout(0.5)
+    port = listener.getsockname()[1]
+    try:
+        code = ("import socket\ntry:\n"
+                f"    socket.create_connection(('127.0.0.1', {port}), timeout=1).sendall(b'pwned')\n"
+                "    print('connected')\nexcept OSError as e:\n    print('refused', e)\n")
+        result = hostile(sandbox, code)
+        assert result.stdout.startswith("refused")
+        with pytest.raises(socket.timeout):
+            listener.accept()
+    finally:
+        listener.close()
+
+
+def test_dns_does_not_resolve(sandbox):
+    code = ("import socket\ntry:\n    print(socket.getaddrinfo('pypi.org', 443))\n"
+            "except OSError as e:\n    print('no dns', type(e).__name__)\n")
+    assert hostile(sandbox, code).stdout.startswith("no dns")
+
+
+def test_cannot_read_ssh_keys_or_the_parent_environment(sandbox, tmp_path, monkeypatch):
+    secret = f"SECRET-{uuid.uuid4().hex}"
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "id_rsa").write_text(secret)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("PONDER_CANARY_TOKEN", secret)
+    code = (
+        "import os, glob\n"
+        f"for path in [os.path.expanduser('~/.ssh/id_rsa'), {str(home / '.ssh' / 'id_rsa')!r}]:\n"
+        "    try:\n        print(open(path).read())\n    except OSError as e:\n        print('no', e.errno)\n"
+        "print(dict(os.environ))\n"
+        "for p in glob.glob('/proc/*/environ'):\n"
+        "    try:\n        print(open(p, 'rb').read())\n    except OSError:\n        pass\n"
+        f"print(os.path.exists({str(home)!r}))\n"
+    )
+    result = hostile(sandbox, code)
+    assert secret not in result.stdout + result.stderr
+    assert result.stdout.strip().endswith("False")
+
+
+def test_cannot_write_host_tmp_or_home(sandbox, tmp_path, monkeypatch):
+    name = f"ponder-canary-{uuid.uuid4().hex}"
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    code = (
+        "import os\n"
+        f"for path in ['/tmp/{name}', os.path.expanduser('~/{name}'), {str(home / name)!r}]:\n"
+        "    try:\n        open(path, 'w').write('x')\n    except OSError as e:\n        print('no', e.errno)\n"
+    )
+    hostile(sandbox, code)
+    assert not Path(f"/tmp/{name}").exists()
+    assert not (home / name).exists()
+
+
+def test_cannot_open_the_model_file_or_trace_directory(sandbox, tmp_path, ponder_dirs):
+    from ponder import paths
+
+    traces = paths.trace_dir()
+    traces.mkdir(parents=True, exist_ok=True)
+    (traces / "run.jsonl").write_text("secret trace")
+    model = paths.cache_dir() / "models" / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+    code = (
+        f"for path in [{str(model)!r}, {str(traces / 'run.jsonl')!r}]:\n"
+        "    try:\n        print(open(path, 'rb').read(4))\n    except OSError as e:\n        print('no', e.errno)\n"
+        f"import os\ntry:\n    print(os.listdir({str(traces)!r}))\nexcept OSError as e:\n    print('no', e.errno)\n"
+    )
+    result = hostile(sandbox, code)
+    assert result.stdout.splitlines() == ["no 2", "no 2", "no 2"]
+
+
+def test_tiocsti_cannot_inject_into_a_terminal(sandbox):
+    code = (
+        "import fcntl, termios\n"
+        "for target in (0, 1, 2, '/dev/tty'):\n"
+        "    try:\n"
+        "        fd = target if isinstance(target, int) else open(target, 'wb').fileno()\n"
+        "        fcntl.ioctl(fd, termios.TIOCSTI, b'x')\n"
+        "        print('injected', target)\n"
+        "    except OSError as e:\n"
+        "        print('no', target)\n"
+    )
+    assert "injected" not in hostile(sandbox, code).stdout
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "__import__('os').system('touch /tmp/pwned')",
+        "x.__class__",
+        "(lambda: 1)()",
+        "[y for y in (1, 2)]",
+        "'abc' == 'abc'",
+        "x[0]",
+        "10**10**10",
+        "+".join(["1"] * 20000),
+        "(" * 2000 + "1" + ")" * 2000,
+        "9" * 5000 + " == 1",
+        "factorial(10**50)",
+    ],
+    ids=["import", "dunder", "lambda", "comprehension", "string", "subscript", "tower",
+         "sum20000", "parens2000", "digits5000", "factorial"],
+)
+def test_hostile_sympy_claims(sandbox, claim):
+    start = time.monotonic()
+    result = run_check(claim, sandbox)
+    assert time.monotonic() - start <= WALL + 1.0
+    assert result.status in ("refused", "timeout", "error"), result
+    assert not Path("/tmp/pwned").exists()
+    assert sandbox_processes() == []
+    assert run_check("16 - 3 - 4 == 9", sandbox).status == "true"

@@ -1,0 +1,41 @@
+"""Sympy claims: the allow-list in this process, evaluation in the real sandbox."""
+
+import pytest
+
+from ponder.tools.sandbox import Sandbox
+from ponder.tools.sympy_check import run_check, run_checks
+from ponder.tools.sympy_worker import Refused, validate
+
+
+@pytest.fixture(scope="module")
+def box():
+    return Sandbox("auto")
+
+
+@pytest.mark.parametrize(
+    "claim, status, detail",
+    [
+        ("16 - 3 - 4 == 9", "true", "left side 9, right side 9"),
+        ("16 - 3 - 4 = 11", "false", "left side 9, right side 11"),
+        ("solve(2*x + 3 = 11, x)", "value", "[4]"),
+        ("simplify((x**2-1)/(x-1)) == x + 1", "true", "left side x + 1, right side x + 1"),
+        ("x^2 - 1 = (x - 1)*(x + 1)", "true", "left side x**2 - 1, right side x**2 - 1"),
+        ("3/4 + 1/4 == 1", "true", "left side 1, right side 1"),
+        ("0.1 + 0.2 == 0.3", "true", "left side 3/10, right side 3/10"),
+    ],
+)
+def test_claims(box, claim, status, detail):
+    result = run_check(claim, box)
+    assert (result.status, result.detail) == (status, detail)
+    assert result.isolation == "bwrap"
+
+
+def test_batch_keeps_order_and_refuses_without_running(box):
+    results = run_checks(["1 + 1 == 2", "x.real", "2 * 3 == 7"], box)
+    assert [r.status for r in results] == ["true", "refused", "false"]
+
+
+@pytest.mark.parametrize("claim", ["a.b", "f(x)", "x[1]", "'s'", "lambda: 0", "__x", "True", "solve(*x)", "(x := 1)"])
+def test_allow_list_refuses_in_process(claim):
+    with pytest.raises(Refused):
+        validate(claim)
