@@ -17,6 +17,9 @@ def test_seventeen_times_twenty_three_is_checked_and_answered(tmp_path):
         assert step in factors
     verify = [s for s in run["steps"] if s["factor"] == "verify"]
     assert verify[0]["tools"] and verify[0]["tools"][0]["status"] == "ok"
+    assert {t["tool"] for s in verify for t in s["tools"]} >= {"python"}
+    # The arithmetic trap: the model's own working says 221; the sandboxed check catches it.
+    assert verify[0]["outcome"] == "fail" and "MISMATCH" in verify[0]["observation"]
     usage = run["usage"]
     assert usage["prompt_tokens_evaluated"] + usage["completion_tokens"] <= usage["transcript_tokens"] + usage["steps"]
 

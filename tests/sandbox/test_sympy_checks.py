@@ -39,3 +39,16 @@ def test_batch_keeps_order_and_refuses_without_running(box):
 def test_allow_list_refuses_in_process(claim):
     with pytest.raises(Refused):
         validate(claim)
+
+
+def test_symbolic_equivalence_of_answers(box):
+    from functools import partial
+
+    from ponder.tools.answers import equivalent
+    from ponder.tools.sympy_check import symbolic_equal
+
+    same = partial(symbolic_equal, sandbox=box)
+    assert equivalent("x + 1", "1 + x", symbolic=same)
+    assert equivalent("(x+1)**2", "x**2 + 2*x + 1", symbolic=same)
+    assert not equivalent("x + 1", "x + 2", symbolic=same)
+    assert not equivalent("x + 1", "1 + x")  # without a checker only the text is compared

@@ -2,7 +2,8 @@
 evaluation all use to decide what an answer is and whether two answers agree.
 
 Rules that must hold:
-- Pure functions of text: no model, no I/O, nothing evaluated (no eval, no sympify here).
+- Pure functions of text: no model, no I/O, nothing evaluated (no eval, no sympify here);
+  symbolic equality is delegated to a checker the caller passes in (it runs in the sandbox).
 - Numbers are compared as exact fractions first, then with a relative tolerance; the
   canonical form of a number drops thousands separators, currency, percent signs, units and
   trailing zeros ("$1,200.50" -> "1200.5").
@@ -14,6 +15,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
+from typing import Callable
 
 _NUMBER = r"[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?|[-−]?\.\d+"
 _NUMBER_RE = re.compile(_NUMBER)
@@ -89,8 +91,14 @@ def format_number(value: Fraction) -> str:
     return f"{value.numerator}/{value.denominator}"
 
 
-def equivalent(a: str | ExtractedAnswer, b: str | ExtractedAnswer, rel_tol: float = 1e-6) -> bool:
-    """Whether two answers agree: numerically with tolerance, else by canonical text."""
+Symbolic = Callable[[str, str], "bool | None"]
+
+
+def equivalent(
+    a: str | ExtractedAnswer, b: str | ExtractedAnswer, rel_tol: float = 1e-6, symbolic: Symbolic | None = None
+) -> bool:
+    """Whether two answers agree: numerically with tolerance, by canonical text, or (given a
+    `symbolic` checker, e.g. `sympy_check.symbolic_equal` bound to a sandbox) symbolically."""
     x = a if isinstance(a, ExtractedAnswer) else normalize_answer(a)
     y = b if isinstance(b, ExtractedAnswer) else normalize_answer(b)
     if x.kind == "none" or y.kind == "none":
@@ -100,7 +108,11 @@ def equivalent(a: str | ExtractedAnswer, b: str | ExtractedAnswer, rel_tol: floa
         if p is None or q is None:
             return False
         return p == q or abs(p - q) <= rel_tol * max(abs(p), abs(q), 1)
-    return x.normalized == y.normalized
+    if x.normalized == y.normalized:
+        return True
+    if symbolic is not None and "text" not in (x.kind, y.kind):
+        return bool(symbolic(x.normalized, y.normalized))
+    return False
 
 
 def _from_tag(text: str) -> str | None:

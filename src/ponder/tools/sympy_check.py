@@ -86,3 +86,9 @@ def _verdict(claim: str, line: str, seconds: float, isolation: str) -> CheckResu
     if kind == "value":
         return CheckResult(claim, "value", str(out.get("value")), seconds, isolation)
     return CheckResult(claim, "refused" if kind == "refused" else "error", str(out.get("reason")), seconds, isolation)
+
+
+def symbolic_equal(a: str, b: str, sandbox: Sandbox) -> bool | None:
+    """Whether two expressions are equal for sympy (None when it cannot tell or may not run)."""
+    result = run_check(f"({a}) == ({b})", sandbox)
+    return {"true": True, "false": False}.get(result.status)
