@@ -65,45 +65,100 @@ def _root() -> None:
     """A reasoner that makes a small local model think slowly and check itself."""
 
 
+MODEL = typer.Option(None, "-m", "--model", envvar="PONDER_MODEL",
+                     help="A GGUF path, or an embedded model: 'default' (1.5B) or 'small' (0.5B).")
+CTX = typer.Option(4096, "--ctx", min=256, help="Context size in tokens.")
+THREADS = typer.Option(None, "--threads", min=1, help="CPU threads (default: all cores).")
+GPU_LAYERS = typer.Option("auto", "--gpu-layers", callback=_gpu_layers,
+                          help="Layers to offload: 'auto' (all if the build has a GPU) or N.")
+SEED = typer.Option(None, "--seed", help="Sampling seed.")
+TEMPERATURE = typer.Option(0.0, "--temperature", "-t", min=0.0, help="Sampling temperature (0 = greedy).")
+MAX_TOKENS = typer.Option(2048, "--max-tokens", min=16, help="Most completion tokens for each question.")
+TRACE_DIR = typer.Option(None, "--trace-dir", help="Where to write JSONL traces of runs.")
+NO_TRACE = typer.Option(False, "--no-trace", help="Write no trace files.")
+SANDBOX = typer.Option(SandboxMode.auto, "--sandbox", help=SANDBOX_HELP)
+CODE_TIMEOUT = typer.Option(5.0, "--code-timeout", min=0.1, max=600, help=TIMEOUT_HELP)
+CODE_MEMORY = typer.Option(512, "--code-memory", min=64, max=65536, help=MEMORY_HELP)
+VERBOSE = typer.Option(False, "-v", "--verbose", help="Show llama.cpp's logs and error details.")
+STRATEGY_HELP = "Inference strategy (available: chain)."
+
+
+def _options(sandbox: SandboxMode, code_timeout: float, code_memory: int, reasoning: Optional[Reasoning] = None,
+             **fields):  # type: ignore[no-untyped-def]
+    from ponder.cli.ask import AskOptions
+
+    return AskOptions(sandbox=sandbox.value, code_limits=_limits(code_timeout, code_memory),
+                      reasoning=reasoning.value if reasoning else None, **fields)
+
+
 @app.command()
 def ask(
     question: Optional[str] = typer.Argument(None, help="The question; read from stdin when piped (both combine)."),
-    model: Optional[str] = typer.Option(
-        None, "-m", "--model", envvar="PONDER_MODEL",
-        help="A GGUF path, or an embedded model: 'default' (1.5B) or 'small' (0.5B).",
-    ),
-    ctx: int = typer.Option(4096, "--ctx", min=256, help="Context size in tokens."),
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads (default: all cores)."),
-    gpu_layers: str = typer.Option("auto", "--gpu-layers", callback=_gpu_layers, help="Layers to offload: 'auto' (all if the build has a GPU) or N."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Sampling seed."),
-    temperature: float = typer.Option(0.0, "--temperature", "-t", min=0.0, help="Sampling temperature (0 = greedy)."),
-    max_tokens: int = typer.Option(2048, "--max-tokens", min=16, help="Most completion tokens for the whole run."),
+    model: Optional[str] = MODEL, ctx: int = CTX, threads: Optional[int] = THREADS, gpu_layers: str = GPU_LAYERS,
+    seed: Optional[int] = SEED, temperature: float = TEMPERATURE, max_tokens: int = MAX_TOKENS,
     reasoning: Optional[Reasoning] = typer.Option(
         None, "--reasoning", help="Show the thought steps in full, one line each, or not at all [default: collapse on a terminal, else hide].",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object: answer, steps, usage, trace path."),
     events: bool = typer.Option(False, "--events", help="Print the run's trace events as JSONL on stdout."),
-    trace_dir: Optional[Path] = typer.Option(None, "--trace-dir", help="Where to write the run's JSONL trace."),
-    no_trace: bool = typer.Option(False, "--no-trace", help="Write no trace file."),
-    sandbox: SandboxMode = typer.Option(SandboxMode.auto, "--sandbox", help=SANDBOX_HELP),
-    code_timeout: float = typer.Option(5.0, "--code-timeout", min=0.1, max=600, help=TIMEOUT_HELP),
-    code_memory: int = typer.Option(512, "--code-memory", min=64, max=65536, help=MEMORY_HELP),
-    verbose: bool = typer.Option(False, "-v", "--verbose", help="Show llama.cpp's logs and error details."),
+    trace_dir: Optional[Path] = TRACE_DIR, no_trace: bool = NO_TRACE,
+    sandbox: SandboxMode = SANDBOX, code_timeout: float = CODE_TIMEOUT, code_memory: int = CODE_MEMORY,
+    verbose: bool = VERBOSE,
 ) -> None:
     """Think about a question in thought factors and print a checked answer."""
-    from ponder.cli.ask import AskOptions, run_ask
+    from ponder.cli.ask import run_ask
 
     if as_json and events:
         raise typer.BadParameter("--json and --events cannot be used together", param_hint="--json")
-    options = AskOptions(
-        model=model, ctx=ctx, threads=threads, gpu_layers=gpu_layers, seed=seed,
-        temperature=temperature, max_tokens=max_tokens,
-        reasoning=reasoning.value if reasoning else None, as_json=as_json, events=events,
-        trace_dir=trace_dir, no_trace=no_trace, verbose=verbose,
-        sandbox=sandbox.value, code_limits=_limits(code_timeout, code_memory),
-    )
-    code = run_ask(question, options)
-    raise typer.Exit(code)
+    options = _options(sandbox, code_timeout, code_memory, reasoning, model=model, ctx=ctx, threads=threads,
+                       gpu_layers=gpu_layers, seed=seed, temperature=temperature, max_tokens=max_tokens,
+                       as_json=as_json, events=events, trace_dir=trace_dir, no_trace=no_trace, verbose=verbose)
+    raise typer.Exit(run_ask(question, options))
+
+
+@app.command()
+def batch(
+    source: str = typer.Argument("-", help="Questions: a text file (one per line) or JSONL (id, question); - for stdin."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Results JSONL (default: stdout)."),
+    resume: bool = typer.Option(False, "--resume", help="Skip ids already in OUTPUT (repairing a torn last line)."),
+    strategy: str = typer.Option("chain", "--strategy", help=STRATEGY_HELP),
+    model: Optional[str] = MODEL, ctx: int = CTX, threads: Optional[int] = THREADS, gpu_layers: str = GPU_LAYERS,
+    seed: Optional[int] = SEED, temperature: float = TEMPERATURE, max_tokens: int = MAX_TOKENS,
+    trace_dir: Optional[Path] = TRACE_DIR, no_trace: bool = NO_TRACE,
+    sandbox: SandboxMode = SANDBOX, code_timeout: float = CODE_TIMEOUT, code_memory: int = CODE_MEMORY,
+    verbose: bool = VERBOSE,
+) -> None:
+    """Answer every question of a file, one JSON line per item (exit 4 if any failed)."""
+    from ponder.cli.batch import run_batch
+
+    options = _options(sandbox, code_timeout, code_memory, model=model, ctx=ctx, threads=threads,
+                       gpu_layers=gpu_layers, seed=seed, temperature=temperature, max_tokens=max_tokens,
+                       trace_dir=trace_dir, no_trace=no_trace, verbose=verbose)
+    raise typer.Exit(run_batch(source, output, resume, strategy, options))
+
+
+@app.command("eval")
+def evaluate(
+    dataset: str = typer.Argument(..., help="JSONL with 'question' and 'answer' (GSM8K '#### 18' accepted)."),
+    strategy: str = typer.Option("chain", "--strategy", help="Comma-separated strategies to compare (available: chain)."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N lines of the dataset."),
+    out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="Results, report.json and the plot [default: ponder-eval-DATASET]."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the results already in OUT_DIR."),
+    model: Optional[str] = MODEL, ctx: int = CTX, threads: Optional[int] = THREADS, gpu_layers: str = GPU_LAYERS,
+    seed: Optional[int] = SEED, temperature: float = TEMPERATURE, max_tokens: int = MAX_TOKENS,
+    trace_dir: Optional[Path] = TRACE_DIR, no_trace: bool = NO_TRACE,
+    sandbox: SandboxMode = SANDBOX, code_timeout: float = CODE_TIMEOUT, code_memory: int = CODE_MEMORY,
+    verbose: bool = VERBOSE,
+) -> None:
+    """Measure accuracy, tokens and time of strategies on questions with known answers."""
+    from ponder.cli.batch import run_eval
+
+    options = _options(sandbox, code_timeout, code_memory, model=model, ctx=ctx, threads=threads,
+                       gpu_layers=gpu_layers, seed=seed, temperature=temperature, max_tokens=max_tokens,
+                       trace_dir=trace_dir, no_trace=no_trace, verbose=verbose)
+    names = [name.strip() for name in strategy.split(",") if name.strip()]
+    directory = out_dir or Path(f"ponder-eval-{Path(dataset).stem}")
+    raise typer.Exit(run_eval(dataset, names, limit, directory, resume, options))
 
 
 def _limits(timeout: float, memory_mib: int):  # type: ignore[no-untyped-def]

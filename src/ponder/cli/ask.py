@@ -67,6 +67,12 @@ def read_question(argument: str | None) -> str:
 
 def trace_path(options: AskOptions, run_id: str) -> Path | None:
     """Where this run's trace goes, after making sure the directory is usable."""
+    directory = trace_directory(options)
+    return directory / f"{run_id}.jsonl" if directory else None
+
+
+def trace_directory(options: AskOptions) -> Path | None:
+    """The usable trace directory (created if needed), or None with --no-trace."""
     if options.no_trace:
         return None
     from ponder import paths
@@ -78,7 +84,7 @@ def trace_path(options: AskOptions, run_id: str) -> Path | None:
         raise UsageError(f"cannot use trace directory {directory}: {exc.strerror}") from None
     if not directory.is_dir():
         raise UsageError(f"trace directory {directory} is not a directory")
-    return directory / f"{run_id}.jsonl"
+    return directory
 
 
 def run_ask(argument: str | None, options: AskOptions) -> int:
@@ -88,11 +94,12 @@ def run_ask(argument: str | None, options: AskOptions) -> int:
     question = read_question(argument)
     run_id = new_run_id()
     path = trace_path(options, run_id)
-    backend = _load(options)
+    backend = load_model(options)
     return _run(backend, question, options, run_id, path)
 
 
-def _load(options: AskOptions):  # type: ignore[no-untyped-def]
+def load_model(options: AskOptions):  # type: ignore[no-untyped-def]
+    """Load the backend the options name (assembling an embedded model once)."""
     from ponder.llm.llama import LoadOptions
     from ponder.llm.loader import load_backend, model_spec
     from ponder.llm.registry import needs_assembly

@@ -1,0 +1,1 @@
+"""Batches of questions: reading question files, resumable JSONL results, evaluation metrics."""
