@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -98,28 +97,6 @@ def chain_reuse(backend, question: str) -> dict:
     }
 
 
-def machine() -> dict:
-    """What ran the benchmark."""
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import llama_cpp
-
-    return {
-        "platform": platform.platform(),
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "llama_cpp_python": llama_cpp.__version__,
-        "gpu_offload": bool(llama_cpp.llama_supports_gpu_offload()),
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=128)
@@ -130,6 +107,7 @@ def main() -> None:
 
     from ponder.llm.llama import LlamaBackend, LoadOptions
     from ponder.llm.registry import resolve_model
+    from ponder.machine import machine_info
 
     path = resolve_model(args.model)
     backend = LlamaBackend(path, LoadOptions(n_ctx=4096))
@@ -159,7 +137,7 @@ def main() -> None:
         "benchmark": "decode_speed",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "machine": machine(),
+        "machine": machine_info(),
         "model": {"path": path.name, "bytes": path.stat().st_size, "n_ctx": 4096,
                   "threads": os.cpu_count(), "gpu_layers": backend.gpu_layers},
         "decode": {

@@ -11,6 +11,7 @@ Rules that must hold:
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,13 +133,17 @@ def write_report(dataset: str, entries: list[Entry], jobs: list[BatchJob], out_d
     from datetime import datetime, timezone
 
     from ponder.batch.metrics import summarize
+    from ponder.machine import machine_info
 
     ids = {e.id for e in entries}
     report: dict[str, Any] = {
         "dataset": dataset,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join(["ponder", *sys.argv[1:]]),
-        "model": options.model or "default",
+        "model": options.model or os.environ.get("PONDER_MODEL") or "default",
+        "machine": machine_info(),
+        "settings": {"max_tokens": options.max_tokens, "temperature": options.temperature, "seed": options.seed,
+                     "sandbox": options.sandbox},
         "strategies": {},
     }
     for job in jobs:
