@@ -216,6 +216,7 @@ def main(argv: list[str] | None = None) -> None:
         code = exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
         code = _fail("interrupted", EXIT_INTERRUPTED)
+
     except PonderError as exc:
         if verbose:
             import traceback

@@ -20,6 +20,9 @@ from ponder.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, PonderError, 
 from ponder.trace.events import Event, RunFinished, StepFinished, ToolCall, ToolResult
 
 
+MAX_QUESTION_BYTES = 256 * 1024
+
+
 @dataclass(frozen=True)
 class AskOptions:
     """Flags of `ponder ask`."""
@@ -58,6 +61,8 @@ def read_question(argument: str | None) -> str:
     if argument and argument.strip():
         parts.append(argument.strip())
     question = "\n".join(parts)
+    if len(question.encode("utf-8")) > MAX_QUESTION_BYTES:
+        raise UsageError(f"the question is longer than {MAX_QUESTION_BYTES // 1024} KiB")
     if not question:
         raise UsageError("no question given: pass it as an argument or pipe it on stdin")
     if "\x00" in question:
@@ -142,6 +147,15 @@ def _run(backend, question: str, options: AskOptions, run_id: str, path: Path | 
     except PonderError as exc:
         _close(sinks, RunFinished(run_id, status="error", usage=summarize(seen), error=str(exc)), view, writer)
         raise
+    except BrokenPipeError:
+        view.close()
+        if writer:  # the reader of stdout went away: the trace still ends properly
+            writer.write(RunFinished(run_id, status="error", usage=summarize(seen), error="stdout was closed"))
+            writer.close()
+        raise
+    except OSError as exc:
+        view.close()
+        raise PonderError(f"cannot write the trace {path}: {exc.strerror}") from None
     view.close()
     if writer:
         writer.close()

@@ -40,8 +40,10 @@ class FakeBackend:
 
     name = "fake"
 
-    def __init__(self, outputs: Sequence[Script] = (), confidence: float = 0.9, delay: float = 0.0) -> None:
+    def __init__(self, outputs: Sequence[Script] = (), confidence: float = 0.9, delay: float = 0.0,
+                 cycle: bool = False) -> None:
         self._queue: list[Script] = list(outputs)
+        self._cycle = cycle
         self.calls: list[FakeCall] = []
         self.confidence = confidence
         self.delay = delay
@@ -67,6 +69,8 @@ class FakeBackend:
         prompt_tokens = fake_tokens(prompt)
         evaluated = len(prompt_tokens) - _common_prefix(self._cached, prompt_tokens)
         script = self._queue.pop(0) if self._queue else ""
+        if self._cycle:
+            self._queue.append(script)
         output = script(prompt) if callable(script) else script
         scanner = StopScanner(sampling.stop)
         pieces: list[str] = []

@@ -1,7 +1,7 @@
 """Turn a `-m` spec into a loaded Backend: an embedded model, a GGUF path, or the fake.
 
 Specs: 'default' / 'small' (embedded), a path to a GGUF file, 'fake' (a built-in demo
-script), or 'fake:FILE.json' (outputs to replay, for tests and demos: a JSON list of
+script, replayed for every question), or 'fake:FILE.json' (outputs to replay, for tests and demos: a JSON list of
 strings, or an object {"outputs": [...], "delay": seconds per token}).
 """
 
@@ -44,7 +44,7 @@ def _fake(spec: str) -> Backend:
     from ponder.llm.fake import FakeBackend
 
     if spec == "fake":
-        return FakeBackend(DEMO_SCRIPT)
+        return FakeBackend(DEMO_SCRIPT, cycle=True)
     path = Path(spec[len("fake:"):])
     try:
         outputs = json.loads(path.read_text(encoding="utf-8"))
