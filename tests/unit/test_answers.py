@@ -37,3 +37,13 @@ def test_expression_and_text_kinds():
 )
 def test_equivalence(a, b, same):
     assert equivalent(a, b) is same
+
+
+@pytest.mark.parametrize(
+    "step, expected",
+    [("12", "12"), ("He has 12 apples left.", "12"), ("Paris", "paris"), ("x + 1", "x+1"), ("$1,200", "1200")],
+)
+def test_answer_from_an_answer_step(step, expected):
+    from ponder.tools.answers import answer_from_step
+
+    assert answer_from_step(step).normalized == expected

@@ -25,7 +25,14 @@ from ponder.llm.backend import Backend, Completion, Delta, Sampling
 from ponder.thought_factors.catalogue import Catalogue, Factor, render
 from ponder.thought_factors.parsing import candidate_answer, check_claims, python_blocks
 from ponder.thought_factors.prompt import chain_prompt, observation
-from ponder.tools.answers import NO_ANSWER, ExtractedAnswer, equivalent, extract_answer, normalize_answer
+from ponder.tools.answers import (
+    NO_ANSWER,
+    ExtractedAnswer,
+    answer_from_step,
+    equivalent,
+    extract_answer,
+    normalize_answer,
+)
 from ponder.tools.sandbox import Limits, Result, Sandbox
 from ponder.tools.sympy_check import run_checks
 from ponder.trace.events import Event, StepFinished, StepStarted, TextDelta, ToolCall, ToolResult
@@ -176,7 +183,7 @@ class _ChainState:
 
     def answer(self, text: str, span: str) -> ChainResult:
         """The chain's answer: the model's, unless a check it could not reconcile computed another."""
-        found = normalize_answer(text) if text.strip() else NO_ANSWER
+        found = answer_from_step(text) if text.strip() else NO_ANSWER
         source = "model"
         if found.kind == "none" and self.candidate is not None:
             found, source = self.candidate, "candidate"

@@ -49,6 +49,16 @@ def extract_answer(text: str) -> ExtractedAnswer:
     return normalize_answer(numbers[-1]) if numbers else NO_ANSWER
 
 
+def answer_from_step(text: str) -> ExtractedAnswer:
+    """The answer an <answer> step states: as written when it is short, else what a sentence
+    around it gives ('He has 12 apples left.' -> 12)."""
+    found = normalize_answer(text)
+    sentence = len(text.split()) > 3 and re.search(r"[A-Za-z]{2,}", text)
+    if found.kind != "number" and sentence and _NUMBER_RE.search(text):
+        return extract_answer(text)
+    return found
+
+
 def normalize_answer(text: str) -> ExtractedAnswer:
     """Canonicalise one answer string."""
     raw = text.strip()
