@@ -47,3 +47,26 @@ def test_answer_from_an_answer_step(step, expected):
     from ponder.tools.answers import answer_from_step
 
     assert answer_from_step(step).normalized == expected
+
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [("(16*33)+(3*10)=528+30=558", "558"), ("12", "12"), ("$4.50", "4.5"), ("x + 1", "x+1"),
+     ("20 - 12 = 8 dollars", "8")],
+)
+def test_the_value_a_line_of_working_states(line, expected):
+    from ponder.tools.answers import stated_value
+
+    assert stated_value(line).normalized == expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("528 + 30", "558"), ("(16*33)+(3*10)", "558"), ("1/3 + 1/6", "0.5"), ("2 × 3", "6"), ("1/0", None),
+     ("2**10", None), ("__import__('os')", None), ("1" + "+1" * 200, None)],
+)
+def test_plain_arithmetic_is_computed_without_eval(text, expected):
+    from ponder.tools.answers import arithmetic_value, format_number
+
+    value = arithmetic_value(text)
+    assert (format_number(value) if value is not None else None) == expected

@@ -31,7 +31,7 @@ from ponder.tools.answers import (
     answer_from_step,
     equivalent,
     extract_answer,
-    normalize_answer,
+    stated_value,
 )
 from ponder.tools.sandbox import Limits, Result, Sandbox
 from ponder.tools.sympy_check import run_checks
@@ -157,7 +157,7 @@ class _ChainState:
         self.result.transcript = self.transcript
         if factor.name in ("hypothesize", "correct"):
             found = candidate_answer(text)
-            self.candidate = normalize_answer(found) if found else extract_answer(text)
+            self.candidate = stated_value(found) if found else extract_answer(text)
         return StepFinished(
             run_id,
             span=span,

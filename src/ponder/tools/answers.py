@@ -2,7 +2,8 @@
 evaluation all use to decide what an answer is and whether two answers agree.
 
 Rules that must hold:
-- Pure functions of text: no model, no I/O, nothing evaluated (no eval, no sympify here);
+- Pure functions of text: no model, no I/O, no eval and no sympify here (plain arithmetic on
+  numbers is computed on Fractions by walking its `ast`, bounded in length);
   symbolic equality is delegated to a checker the caller passes in (it runs in the sandbox).
 - Numbers are compared as exact fractions first, then with a relative tolerance; the
   canonical form of a number drops thousands separators, currency, percent signs, units and
@@ -11,6 +12,8 @@ Rules that must hold:
 
 from __future__ import annotations
 
+import ast
+import operator
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -59,6 +62,17 @@ def answer_from_step(text: str) -> ExtractedAnswer:
     return found
 
 
+def stated_value(text: str) -> ExtractedAnswer:
+    """The value a line of working ends on: '(16*33)+(3*10)=528+30=558' -> 558."""
+    tail = text.split("=")[-1].strip()
+    found = normalize_answer(tail)
+    if found.kind != "number" and _NUMBER_RE.search(tail) and not re.search(r"[A-Za-z]", tail):
+        numbers = _NUMBER_RE.findall(tail)
+        if len(numbers) == 1:
+            return normalize_answer(numbers[0])
+    return answer_from_step(tail) if found.kind != "number" else found
+
+
 def normalize_answer(text: str) -> ExtractedAnswer:
     """Canonicalise one answer string."""
     raw = text.strip()
@@ -73,7 +87,39 @@ def normalize_answer(text: str) -> ExtractedAnswer:
             return ExtractedAnswer(raw, format_number(number), "number")
     if re.search(r"[A-Za-z]", cleaned) and not re.search(r"[=+*/^()\d]", cleaned):
         return ExtractedAnswer(raw, " ".join(cleaned.lower().split()), "text")
+    value = arithmetic_value(cleaned)
+    if value is not None:
+        return ExtractedAnswer(raw, format_number(value), "number")
     return ExtractedAnswer(raw, re.sub(r"\s+", "", cleaned), "expression")
+
+
+_ARITHMETIC = re.compile(r"^[\d\s.,+\-*/×÷()]+$")
+_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+
+
+def arithmetic_value(text: str) -> Fraction | None:
+    """The exact value of plain arithmetic on numbers ('528 + 30', '(16*33)+(3*10)'), else None.
+
+    Only numbers, + - * / and parentheses, at most 200 characters; evaluated on Fractions by
+    walking the `ast`, never with eval."""
+    if len(text) > 200 or not _ARITHMETIC.match(text) or not re.search(r"\d\s*[-+*/×÷]\s*[\d(]", text):
+        return None
+    try:
+        tree = ast.parse(text.replace("×", "*").replace("÷", "/").replace(",", ""), mode="eval")
+        return _fraction(tree.body)
+    except (SyntaxError, ValueError, ZeroDivisionError, RecursionError, InvalidOperation):
+        return None
+
+
+def _fraction(node: ast.AST) -> Fraction:
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        return Fraction(Decimal(repr(node.value)))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        value = _fraction(node.operand)
+        return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+        return _OPS[type(node.op)](_fraction(node.left), _fraction(node.right))
+    raise ValueError("not plain arithmetic")
 
 
 def parse_number(text: str) -> Fraction | None:
