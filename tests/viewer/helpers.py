@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import io
 import json
 from pathlib import Path
+from typing import Any, Awaitable, Callable
 
 from rich.console import Console
 
@@ -50,3 +53,13 @@ def lines_of(path: Path) -> list[str]:
 def record(**fields: object) -> str:
     """One JSON line of a trace."""
     return json.dumps({"v": 1, **fields}) + "\n"
+
+
+def pilot_test(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
+    """Run an async pilot test in its own event loop (no pytest-asyncio needed)."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        return asyncio.run(fn(*args, **kwargs))
+
+    return run

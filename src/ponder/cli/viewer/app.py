@@ -158,6 +158,7 @@ class RunScreen(Screen[None]):
         self.query_text = ""
         self.following = False
         self.pending = False
+        self.problem: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="header")
@@ -172,6 +173,7 @@ class RunScreen(Screen[None]):
         loaded = self._load()
         self.events, self.warnings, self.pending = loaded.events, loaded.warnings, loaded.pending
         if loaded.problem:
+            self.problem = loaded.problem
             self._show_problem(loaded.problem)
             return
         self._refresh_all()
@@ -239,6 +241,8 @@ class RunScreen(Screen[None]):
         warn.update(Text("\n".join(f"⚠ {visible(w)}" for w in shown) + more))
 
     def _refresh_detail(self) -> None:
+        if self.problem:
+            return
         tree = self.query_one(RunTree)
         key = tree.cursor_node.data if tree.cursor_node is not None else "run"
         detail, events = self._detail_of(key or "run", tree)
