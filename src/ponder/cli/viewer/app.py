@@ -32,7 +32,7 @@ from ponder.cli.viewer.labels import answer_span, chosen_spans, event_label, nod
 from ponder.cli.viewer.messages import FollowFailed, OpenRun, TraceAppended
 from ponder.cli.viewer.runs import RunSummary, filter_runs, scan, utc
 from ponder.cli.viewer.source import Loaded, load_bytes, load_path
-from ponder.trace.events import Event, RunFinished, RunStarted, UnknownEvent
+from ponder.trace.events import Answer, Event, RunFinished, RunStarted, UnknownEvent
 from ponder.trace.tree import Node, fold
 from ponder.trace.usage import summarize
 
@@ -344,13 +344,14 @@ def header_text(events: list[Event], following: bool) -> Text:
     text.append("Q ", style="bold")
     text.append(one_line(started.question, 200) if started else "(no run_started event)")
     text.append("\nA ", style="bold")
-    answer = finished.answer if finished else None
+    given = next((e for e in reversed(events) if isinstance(e, Answer)), None)
+    answer = finished.answer if finished else (given.text if given else None)
     text.append(visible(answer) if answer else "(none yet)", style="bold")
     status = finished.status if finished else ("following…" if following else "unfinished")
     text.append(f"   {status}", style="green" if status == "ok" else "yellow")
     text.append("\n")
     if started:
-        text.append(f"{one_line(started.model, 40)} · {visible(started.strategy)} · {utc(started.ts)} UTC · ", style="dim")
+        text.append(f"{one_line(started.model.removesuffix('.gguf'), 40)} · {visible(started.strategy)} · {utc(started.ts)} UTC · ", style="dim")
     text.append(f"{usage.get('steps', 0)} steps · {usage.get('completion_tokens', 0)} tok · {usage.get('seconds', 0.0)} s",
                 style="dim")
     return text

@@ -56,10 +56,9 @@ def one_line(text: str, width: int = 60) -> str:
 
 def node_label(node: Node, chosen: set[str], answer: str | None) -> Text:
     """The one-line tree label of a node."""
-    label = _body(node)
+    label = _body(node, answer)
     if node.span == answer:
-        given = last_of(node.events, Answer)
-        label = Text.assemble(("★ ", "bold"), label, (f" → {one_line(given.text, 20) if given else ''}", "bold"))
+        label = Text.assemble(("★ ", "bold"), label)
         label.stylize("bold")
     elif chosen and node.kind == "step" and node.span not in chosen:
         label.stylize("dim")
@@ -72,19 +71,19 @@ def event_label(event: Event) -> Text:
     return Text.assemble(("? ", "bold yellow"), one_line(str(kind), 40))
 
 
-def _body(node: Node) -> Text:
+def _body(node: Node, answer: str | None) -> Text:
     if node.kind == "run":
         return Text.assemble(("run ", "bold"), one_line(node.label, 50))
     if node.kind == "round":
         return Text(visible(node.label), style="bold")
     if node.kind == "step":
-        return _step(node)
+        return _step(node, node.span == answer)
     if node.kind == "tool":
         return _tool(node)
     return Text.assemble(("? ", "bold yellow"), one_line(node.kind, 40))
 
 
-def _step(node: Node) -> Text:
+def _step(node: Node, is_answer: bool) -> Text:
     finished = last_of(node.events, StepFinished)
     index = getattr(node.events[0], "index", "") if node.events else ""
     label = Text(f"{index}. " if index != "" else "")
@@ -92,6 +91,9 @@ def _step(node: Node) -> Text:
     if finished is None:
         label.append("  …", style="italic")
         return label
+    given = last_of(node.events, Answer)
+    if is_answer and given is not None:
+        label.append(f" → {one_line(given.text, 20)}")
     mark = OUTCOME_MARKS.get(finished.outcome)
     if mark:
         label.append(f" {mark[0]}", style=mark[1])
