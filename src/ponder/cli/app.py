@@ -127,7 +127,7 @@ class Theme(str, Enum):
 
 @app.command()
 def view(
-    trace: Optional[str] = typer.Argument(None, help="A trace file, a directory of traces, or - for stdin [default: the trace directory]."),
+    trace: Optional[str] = typer.Argument(None, help="A trace file, a directory of traces, or - for stdin (default: the trace directory)."),
     follow: bool = typer.Option(False, "--follow", "-f", help="Update live as events are appended (a directory: its newest run)."),
     export: Optional[ExportFormat] = typer.Option(None, "--export", help="Print the run as Markdown instead of opening the viewer."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="With --export: write to this file instead of stdout."),
