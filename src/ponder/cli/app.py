@@ -167,6 +167,36 @@ def _limits(timeout: float, memory_mib: int):  # type: ignore[no-untyped-def]
     return Limits(wall_seconds=timeout, cpu_seconds=max(1, int(timeout + 0.999)), memory_bytes=memory_mib * 1024 * 1024)
 
 
+class ExportFormat(str, Enum):
+    """Formats `ponder view --export` writes."""
+
+    md = "md"
+
+
+class Theme(str, Enum):
+    """Colour themes of the viewer."""
+
+    dark = "dark"
+    light = "light"
+
+
+@app.command()
+def view(
+    trace: Optional[str] = typer.Argument(None, help="A trace file, a directory of traces, or - for stdin (default: the trace directory)."),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Update live as events are appended (a directory: its newest run)."),
+    export: Optional[ExportFormat] = typer.Option(None, "--export", help="Print the run as Markdown instead of opening the viewer."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="With --export: write to this file instead of stdout."),
+    trace_dir: Optional[Path] = typer.Option(None, "--trace-dir", help="Directory of traces to list when no TRACE is given."),
+    theme: Theme = typer.Option(Theme.dark, "--theme", envvar="PONDER_THEME", help="Colour theme of the viewer."),
+) -> None:
+    """Browse traces of past or running runs: steps, checks, tool calls and totals."""
+    from ponder.cli.viewer.command import run_view
+
+    code = run_view(trace, follow=follow, export=export.value if export else None, output=output,
+                    trace_dir=trace_dir, theme=theme.value)
+    raise typer.Exit(code)
+
+
 tools_app = typer.Typer(help="Run the verifiers by hand: exactly what the reasoner may do.", no_args_is_help=True)
 app.add_typer(tools_app, name="tools")
 

@@ -5,6 +5,9 @@ Rules that must hold:
   fold into equal trees.
 - Every event lands somewhere: an event whose parent is unknown hangs off the root, and
   unknown event types are kept on the root, never dropped silently.
+- An unknown event type (from a newer ponder) that names a new `span` and a `parent` opens a
+  generic node of its type, so future node kinds (search branches, candidates) nest in place;
+  one that names a known span joins that node's events.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from ponder.trace.events import (
     TextDelta,
     ToolCall,
     ToolResult,
+    UnknownEvent,
 )
 
 
@@ -85,5 +89,19 @@ def _apply(event: Event, root: Node, nodes: dict[str, Node]) -> None:
         nodes.get(event.span, root).events.append(event)
     elif isinstance(event, RunFinished):
         root.events.append(event)
+    elif isinstance(event, UnknownEvent):
+        _apply_unknown(event, root, nodes)
+    else:
+        root.events.append(event)
+
+
+def _apply_unknown(event: UnknownEvent, root: Node, nodes: dict[str, Node]) -> None:
+    span, parent = event.record.get("span"), event.record.get("parent")
+    if isinstance(span, str) and span in nodes:
+        nodes[span].events.append(event)
+    elif isinstance(span, str) and span and isinstance(parent, str):
+        kind = str(event.record.get("type", "event"))
+        _attach(Node(span, kind, kind), parent, root, nodes)
+        nodes[span].events.append(event)
     else:
         root.events.append(event)

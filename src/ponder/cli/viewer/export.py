@@ -1,0 +1,119 @@
+"""`ponder view --export md`: a run as Markdown, for notes, issues and reviews.
+
+Rules that must hold:
+- Pure: events in, a string out; nothing here touches a terminal.
+- Model and user text is text, never Markdown: multi-line text goes in a fence longer than
+  any backtick run inside it, one-line values are backslash-escaped.
+- No terminal control byte survives: every untrusted string goes through `visible()`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from ponder.cli.safe import visible
+from ponder.trace.events import Answer, Event, RunFinished, RunStarted, StepFinished, StepStarted, ToolResult, UnknownEvent, to_record
+from ponder.trace.tree import Node, fold
+from ponder.cli.viewer.labels import last_of
+
+_ACTIVE = re.compile(r"([\\`*_\[\]#|<>~&])")
+
+
+def fenced(text: str, lang: str = "text") -> str:
+    """Text inside a backtick fence that no backtick run in it can close."""
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{lang}\n{text.rstrip(chr(10))}\n{fence}"
+
+
+def inline(text: object) -> str:
+    """A value on one Markdown line: visible, newlines folded, active characters escaped."""
+    return _ACTIVE.sub(r"\\\1", visible(str(text)).replace("\n", " ").replace("\t", " "))
+
+
+def to_markdown(events: list[Event], warnings: list[str] | None = None) -> str:
+    """The whole run as a Markdown document."""
+    root = fold(events)
+    out: list[str] = []
+    _header(root, out)
+    for child in root.children:
+        _node(child, 2, out)
+    others = [e for e in root.events if isinstance(e, UnknownEvent)]
+    if others:
+        out += ["## Other events", "", fenced(visible(_records(others)), "json"), ""]
+    if warnings:
+        out += ["## Warnings", ""] + [f"- {inline(w)}" for w in warnings] + [""]
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _header(root: Node, out: list[str]) -> None:
+    started = last_of(root.events, RunStarted)
+    finished = last_of(root.events, RunFinished)
+    out += [f"# ponder run {inline(started.run) if started else ''}".rstrip(), ""]
+    rows: list[tuple[str, object]] = []
+    if started:
+        rows += [("model", started.model), ("strategy", started.strategy)]
+    if finished:
+        rows += [("status", finished.status)] + list(finished.usage.items())
+    else:
+        rows.append(("status", "running"))
+    if rows:
+        out += ["| field | value |", "| --- | --- |"] + [f"| {inline(k)} | {inline(_plain(v))} |" for k, v in rows] + [""]
+    if started:
+        out += ["## Question", "", fenced(visible(started.question)), ""]
+    answer = finished.answer if finished and finished.answer is not None else None
+    out += ["## Answer", "", fenced(visible(answer)) if answer is not None else "(no answer)", ""]
+    if finished and finished.error:
+        out += ["## Error", "", fenced(visible(finished.error)), ""]
+
+
+def _node(node: Node, depth: int, out: list[str]) -> None:
+    heading = "#" * min(depth, 6)
+    if node.kind == "round":
+        out += [f"{heading} {inline(node.label.capitalize())}", ""]
+    elif node.kind == "step":
+        _step(node, heading, out)
+    elif node.kind == "tool":
+        _tool(node, heading, out)
+    else:
+        out += [f"{heading} {inline(node.kind)}", "", fenced(visible(_records(node.events)), "json"), ""]
+    for child in node.children:
+        _node(child, depth + 1, out)
+
+
+def _step(node: Node, heading: str, out: list[str]) -> None:
+    started = last_of(node.events, StepStarted)
+    finished = last_of(node.events, StepFinished)
+    answer = last_of(node.events, Answer)
+    number = f"{started.index}. " if started else ""
+    mark = " (chosen answer)" if answer else ""
+    out += [f"{heading} {inline(number + node.label)}{mark}", ""]
+    if finished:
+        confidence = f"{finished.confidence:.3f}" if finished.confidence is not None else "n/a"
+        out += [f"- outcome: {inline(finished.outcome)}; confidence: {confidence}; "
+                f"tokens: {finished.completion_tokens}; seconds: {finished.seconds:.3f}", ""]
+    out += [fenced(visible(node.text)), ""]
+    if finished and finished.observation is not None:
+        out += ["Observation:", "", fenced(visible(finished.observation)), ""]
+    if answer:
+        out += [f"Answer: {inline(answer.text)} (normalized {inline(answer.normalized)}, from {inline(answer.source)})", ""]
+
+
+def _tool(node: Node, heading: str, out: list[str]) -> None:
+    result = last_of(node.events, ToolResult)
+    status = result.status if result else "running"
+    lang = "python" if node.label == "python" else "text"
+    out += [f"{heading} Tool call: {inline(node.label)} ({inline(status)})", "", fenced(visible(node.text), lang), ""]
+    if result:
+        out += ["Output:", "", fenced(visible(result.output)), ""]
+        if result.error:
+            out += ["Error:", "", fenced(visible(result.error)), ""]
+
+
+def _records(events: list[Event]) -> str:
+    return "\n".join(json.dumps(to_record(e), ensure_ascii=False) for e in events)
+
+
+def _plain(value: object) -> str:
+    return value if isinstance(value, str) else json.dumps(value)

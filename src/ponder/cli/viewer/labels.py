@@ -1,0 +1,118 @@
+"""Tree labels and the chosen path, computed from the folded tree (`trace.tree.fold`).
+
+Rules that must hold:
+- Labels are `rich.text.Text` on one line, built from plain strings: never markup.
+- The chosen path is the steps that led to the final answer: the step the `answer` event
+  names, the steps before it in its round, and their ancestors. Nothing else is marked.
+- Any node kind this version does not know gets a generic label (its kind), not an error.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from rich.text import Text
+
+from ponder.cli.safe import visible
+from ponder.trace.events import Answer, Event, StepFinished, ToolResult, UnknownEvent
+from ponder.trace.tree import Node
+
+OUTCOME_MARKS = {"pass": ("✓", "green"), "fail": ("✗", "red"), "error": ("!", "red")}
+TOOL_OK = {"ok", "true", "value"}
+E = TypeVar("E", bound=Event)
+
+
+def answer_span(root: Node) -> str | None:
+    """The span of the step the run's answer came from, if any."""
+    for node in root.walk():
+        if any(isinstance(e, Answer) for e in node.events) and node is not root:
+            return node.span
+    return None
+
+
+def chosen_spans(root: Node) -> set[str]:
+    """Spans on the chosen path: the answer step, its earlier siblings, and its ancestors."""
+    target = answer_span(root)
+    if target is None:
+        return set()
+    by_span = {n.span: n for n in root.walk()}
+    node = by_span[target]
+    parent = by_span.get(node.parent or "")
+    chosen = {target}
+    if parent is not None:
+        siblings = parent.children[: parent.children.index(node) + 1]
+        chosen.update(s.span for s in siblings)
+    while parent is not None:
+        chosen.add(parent.span)
+        parent = by_span.get(parent.parent or "")
+    return chosen
+
+
+def one_line(text: str, width: int = 60) -> str:
+    """The first line of a text, made visible and cut to a width."""
+    line = visible(text.strip().split("\n", 1)[0]).replace("\t", " ")
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def node_label(node: Node, chosen: set[str], answer: str | None) -> Text:
+    """The one-line tree label of a node."""
+    label = _body(node, answer)
+    if node.span == answer:
+        label = Text.assemble(("★ ", "bold"), label)
+        label.stylize("bold")
+    elif chosen and node.kind == "step" and node.span not in chosen:
+        label.stylize("dim")
+    return label
+
+
+def event_label(event: Event) -> Text:
+    """The label of an event kept on the run itself (e.g. an unknown type)."""
+    kind = event.record.get("type", "event") if isinstance(event, UnknownEvent) else event.type
+    return Text.assemble(("? ", "bold yellow"), one_line(str(kind), 40))
+
+
+def _body(node: Node, answer: str | None) -> Text:
+    if node.kind == "run":
+        return Text.assemble(("run ", "bold"), one_line(node.label, 50))
+    if node.kind == "round":
+        return Text(visible(node.label), style="bold")
+    if node.kind == "step":
+        return _step(node, node.span == answer)
+    if node.kind == "tool":
+        return _tool(node)
+    return Text.assemble(("? ", "bold yellow"), one_line(node.kind, 40))
+
+
+def _step(node: Node, is_answer: bool) -> Text:
+    finished = last_of(node.events, StepFinished)
+    index = getattr(node.events[0], "index", "") if node.events else ""
+    label = Text(f"{index}. " if index != "" else "")
+    label.append(visible(node.label), style="bold")
+    if finished is None:
+        label.append("  …", style="italic")
+        return label
+    given = last_of(node.events, Answer)
+    if is_answer and given is not None:
+        label.append(f" → {one_line(given.text, 20)}")
+    mark = OUTCOME_MARKS.get(finished.outcome)
+    if mark:
+        label.append(f" {mark[0]}", style=mark[1])
+    label.append(f"  {finished.completion_tokens} tok {finished.seconds:.1f}s", style="dim")
+    return label
+
+
+def _tool(node: Node) -> Text:
+    result = last_of(node.events, ToolResult)
+    label = Text(visible(node.label), style="italic")
+    if result is None:
+        label.append(" …")
+    else:
+        style = "green" if result.status in TOOL_OK else "red"
+        label.append(f" {one_line(result.status, 12)}", style=style)
+    label.append(f"  {one_line(node.text, 36)}", style="dim")
+    return label
+
+
+def last_of(events: list[Event], cls: type[E]) -> E | None:
+    """The last event of a type among a node's events."""
+    return next((e for e in reversed(events) if isinstance(e, cls)), None)

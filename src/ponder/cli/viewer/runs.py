@@ -1,0 +1,115 @@
+"""The run list: one summary per trace file in a directory, newest first, filterable.
+
+Rules that must hold:
+- Scanning is pure reading: a summary comes from a trace's first line (the question) and its
+  tail (the answer and totals), so a long list of large traces stays quick to open.
+- A file that is not a trace, or cannot be read, is still listed, marked as such; never raises.
+- Times are UTC, from the trace's own timestamps (the file's mtime only when it has none).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from ponder.trace.events import Answer, Event, RunFinished, RunStarted
+from ponder.trace.jsonl import parse_lines
+from ponder.cli.viewer.source import split_lines
+
+TAIL_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One row of the run list."""
+
+    path: Path
+    run: str
+    started: float
+    question: str
+    answer: str
+    status: str
+    strategy: str = ""
+    model: str = ""
+    tokens: int | None = None
+    seconds: float | None = None
+
+    def haystack(self) -> str:
+        """The text a filter query is matched against (lower case)."""
+        parts = (self.run, self.question, self.answer, self.status, self.strategy, self.model, self.path.name)
+        return "\n".join(parts).lower()
+
+
+def utc(ts: float) -> str:
+    """A timestamp as 'YYYY-MM-DD HH:MM' in UTC."""
+    return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+def utc_seconds(ts: float) -> str:
+    """A timestamp as 'YYYY-MM-DD HH:MM:SS UTC'."""
+    return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def scan(directory: Path) -> list[RunSummary]:
+    """Summaries of every *.jsonl trace in a directory, newest first."""
+    try:
+        paths = [p for p in directory.iterdir() if p.suffix == ".jsonl" and p.is_file()]
+    except OSError:
+        return []
+    runs = [summarize_file(p) for p in paths]
+    return sorted(runs, key=lambda r: (r.started, r.path.name), reverse=True)
+
+
+def filter_runs(runs: list[RunSummary], query: str) -> list[RunSummary]:
+    """The runs whose text contains every word of the query (case-insensitive)."""
+    words = query.lower().split()
+    return [r for r in runs if all(w in r.haystack() for w in words)]
+
+
+def summarize_file(path: Path) -> RunSummary:
+    """Summarize one trace file from its head and tail."""
+    try:
+        head, tail = _head_and_tail(path)
+        mtime = path.stat().st_mtime
+    except OSError as exc:
+        return RunSummary(path, path.stem, 0.0, f"(cannot read: {exc.strerror or exc})", "", "unreadable")
+    return summarize_events(path, head, tail, mtime)
+
+
+def summarize_events(path: Path, head: list[Event], tail: list[Event], mtime: float) -> RunSummary:
+    """A summary from the first events and the last events of a trace."""
+    started = next((e for e in head if isinstance(e, RunStarted)), None)
+    if started is None:
+        return RunSummary(path, path.stem, mtime, "(not a ponder trace)", "", "invalid")
+    finished = next((e for e in reversed(tail) if isinstance(e, RunFinished)), None)
+    answer = next((e for e in reversed(tail) if isinstance(e, Answer)), None)
+    usage = finished.usage if finished else {}
+    text = finished.answer if finished and finished.answer else (answer.text if answer else "")
+    return RunSummary(
+        path, started.run, started.ts, started.question, text or "",
+        finished.status if finished else "running", started.strategy, started.model,
+        _int(usage.get("completion_tokens")), _float(usage.get("seconds")),
+    )
+
+
+def _head_and_tail(path: Path) -> tuple[list[Event], list[Event]]:
+    with open(path, "rb") as f:
+        first = f.readline(TAIL_BYTES)
+        size = f.seek(0, 2)
+        start = max(0, size - TAIL_BYTES)
+        f.seek(start)
+        data = f.read()
+    head = parse_lines(split_lines(first, whole_only=True)[0]).events
+    lines, _ = split_lines(data, whole_only=False)
+    if start > 0 and lines:
+        lines = lines[1:]
+    return head, parse_lines(lines).events
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _float(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
