@@ -76,11 +76,11 @@ def resolve_model(spec: str | None) -> Path:
 
 
 def needs_assembly(spec: str, cache: Path | None = None) -> bool:
-    """True when `spec` names an embedded model that is not assembled yet."""
+    """True when `spec` names an embedded model whose parts are installed but not yet assembled."""
     model = EMBEDDED.get(spec)
-    if model is None:
+    if model is None or _trusted((cache or paths.cache_dir()) / "models" / model.filename, model):
         return False
-    return not _trusted((cache or paths.cache_dir()) / "models" / model.filename, model)
+    return all(importlib.util.find_spec(model.part_module(n)) for n in range(1, model.parts + 1))
 
 
 def ensure_embedded(model: EmbeddedModel, cache: Path | None = None) -> Path:
