@@ -24,6 +24,7 @@ def plot_accuracy(report: dict[str, Any], path: Path) -> Path | None:
     axes.set_xlabel("tokens evaluated + generated per question")
     axes.set_ylabel("accuracy")
     axes.set_ylim(0, 1)
+    axes.set_xlim(left=0)
     axes.set_title(f"ponder eval: {Path(report['dataset']).name}")
     axes.grid(alpha=0.3)
     axes.legend(loc="lower right")

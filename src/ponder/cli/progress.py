@@ -54,6 +54,8 @@ class BatchProgress:
 def print_eval_table(report: dict[str, Any]) -> None:
     """The per-strategy table of an eval report, on stdout."""
     console = Console(highlight=False)
+    if not console.is_terminal:  # piped: never truncate the numbers to fit 80 columns
+        console = Console(highlight=False, width=160)
     table = Table(title=None if not console.is_terminal else "ponder eval")
     for column in ("strategy", "n", "accuracy", "95% CI", "completion tok/q", "prompt tok eval/q", "s/q", "errors"):
         table.add_column(column, justify="left" if column == "strategy" else "right")
