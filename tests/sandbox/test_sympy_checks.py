@@ -22,6 +22,10 @@ def box():
         ("x^2 - 1 = (x - 1)*(x + 1)", "true", "left side x**2 - 1, right side x**2 - 1"),
         ("3/4 + 1/4 == 1", "true", "left side 1, right side 1"),
         ("0.1 + 0.2 == 0.3", "true", "left side 3/10, right side 3/10"),
+        ("35.75 * 1/3 == 11.9167", "true", "left side 143/12, right side 119167/10000"),
+        ("35.75 * 1/3 == 11.8", "false", "left side 143/12, right side 59/5"),
+        ("143 / 12 == 12", "false", "left side 143/12, right side 12"),
+        ("jill_age + 5 == 5 + jill_age", "true", "left side jill_age + 5, right side jill_age + 5"),
     ],
 )
 def test_claims(box, claim, status, detail):

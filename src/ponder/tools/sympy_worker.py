@@ -32,7 +32,8 @@ _OPERATORS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Po
               ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE)
 _NODES = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Compare, ast.Call, ast.Name, ast.Constant,
           ast.Tuple, ast.List, ast.Load, *_OPERATORS)
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,19}$")
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
+RELATIVE_TOLERANCE = 1e-4  # for claims with decimal literals, which models round
 
 
 class Refused(ValueError):
@@ -103,11 +104,25 @@ def evaluate(tree: ast.Expression) -> dict:
     if isinstance(body, ast.Compare) and len(body.ops) == 1:
         lhs, rhs = build(body.left), build(body.comparators[0])
         holds = _holds(sympy, body.ops[0], lhs, rhs)
+        if holds is False and isinstance(body.ops[0], ast.Eq) and _has_decimal(tree):
+            holds = _close(sympy, lhs, rhs)
         return {"kind": "comparison", "holds": holds, "lhs": str(sympy.simplify(lhs)), "rhs": str(sympy.simplify(rhs))}
     value = build(body)
     if isinstance(value, (list, tuple, dict)):
         return {"kind": "value", "value": str(value)}
     return {"kind": "value", "value": str(sympy.simplify(value))}
+
+
+def _has_decimal(tree: ast.AST) -> bool:
+    return any(isinstance(n, ast.Constant) and isinstance(n.value, float) for n in ast.walk(tree))
+
+
+def _close(sympy, lhs, rhs) -> bool:  # type: ignore[no-untyped-def]
+    """Equal up to rounding: both sides numbers within RELATIVE_TOLERANCE."""
+    if getattr(lhs, "free_symbols", None) or getattr(rhs, "free_symbols", None):
+        return False
+    a, b = complex(sympy.N(lhs)), complex(sympy.N(rhs))
+    return abs(a - b) <= RELATIVE_TOLERANCE * max(1.0, abs(a), abs(b))
 
 
 def _holds(sympy, op: ast.cmpop, lhs, rhs):  # type: ignore[no-untyped-def]
