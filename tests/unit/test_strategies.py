@@ -199,3 +199,29 @@ def test_every_strategy_ends_with_answer_and_run_finished():
         _, events = run(name, scripts.REVIEWED * 5, samples=2)
         assert isinstance(events[-1], RunFinished) and isinstance(events[-2], Answer)
         assert events[0].strategy == name
+
+
+
+def test_an_answer_a_check_computed_is_not_replaced_by_an_unchecked_one():
+    from ponder.agent.chain import ChainResult
+    from ponder.agent.review_loop import better
+    from ponder.agent.rounds import Review, Sample
+    from ponder.tools.answers import normalize_answer
+
+    computed = Sample(1, "s1", ChainResult(answer=normalize_answer("391"), verified="fail", answer_source="check"),
+                      review=Review("revise", "x"))
+    unchecked = Sample(2, "s9", ChainResult(answer=normalize_answer("221"), verified="none"), review=Review("accept", "y"))
+    failed = Sample(2, "s9", ChainResult(answer=normalize_answer("221"), verified="fail"), review=Review("accept", "y"))
+    passed = Sample(2, "s9", ChainResult(answer=normalize_answer("391"), verified="pass"), review=Review("accept", "y"))
+    assert better(computed, unchecked) is computed
+    assert better(computed, failed) is computed
+    assert better(computed, passed) is passed  # as checked, and its review accepted
+    assert better(better(None, failed), unchecked) is unchecked
+
+
+def test_the_review_of_a_computed_answer_reads_the_computation_as_evidence():
+    backend, events = run("chain", scripts.STUBBORN + scripts.ACCEPT)
+    review_prompt = [c for c in backend.calls if c.sampling.grammar][0].prompt
+    assert "Proposed answer: 9" in review_prompt and "Check outcome: pass" in review_prompt
+    assert "The code computed 9 straight from the question's numbers" in review_prompt
+    assert "candidate answer was 11" not in review_prompt

@@ -3,7 +3,8 @@ the verifier evidence, and returns ACCEPT or REVISE with one line of reasons.
 
 Rules that must hold:
 - The review never sees the chain's transcript, only the question, the answer and the last
-  verify step's outcome and observation.
+  verify step's outcome and observation (when the answer is the value a clean check
+  computed, the evidence says so instead of quoting the check against the old candidate).
 - The verdict word is grammar-restricted; text a backend returns that still does not start
   with a verdict word counts as "accept" (no evidence to think again), with reasons saying so.
 - The reasons are one line: stopped at a newline, at most REASON_TOKENS tokens.
@@ -32,9 +33,12 @@ _VERDICT = re.compile(r"\s*(ACCEPT|REVISE)\b", re.I)
 
 def review_prompt(backend: Backend, catalogue: Catalogue, question: str, result: ChainResult) -> str:
     """The review's fresh prompt, ending where the engine opens the verdict."""
-    user = render(catalogue.prompts["review_user"], question=neutralize(question),
-                  answer=neutralize(result.answer.text or "(no answer)"), outcome=result.verified,
-                  evidence=neutralize(result.evidence or "(nothing was checked)"))
+    answer = neutralize(result.answer.text or "(no answer)")
+    outcome, evidence = result.verified, neutralize(result.evidence or "(nothing was checked)")
+    if result.answer_source == "check":
+        outcome, evidence = "pass", render(catalogue.prompts["review_computed"], answer=answer)
+    user = render(catalogue.prompts["review_user"], question=neutralize(question), answer=answer, outcome=outcome,
+                  evidence=evidence)
     messages = [{"role": "system", "content": catalogue.prompts["review_system"]}, {"role": "user", "content": user}]
     return backend.chat_prompt(messages) + catalogue.prompts["review_open"]
 

@@ -3,9 +3,10 @@ a new round whose chain reads the critique, up to `rounds` rounds.
 
 Rules that must hold:
 - The best answer so far is always kept and returned, ranked by evidence only: an answer
-  beats none; a passed check beats none beats a failed one; an accepted review beats a
-  revise; an answer a check computed beats the model's; on a tie the earlier round stays.
-  So a REVISE can never replace a verified answer with an unverified one.
+  beats none; a checked answer (the last check passed, or the answer is the value a clean
+  check computed) beats an unchecked one, which beats one whose check failed; an accepted
+  review beats a revise; on a tie the earlier round stays. So a REVISE can never replace a
+  verified answer with an unverified one.
 - An ACCEPT (or review off, or a spent budget) ends the loop.
 """
 
@@ -37,7 +38,8 @@ def evidence_rank(sample: Sample) -> tuple[int, int, int, int]:
     """How strongly the evidence supports a round's answer (higher is better)."""
     result = sample.result
     verdict = sample.review.verdict if sample.review else None
-    return (1 if result.answer.normalized else 0, _VERIFIED.get(result.verified, 1), _REVIEWED[verdict],
+    checked = 2 if result.answer_source == "check" else _VERIFIED.get(result.verified, 1)
+    return (1 if result.answer.normalized else 0, checked, _REVIEWED[verdict],
             1 if result.answer_source == "check" else 0)
 
 
