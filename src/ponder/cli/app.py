@@ -73,7 +73,7 @@ GPU_LAYERS = typer.Option("auto", "--gpu-layers", callback=_gpu_layers,
                           help="Layers to offload: 'auto' (all if the build has a GPU) or N.")
 SEED = typer.Option(None, "--seed", help="Sampling seed.")
 TEMPERATURE = typer.Option(0.0, "--temperature", "-t", min=0.0, help="Sampling temperature (0 = greedy).")
-MAX_TOKENS = typer.Option(2048, "--max-tokens", min=16, help="Most completion tokens for each question.")
+MAX_TOKENS = typer.Option(2048, "--max-tokens", min=16, help="Most completion tokens for each chain (--budget-tokens bounds the whole run).")
 TRACE_DIR = typer.Option(None, "--trace-dir", help="Where to write JSONL traces of runs.")
 NO_TRACE = typer.Option(False, "--no-trace", help="Write no trace files.")
 SANDBOX = typer.Option(SandboxMode.auto, "--sandbox", help=SANDBOX_HELP)
