@@ -21,7 +21,10 @@ def test_seventeen_times_twenty_three_is_checked_and_answered(tmp_path):
     # The arithmetic trap: the model's own working says 221; the sandboxed check catches it.
     assert verify[0]["outcome"] == "fail" and "MISMATCH" in verify[0]["observation"]
     usage = run["usage"]
-    assert usage["prompt_tokens_evaluated"] + usage["completion_tokens"] <= usage["transcript_tokens"] + usage["steps"]
+    # every context (the chain's rounds, each review) evaluates at most its own transcript
+    assert usage["prompt_tokens_evaluated"] + usage["completion_tokens"] <= usage["transcript_tokens_total"] + usage["steps"]
+    # the review ran; whatever it said, the checked answer 391 stays
+    assert run["strategy"] == "chain" and run["reviews"]
 
 
 def test_piped_answer_only_and_events_match_the_trace(tmp_path):

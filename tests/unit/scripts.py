@@ -11,3 +11,11 @@ ANSWER_11 = "11"
 PASSING = [RESTATE, DECOMPOSE, RIGHT, CHECK, ANSWER_9]
 CORRECTED = [RESTATE, DECOMPOSE, WRONG, CHECK, RIGHT, CHECK, ANSWER_9]
 STUBBORN = [RESTATE, DECOMPOSE, WRONG, CHECK, WRONG, CHECK, WRONG, CHECK, ANSWER_11]
+
+# The review step (fresh context): the verdict word, then one line of reasons.
+ACCEPT = ["ACCEPT", "The check agrees with the answer."]
+REVISE = ["REVISE", "The answer does not follow from the question."]
+REVIEWED = PASSING + ACCEPT
+BROKEN_CHECK = "print(1 / 0)\n```\n"
+# With max_corrections=0: the check crashes, so the chain answers 11 with a failed check.
+FAILING_11 = [RESTATE, DECOMPOSE, WRONG, BROKEN_CHECK, ANSWER_11]

@@ -15,7 +15,7 @@ def records(path):
 
 
 def script_for(tmp_path, items, delay=0.0):
-    return fake_script(tmp_path, scripts.PASSING * items, delay=delay)
+    return fake_script(tmp_path, scripts.REVIEWED * items, delay=delay)
 
 
 def test_text_file_to_output_file(tmp_path):

@@ -122,3 +122,30 @@ def test_help_lists_the_flags():
     assert done.returncode == 0
     for flag in (b"--model", b"--json", b"--events", b"--reasoning", b"--gpu-layers", b"--trace-dir"):
         assert flag in done.stdout
+
+
+def test_json_carries_the_strategy_result(tmp_path):
+    spec = fake_script(tmp_path, scripts.PASSING + scripts.REVISE + scripts.PASSING + scripts.ACCEPT)
+    done = ponder("ask", "-m", spec, "--json", "--no-trace", "q")
+    run = json.loads(done.stdout)
+    assert run["strategy"] == "chain" and run["answer"] == "9"
+    assert [r["verdict"] for r in run["reviews"]] == ["revise", "accept"]
+    assert [r["round"] for r in run["rounds"]] == [1, 2]
+
+
+def test_vote_flags_reach_the_strategy(tmp_path):
+    spec = fake_script(tmp_path, scripts.PASSING * 3)
+    done = ponder("ask", "-m", spec, "--json", "--no-trace", "--strategy", "vote", "--samples", "3",
+                  "--budget-tokens", "5000", "q")
+    run = json.loads(done.stdout)
+    assert run["strategy"] == "vote" and run["vote"]["winner"] == "9"
+    # two checked votes for 9 (1.5 each) cannot be overtaken by one more sample: early stop
+    assert run["vote"]["samples"] == 2 and run["vote"]["stopped"] == "decided" and len(run["candidates"]) == 2
+
+
+def test_no_review_and_unknown_names_are_usage_errors_or_honoured(tmp_path):
+    spec = fake_script(tmp_path, scripts.PASSING)
+    done = ponder("ask", "-m", spec, "--json", "--no-trace", "--no-review", "q")
+    assert json.loads(done.stdout)["reviews"] == []
+    assert ponder("ask", "-m", spec, "--strategy", "telepathy", "q").returncode == 2
+    assert ponder("ask", "-m", spec, "--strategy", "best-of-n", "--scorer", "vibes", "q").returncode == 2

@@ -75,3 +75,44 @@ def test_writer_refuses_to_overwrite_an_existing_trace(tmp_path):
     with pytest.raises(FileExistsError):
         TraceWriter(path)
     assert path.read_text() == "keep me"
+
+
+def strategy_events(name, outputs, **config):
+    from ponder.agent.config import SearchConfig
+    from ponder.agent.strategies import STRATEGIES
+
+    return list(STRATEGIES[name](FakeBackend(outputs), "q", SearchConfig(**config), run_id="r2", model="fake"))
+
+
+@pytest.mark.parametrize("name, outputs", [
+    ("chain", scripts.PASSING + scripts.REVISE + scripts.PASSING + scripts.ACCEPT),
+    ("vote", scripts.PASSING * 2),
+    ("best-of-n", scripts.PASSING * 2),
+])
+def test_strategy_events_round_trip_and_fold_under_the_run(tmp_path, name, outputs):
+    events = strategy_events(name, outputs, samples=2)
+    for event in events:
+        assert from_record(json.loads(json.dumps(to_record(event)))) == event
+    write(tmp_path / "run.jsonl", events)
+    read = read_trace(tmp_path / "run.jsonl")
+    assert read.events == events and shape(fold(read.events)) == shape(fold(events))
+    root = fold(events)
+    rounds = [c for c in root.children if c.kind == "round"]
+    assert [r.label for r in rounds] == ["round 1", "round 2"]
+    assert not [e for e in root.events if getattr(e, "span", None)], "no spanned event may fall to the root"
+    for r in rounds:
+        assert any(e.type == "round_finished" for e in r.events)
+
+
+def test_review_verdict_joins_its_review_step_under_the_round():
+    root = fold(strategy_events("chain", scripts.PASSING + scripts.ACCEPT))
+    (round_node,) = root.children
+    review = [c for c in round_node.children if c.label == "review"][0]
+    assert [e.type for e in review.events] == ["step_started", "step_finished", "review_verdict"]
+
+
+def test_candidates_nest_under_their_sample_and_the_tally_under_the_run():
+    root = fold(strategy_events("vote", scripts.PASSING * 2, samples=2))
+    for round_node in [c for c in root.children if c.kind == "round"]:
+        assert [c.kind for c in round_node.children][-1] == "candidate_scored"
+    assert [c.kind for c in root.children][-1] == "vote_tally"

@@ -60,6 +60,7 @@ class ChainResult:
     transcript: str = ""
     completion_tokens: int = 0
     verified: str = "none"
+    evidence: str = ""
     steps: list[str] = field(default_factory=list)
 
 
@@ -77,9 +78,11 @@ def think_chain(
     run_id: str,
     parent: str,
     ids: SpanIds,
+    critique: str = "",
 ) -> EventStream:
-    """Run one guided chain, yielding its events; return its result."""
-    state = _ChainState(chain_prompt(backend, catalogue, question), config, catalogue)
+    """Run one guided chain, yielding its events; return its result. A critique (from a review
+    of an earlier round) goes into the user message."""
+    state = _ChainState(chain_prompt(backend, catalogue, question, critique), config, catalogue)
     factor = catalogue.factor(catalogue.start)
     while True:
         factor = state.budgeted(factor)
@@ -150,6 +153,7 @@ class _ChainState:
         if report is not None:
             self.transcript += observation(self.catalogue, report.observation)
             self.result.verified = report.outcome
+            self.result.evidence = report.observation
             self.verdict = report.verdict
             self.report = report
         self.result.completion_tokens += completion.completion_tokens

@@ -1,4 +1,5 @@
-"""A run: one question through the default strategy (one guided chain), as an event stream.
+"""A run of one bare guided chain (no review), as an event stream: the building block the
+strategies in `agent/strategies.py` extend (the `chain` strategy adds the review loop).
 
 Rules that must hold:
 - A run's events open with RunStarted and, when the generator is exhausted, close with

@@ -1,15 +1,25 @@
 """The strategies a run can use, by name. Every strategy has the signature of `run_question`:
-(backend, question, config, *, run_id, model) -> an iterator of events ending in RunFinished."""
+(backend, question, config, *, run_id, model) -> an iterator of events ending in RunFinished.
+`config` is a SearchConfig (a bare ChainConfig means its defaults).
+
+- chain: one guided chain with a fresh-context review; REVISE thinks again (up to rounds).
+- vote: N sampled chains, majority (optionally verifier-weighted) over equivalent answers.
+- best-of-n: N sampled chains, the highest scorer-combined score wins.
+"""
 
 from __future__ import annotations
 
 from typing import Callable, Iterator
 
-from ponder.agent.run import run_question
+from ponder.agent.best_of_n import run_best_of_n
+from ponder.agent.review_loop import run_chain
+from ponder.agent.vote import run_vote
 from ponder.trace.events import Event
 
 Strategy = Callable[..., Iterator[Event]]
 
 STRATEGIES: dict[str, Strategy] = {
-    "chain": run_question,
+    "chain": run_chain,
+    "vote": run_vote,
+    "best-of-n": run_best_of_n,
 }

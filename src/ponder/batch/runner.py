@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ponder.agent.chain import ChainConfig
+from ponder.agent.config import SearchConfig
 from ponder.agent.ids import new_run_id
 from ponder.agent.strategies import STRATEGIES
 from ponder.batch.items import BadLine, Item
@@ -30,7 +31,7 @@ def bad_line_record(bad: BadLine) -> dict[str, Any]:
             "error": bad.error}
 
 
-def run_item(backend: Backend, item: Item, config: ChainConfig, strategy: str, model: str,
+def run_item(backend: Backend, item: Item, config: ChainConfig | SearchConfig, strategy: str, model: str,
              trace_dir: Path | None) -> dict[str, Any]:
     """Run one item and return its result record."""
     run_id = new_run_id()

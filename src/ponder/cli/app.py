@@ -73,22 +73,30 @@ GPU_LAYERS = typer.Option("auto", "--gpu-layers", callback=_gpu_layers,
                           help="Layers to offload: 'auto' (all if the build has a GPU) or N.")
 SEED = typer.Option(None, "--seed", help="Sampling seed.")
 TEMPERATURE = typer.Option(0.0, "--temperature", "-t", min=0.0, help="Sampling temperature (0 = greedy).")
-MAX_TOKENS = typer.Option(2048, "--max-tokens", min=16, help="Most completion tokens for each question.")
+MAX_TOKENS = typer.Option(2048, "--max-tokens", min=16, help="Most completion tokens for each chain (--budget-tokens bounds the whole run).")
 TRACE_DIR = typer.Option(None, "--trace-dir", help="Where to write JSONL traces of runs.")
 NO_TRACE = typer.Option(False, "--no-trace", help="Write no trace files.")
 SANDBOX = typer.Option(SandboxMode.auto, "--sandbox", help=SANDBOX_HELP)
 CODE_TIMEOUT = typer.Option(5.0, "--code-timeout", min=0.1, max=600, help=TIMEOUT_HELP)
 CODE_MEMORY = typer.Option(512, "--code-memory", min=64, max=65536, help=MEMORY_HELP)
 VERBOSE = typer.Option(False, "-v", "--verbose", help="Show llama.cpp's logs and error details.")
-STRATEGY_HELP = "Inference strategy (available: chain)."
+STRATEGY_HELP = "Inference strategy: chain (reviewed chain), vote (majority of samples), best-of-n (highest score)."
+STRATEGY = typer.Option("chain", "--strategy", help=STRATEGY_HELP)
+SAMPLES = typer.Option(5, "--samples", "-n", min=1, max=64, help="Chains sampled by vote and best-of-n (the samples budget).")
+ROUNDS = typer.Option(2, "--rounds", min=1, max=10, help="Most rounds of the chain strategy's review loop.")
+BUDGET_TOKENS = typer.Option(None, "--budget-tokens", min=1, help="Most completion tokens for the whole run (all chains, reviews and judgements).")
+BUDGET_SECONDS = typer.Option(None, "--budget-seconds", min=0.0, help="No new chain starts after this many seconds (the best answer so far is returned).")
+NO_REVIEW = typer.Option(False, "--no-review", help="Skip the review of the chain strategy's answer.")
+SCORER = typer.Option("verifier,confidence", "--scorer", help="best-of-n scorers, comma-separated: verifier, confidence, judge.")
 
 
 def _options(sandbox: SandboxMode, code_timeout: float, code_memory: int, reasoning: Optional[Reasoning] = None,
-             **fields):  # type: ignore[no-untyped-def]
+             scorer: str = "verifier,confidence", **fields):  # type: ignore[no-untyped-def]
     from ponder.cli.ask import AskOptions
 
+    scorers = tuple(name.strip() for name in scorer.split(",") if name.strip())
     return AskOptions(sandbox=sandbox.value, code_limits=_limits(code_timeout, code_memory),
-                      reasoning=reasoning.value if reasoning else None, **fields)
+                      reasoning=reasoning.value if reasoning else None, scorers=scorers, **fields)
 
 
 @app.command()
@@ -101,6 +109,8 @@ def ask(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object: answer, steps, usage, trace path."),
     events: bool = typer.Option(False, "--events", help="Print the run's trace events as JSONL on stdout."),
+    strategy: str = STRATEGY, samples: int = SAMPLES, rounds: int = ROUNDS, budget_tokens: Optional[int] = BUDGET_TOKENS,
+    budget_seconds: Optional[float] = BUDGET_SECONDS, no_review: bool = NO_REVIEW, scorer: str = SCORER,
     trace_dir: Optional[Path] = TRACE_DIR, no_trace: bool = NO_TRACE,
     sandbox: SandboxMode = SANDBOX, code_timeout: float = CODE_TIMEOUT, code_memory: int = CODE_MEMORY,
     verbose: bool = VERBOSE,
@@ -112,7 +122,9 @@ def ask(
         raise typer.BadParameter("--json and --events cannot be used together", param_hint="--json")
     options = _options(sandbox, code_timeout, code_memory, reasoning, model=model, ctx=ctx, threads=threads,
                        gpu_layers=gpu_layers, seed=seed, temperature=temperature, max_tokens=max_tokens,
-                       as_json=as_json, events=events, trace_dir=trace_dir, no_trace=no_trace, verbose=verbose)
+                       as_json=as_json, events=events, trace_dir=trace_dir, no_trace=no_trace, verbose=verbose,
+                       strategy=strategy, samples=samples, rounds=rounds, budget_tokens=budget_tokens, budget_seconds=budget_seconds,
+                       review=not no_review, scorer=scorer)
     raise typer.Exit(run_ask(question, options))
 
 
@@ -121,7 +133,9 @@ def batch(
     source: str = typer.Argument("-", help="Questions: a text file (one per line) or JSONL (id, question); - for stdin."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Results JSONL (default: stdout)."),
     resume: bool = typer.Option(False, "--resume", help="Skip ids already in OUTPUT (repairing a torn last line)."),
-    strategy: str = typer.Option("chain", "--strategy", help=STRATEGY_HELP),
+    strategy: str = STRATEGY,
+    samples: int = SAMPLES, rounds: int = ROUNDS, budget_tokens: Optional[int] = BUDGET_TOKENS,
+    budget_seconds: Optional[float] = BUDGET_SECONDS, no_review: bool = NO_REVIEW, scorer: str = SCORER,
     model: Optional[str] = MODEL, ctx: int = CTX, threads: Optional[int] = THREADS, gpu_layers: str = GPU_LAYERS,
     seed: Optional[int] = SEED, temperature: float = TEMPERATURE, max_tokens: int = MAX_TOKENS,
     trace_dir: Optional[Path] = TRACE_DIR, no_trace: bool = NO_TRACE,
@@ -133,14 +147,17 @@ def batch(
 
     options = _options(sandbox, code_timeout, code_memory, model=model, ctx=ctx, threads=threads,
                        gpu_layers=gpu_layers, seed=seed, temperature=temperature, max_tokens=max_tokens,
-                       trace_dir=trace_dir, no_trace=no_trace, verbose=verbose)
+                       trace_dir=trace_dir, no_trace=no_trace, verbose=verbose, samples=samples, rounds=rounds, budget_tokens=budget_tokens, budget_seconds=budget_seconds,
+                       review=not no_review, scorer=scorer)
     raise typer.Exit(run_batch(source, output, resume, strategy, options))
 
 
 @app.command("eval")
 def evaluate(
     dataset: str = typer.Argument(..., help="JSONL with 'question' and 'answer' (GSM8K '#### 18' accepted)."),
-    strategy: str = typer.Option("chain", "--strategy", help="Comma-separated strategies to compare (available: chain)."),
+    strategy: str = typer.Option("chain", "--strategy", help="Comma-separated strategies to compare: chain, vote, best-of-n."),
+    samples: int = SAMPLES, rounds: int = ROUNDS, budget_tokens: Optional[int] = BUDGET_TOKENS,
+    budget_seconds: Optional[float] = BUDGET_SECONDS, no_review: bool = NO_REVIEW, scorer: str = SCORER,
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N lines of the dataset."),
     out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="Results, report.json and the plot [default: ponder-eval-DATASET]."),
     resume: bool = typer.Option(False, "--resume", help="Continue the results already in OUT_DIR."),
@@ -155,7 +172,8 @@ def evaluate(
 
     options = _options(sandbox, code_timeout, code_memory, model=model, ctx=ctx, threads=threads,
                        gpu_layers=gpu_layers, seed=seed, temperature=temperature, max_tokens=max_tokens,
-                       trace_dir=trace_dir, no_trace=no_trace, verbose=verbose)
+                       trace_dir=trace_dir, no_trace=no_trace, verbose=verbose, samples=samples, rounds=rounds, budget_tokens=budget_tokens, budget_seconds=budget_seconds,
+                       review=not no_review, scorer=scorer)
     names = [name.strip() for name in strategy.split(",") if name.strip()]
     directory = out_dir or Path(f"ponder-eval-{Path(dataset).stem}")
     raise typer.Exit(run_eval(dataset, names, limit, directory, resume, options))

@@ -42,6 +42,39 @@ class AskOptions:
     verbose: bool = False
     sandbox: str = "auto"
     code_limits: Any = None
+    strategy: str = "chain"
+    samples: int = 5
+    rounds: int = 2
+    budget_tokens: int | None = None
+    budget_seconds: float | None = None
+    review: bool = True
+    scorers: tuple[str, ...] = ("verifier", "confidence")
+
+
+def strategy_config(options: AskOptions):  # type: ignore[no-untyped-def]
+    """The one place flags become a strategy's SearchConfig (chain settings, budget, search)."""
+    from ponder.agent.budget import Budget
+    from ponder.agent.chain import ChainConfig
+    from ponder.agent.config import SearchConfig
+
+    chain = ChainConfig(max_tokens=options.max_tokens, temperature=options.temperature, seed=options.seed,
+                        sandbox=options.sandbox, **({"code_limits": options.code_limits} if options.code_limits else {}))
+    budget = Budget(tokens=options.budget_tokens, seconds=options.budget_seconds, samples=options.samples)
+    return SearchConfig(chain=chain, budget=budget, review=options.review, rounds=options.rounds,
+                        samples=options.samples, scorers=options.scorers)
+
+
+def check_strategy_options(strategies: list[str], options: AskOptions) -> None:
+    """Reject unknown strategy or scorer names with a usage error, before the model loads."""
+    from ponder.agent.scorers import SCORERS
+    from ponder.agent.strategies import STRATEGIES
+
+    unknown = [n for n in strategies if n not in STRATEGIES]
+    if unknown or not strategies:
+        raise UsageError(f"unknown strategy {', '.join(unknown) or '(none)'}; available: {', '.join(STRATEGIES)}")
+    bad = [n for n in options.scorers if n not in SCORERS]
+    if bad or not options.scorers:
+        raise UsageError(f"unknown scorer {', '.join(bad) or '(none)'}; available: {', '.join(SCORERS)}")
 
 
 def read_question(argument: str | None) -> str:
@@ -96,6 +129,7 @@ def run_ask(argument: str | None, options: AskOptions) -> int:
     """Run `ponder ask`; return the exit code."""
     from ponder.agent.ids import new_run_id
 
+    check_strategy_options([options.strategy], options)
     question = read_question(argument)
     run_id = new_run_id()
     path = trace_path(options, run_id)
@@ -118,8 +152,7 @@ def load_model(options: AskOptions):  # type: ignore[no-untyped-def]
 
 
 def _run(backend, question: str, options: AskOptions, run_id: str, path: Path | None) -> int:  # type: ignore[no-untyped-def]
-    from ponder.agent.chain import ChainConfig
-    from ponder.agent.run import run_question
+    from ponder.agent.strategies import STRATEGIES
     from ponder.cli.render import ReasoningView
     from ponder.trace.jsonl import TraceWriter, dumps
     from ponder.trace.usage import summarize
@@ -133,11 +166,10 @@ def _run(backend, question: str, options: AskOptions, run_id: str, path: Path | 
         sinks.append(writer.write)
     if options.events:
         sinks.append(lambda e: _print_line(dumps(e)))
-    config = ChainConfig(max_tokens=options.max_tokens, temperature=options.temperature, seed=options.seed,
-                         sandbox=options.sandbox, **({"code_limits": options.code_limits} if options.code_limits else {}))
+    config = strategy_config(options)
     model_name = getattr(backend, "name", "model")
     try:
-        for event in run_question(backend, question, config, run_id=run_id, model=model_name):
+        for event in STRATEGIES[options.strategy](backend, question, config, run_id=run_id, model=model_name):
             for sink in sinks:
                 sink(event)
     except KeyboardInterrupt:
@@ -221,6 +253,28 @@ def json_result(events: list[Event], path: Path | None) -> dict[str, Any]:
         "steps": steps,
         "usage": finished.usage,
         "trace": str(path) if path else None,
+        **strategy_result(events),
+    }
+
+
+def strategy_result(events: list[Event]) -> dict[str, Any]:
+    """The strategy's own outcome: its rounds, review verdicts, scored candidates and vote."""
+    from dataclasses import asdict
+
+    from ponder.trace.events import CandidateScored, ReviewVerdict, RoundFinished, RoundStarted, RunStarted, VoteTally
+
+    started = next((e for e in events if isinstance(e, RunStarted)), None)
+    index = {e.span: e.index for e in events if isinstance(e, RoundStarted)}
+    tally = next((e for e in reversed(events) if isinstance(e, VoteTally)), None)
+    return {
+        "strategy": started.strategy if started else None,
+        "rounds": [{"round": index.get(e.span), "answer": e.normalized, "verified": e.verified, "source": e.source,
+                    "completion_tokens": e.completion_tokens} for e in events if isinstance(e, RoundFinished)],
+        "reviews": [{"round": index.get(e.parent), "verdict": e.verdict, "reasons": e.reasons, "answer": e.answer}
+                    for e in events if isinstance(e, ReviewVerdict)],
+        "candidates": [{"round": index.get(e.parent), "answer": e.answer, "score": e.score, "scores": e.scores,
+                        "rule": e.rule} for e in events if isinstance(e, CandidateScored)],
+        "vote": {k: v for k, v in asdict(tally).items() if k in ("groups", "winner", "samples", "stopped")} if tally else None,
     }
 
 

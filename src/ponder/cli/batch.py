@@ -19,7 +19,7 @@ from typing import Any
 
 from ponder.batch.items import BadLine, Entry, Item, read_items
 from ponder.batch.results import ResultsFile
-from ponder.cli.ask import AskOptions, load_model, trace_directory
+from ponder.cli.ask import AskOptions, check_strategy_options, load_model, strategy_config, trace_directory
 from ponder.errors import EXIT_BATCH_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError
 
 
@@ -48,19 +48,15 @@ def read_entries(source: str, limit: int | None = None) -> list[Entry]:
     return entries[:limit] if limit is not None else entries
 
 
-def check_strategies(names: list[str]) -> list[str]:
-    """Validate strategy names against the registry."""
-    from ponder.agent.strategies import STRATEGIES
-
-    unknown = [n for n in names if n not in STRATEGIES]
-    if unknown or not names:
-        raise UsageError(f"unknown strategy {', '.join(unknown) or '(none)'}; available: {', '.join(STRATEGIES)}")
+def check_strategies(names: list[str], options: AskOptions | None = None) -> list[str]:
+    """Validate strategy (and scorer) names against the registries."""
+    check_strategy_options(names, options or AskOptions())
     return names
 
 
 def run_batch(source: str, out: Path | None, resume: bool, strategy: str, options: AskOptions) -> int:
     """`ponder batch`: answer every question of a file."""
-    check_strategies([strategy])
+    check_strategies([strategy], options)
     entries = read_entries(source)
     results = ResultsFile(out, resume)
     try:
@@ -94,20 +90,18 @@ def run_jobs(jobs: list[BatchJob], options: AskOptions) -> int:
 
 
 def _answer(backend, entry: Entry, strategy: str, options: AskOptions, trace_dir: Path | None) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    from ponder.agent.chain import ChainConfig
     from ponder.batch.runner import bad_line_record, run_item
 
     if isinstance(entry, BadLine):
         return bad_line_record(entry)
-    config = ChainConfig(max_tokens=options.max_tokens, temperature=options.temperature, seed=options.seed,
-                         sandbox=options.sandbox, **({"code_limits": options.code_limits} if options.code_limits else {}))
+    config = strategy_config(options)
     return run_item(backend, entry, config, strategy, getattr(backend, "name", "model"), trace_dir)
 
 
 def run_eval(dataset: str, strategies: list[str], limit: int | None, out_dir: Path, resume: bool,
              options: AskOptions) -> int:
     """`ponder eval`: accuracy and cost of each strategy on a dataset with known answers."""
-    check_strategies(strategies)
+    check_strategies(strategies, options)
     entries = read_entries(dataset, limit)
     graded = [e for e in entries if isinstance(e, Item) and e.reference is not None]
     if not graded:
@@ -143,7 +137,9 @@ def write_report(dataset: str, entries: list[Entry], jobs: list[BatchJob], out_d
         "model": options.model or os.environ.get("PONDER_MODEL") or "default",
         "machine": machine_info(),
         "settings": {"max_tokens": options.max_tokens, "temperature": options.temperature, "seed": options.seed,
-                     "sandbox": options.sandbox},
+                     "sandbox": options.sandbox, "samples": options.samples, "rounds": options.rounds,
+                     "review": options.review, "budget_tokens": options.budget_tokens,
+                     "budget_seconds": options.budget_seconds, "scorers": list(options.scorers)},
         "strategies": {},
     }
     for job in jobs:

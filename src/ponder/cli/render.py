@@ -19,8 +19,12 @@ from rich.text import Text
 
 from ponder.cli.safe import visible
 from ponder.trace.events import (
+    CandidateScored,
     Event,
+    ReviewVerdict,
+    RoundStarted,
     RunFinished,
+    VoteTally,
     StepFinished,
     StepStarted,
     TextDelta,
@@ -62,6 +66,8 @@ class ReasoningView:
         elif isinstance(event, StepFinished):
             self._stop_live()
             self._print(self._finished(event))
+        elif isinstance(event, (RoundStarted, ReviewVerdict, CandidateScored, VoteTally)):
+            self._print(_search_line(event))
         elif isinstance(event, RunFinished):
             self.close()
 
@@ -112,6 +118,24 @@ class ReasoningView:
             self._live.console.print(renderable)
         else:
             self.console.print(renderable)
+
+
+def _search_line(event: Event) -> Text:
+    """One line for a round starting, a review verdict, a scored candidate or a vote tally."""
+    text = Text()
+    if isinstance(event, RoundStarted):
+        text.append(f"── round {event.index} ──", style="bold")
+    elif isinstance(event, ReviewVerdict):
+        accepted = event.verdict == "accept"
+        text.append("✓ review ACCEPT " if accepted else "↺ review REVISE ", style="green" if accepted else "yellow")
+        text.append(_one_line(f"{event.answer}: {event.reasons}", 70))
+    elif isinstance(event, CandidateScored):
+        text.append(f"  ◆ candidate {_one_line(event.answer or '-', 20)}  score {event.score:.3f} ({event.rule})",
+                    style="dim")
+    elif isinstance(event, VoteTally):
+        votes = ", ".join(f"{_one_line(str(g.get('answer')), 20)}×{g.get('votes')}" for g in event.groups)
+        text.append(f"▣ vote {votes or '-'} → {_one_line(event.winner or '-', 20)} ({event.stopped})", style="bold")
+    return text
 
 
 def _tool_line(event: ToolResult) -> Text:

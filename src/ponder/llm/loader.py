@@ -21,6 +21,8 @@ DEMO_SCRIPT = [
     "17 * 20 = 340 and 17 * 3 = 51, so 340 + 51 = 391.\nCandidate answer: 391\n",
     "```python\nprint(17 * 23)\n```\n",
     "391",
+    "ACCEPT",  # the review's verdict word, then its one line of reasons
+    "The check computed the same product.",
 ]
 
 

@@ -31,9 +31,11 @@ def system_prompt(catalogue: Catalogue) -> str:
     return render(catalogue.prompts["system"], factor_list="\n".join(lines))
 
 
-def chain_prompt(backend: Backend, catalogue: Catalogue, question: str) -> str:
+def chain_prompt(backend: Backend, catalogue: Catalogue, question: str, critique: str = "") -> str:
     """The prompt a chain starts from: system and user turns, ready for the assistant."""
     user = render(catalogue.prompts["user"], question=neutralize(question))
+    if critique:
+        user += "\n\n" + neutralize(critique)
     messages = [
         {"role": "system", "content": system_prompt(catalogue)},
         {"role": "user", "content": user},

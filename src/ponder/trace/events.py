@@ -119,6 +119,57 @@ class StepFinished(Event):
 
 
 @dataclass(frozen=True)
+class RoundFinished(Event):
+    """A round (one chain of a strategy) ended: its answer and the evidence behind it."""
+
+    type: ClassVar[str] = "round_finished"
+    span: str
+    answer: str
+    normalized: str
+    verified: str = "none"
+    source: str = "model"
+    completion_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class ReviewVerdict(Event):
+    """The review of a round's answer, in a fresh context: accept or revise, with reasons."""
+
+    type: ClassVar[str] = "review_verdict"
+    span: str
+    parent: str
+    verdict: str  # "accept" or "revise"
+    reasons: str
+    answer: str
+
+
+@dataclass(frozen=True)
+class CandidateScored(Event):
+    """A sample's answer scored by a strategy's scorers (and its vote weight)."""
+
+    type: ClassVar[str] = "candidate_scored"
+    span: str
+    parent: str
+    answer: str
+    score: float
+    scores: dict[str, Any] = field(default_factory=dict)
+    rule: str = "mean"
+
+
+@dataclass(frozen=True)
+class VoteTally(Event):
+    """The votes of a run's samples, grouped by equivalent answer; the winner and why it stopped."""
+
+    type: ClassVar[str] = "vote_tally"
+    span: str
+    parent: str
+    groups: list[dict[str, Any]] = field(default_factory=list)
+    winner: str = ""
+    samples: int = 0
+    stopped: str = "samples"  # "samples", "decided" (early stop) or "budget"
+
+
+@dataclass(frozen=True)
 class Answer(Event):
     """The run's final answer, as written and as normalised."""
 
@@ -159,6 +210,10 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ToolCall,
         ToolResult,
         StepFinished,
+        RoundFinished,
+        ReviewVerdict,
+        CandidateScored,
+        VoteTally,
         Answer,
         RunFinished,
     )

@@ -5,7 +5,8 @@ Rules that must hold:
   fold into equal trees.
 - Every event lands somewhere: an event whose parent is unknown hangs off the root, and
   unknown event types are kept on the root, never dropped silently.
-- An unknown event type (from a newer ponder) that names a new `span` and a `parent` opens a
+- An event of another kind (review verdicts, scored candidates, or an unknown type from a newer
+  ponder) that names a new `span` and a `parent` opens a
   generic node of its type, so future node kinds (search branches, candidates) nest in place;
   one that names a known span joins that node's events.
 """
@@ -92,16 +93,21 @@ def _apply(event: Event, root: Node, nodes: dict[str, Node]) -> None:
     elif isinstance(event, UnknownEvent):
         _apply_unknown(event, root, nodes)
     else:
-        root.events.append(event)
+        _apply_spanned(event, event.type, getattr(event, "span", None), getattr(event, "parent", None), root, nodes)
 
 
 def _apply_unknown(event: UnknownEvent, root: Node, nodes: dict[str, Node]) -> None:
-    span, parent = event.record.get("span"), event.record.get("parent")
+    record = event.record
+    _apply_spanned(event, str(record.get("type", "event")), record.get("span"), record.get("parent"), root, nodes)
+
+
+def _apply_spanned(event: Event, kind: str, span: object, parent: object, root: Node, nodes: dict[str, Node]) -> None:
+    """Join the node the event names, open a new node under its parent, or land on the root."""
     if isinstance(span, str) and span in nodes:
         nodes[span].events.append(event)
     elif isinstance(span, str) and span and isinstance(parent, str):
-        kind = str(event.record.get("type", "event"))
         _attach(Node(span, kind, kind), parent, root, nodes)
         nodes[span].events.append(event)
     else:
         root.events.append(event)
+

@@ -1,10 +1,21 @@
-"""Totals of a run, derived from its events (never kept as separate state)."""
+"""Totals of a run, derived from its events (never kept as separate state).
+
+Rules that must hold:
+- Every model call is a step (StepFinished), so every token a run spends is counted here,
+  the review and judge calls included.
+- A context is one transcript: the steps of a chain under one round, or one fresh-context
+  step (review, judge). `transcript_tokens_total` sums the final length of every context;
+  `prompt_tokens_evaluated` is what the backend really evaluated; `prompt_tokens_total` is
+  what it would have evaluated with no KV re-use at all.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Iterable
 
-from ponder.trace.events import Event, RunStarted, StepFinished
+from ponder.trace.events import Event, RoundStarted, RunStarted, StepFinished, StepStarted
+
+FRESH_CONTEXT_FACTORS = frozenset({"review", "judge"})
 
 
 def summarize(events: Iterable[Event]) -> dict[str, Any]:
@@ -25,9 +36,23 @@ def summarize(events: Iterable[Event]) -> dict[str, Any]:
         "completion_tokens": completion,
         "prompt_tokens_evaluated": evaluated,
         "transcript_tokens": (last.prompt_tokens + last.completion_tokens) if last else 0,
+        "transcript_tokens_total": sum(s.prompt_tokens + s.completion_tokens for s in _context_ends(events)),
+        "prompt_tokens_total": sum(s.prompt_tokens for s in steps),
+        "rounds": sum(1 for e in events if isinstance(e, RoundStarted)),
         "seconds": round(end - started[0].ts, 3) if started and steps else 0.0,
         "model_seconds": round(model_seconds, 3),
         "prompt_seconds": round(model_seconds - decode_seconds, 3),
         "tokens_per_second": round(completion / decode_seconds, 2) if decode_seconds > 0 else None,
         "mean_confidence": round(sum(c * n for c, n in weighted) / weight, 4) if weight else None,
     }
+
+
+def _context_ends(events: list[Event]) -> list[StepFinished]:
+    """The last step of every context (a chain's round, or one fresh-context step)."""
+    parents = {e.span: (e.parent, e.factor) for e in events if isinstance(e, StepStarted)}
+    ends: dict[str, StepFinished] = {}
+    for event in events:
+        if isinstance(event, StepFinished):
+            parent, factor = parents.get(event.span, ("", event.factor))
+            ends[event.span if factor in FRESH_CONTEXT_FACTORS else parent] = event
+    return list(ends.values())

@@ -1,0 +1,111 @@
+"""Shared parts of every strategy: a run's scaffold (RunStarted ... Answer, RunFinished) and
+one chain as a round of the run's tree.
+
+Rules that must hold:
+- Every event a strategy yields passes through `RunScaffold.run`, which remembers it (for
+  usage) and feeds the budget meter before the strategy resumes.
+- Each chain is its own round: RoundStarted (parent "run"), the chain's steps under it,
+  RoundFinished with its answer and evidence. Rounds never share a transcript.
+- The final Answer event names the chosen round's answer step; usage comes from the events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Generator, Iterator
+
+from ponder.agent.budget import Meter
+from ponder.agent.chain import ChainConfig, ChainResult, think_chain
+from ponder.agent.config import SearchConfig
+from ponder.agent.ids import SpanIds
+from ponder.llm.backend import Backend
+from ponder.thought_factors.catalogue import Catalogue, load_catalogue
+from ponder.trace.events import Answer, Event, RoundFinished, RoundStarted, RunFinished, RunStarted
+from ponder.trace.usage import summarize
+
+
+@dataclass
+class Review:
+    """A review's verdict ("accept" or "revise") and its one line of reasons."""
+
+    verdict: str
+    reasons: str
+
+
+@dataclass
+class Sample:
+    """One finished chain of a run: its round, result and events, and what judged it."""
+
+    index: int
+    span: str
+    result: ChainResult
+    events: list[Event] = field(default_factory=list)
+    review: Review | None = None
+    judgement: float | None = None
+
+
+class RunScaffold:
+    """The frame every strategy runs in: ids, catalogue, meter and the events seen so far."""
+
+    def __init__(self, backend: Backend, question: str, config: SearchConfig, *, run_id: str, model: str,
+                 strategy: str, catalogue: Catalogue | None = None) -> None:
+        self.backend = backend
+        self.question = question
+        self.config = config
+        self.run_id = run_id
+        self.model = model
+        self.strategy = strategy
+        self.catalogue = catalogue or load_catalogue()
+        self.ids = SpanIds()
+        self.meter = Meter(config.budget)
+        self.seen: list[Event] = []
+
+    def run(self, body: Generator[Event, None, Sample | None]) -> Iterator[Event]:
+        """Open the run, pass the strategy's events through, then give the chosen answer."""
+        yield self._keep(RunStarted(self.run_id, question=self.question, model=self.model,
+                                    strategy=self.strategy, params=_params(self.config)))
+        while True:
+            try:
+                event = next(body)
+            except StopIteration as stop:
+                chosen = stop.value
+                break
+            yield self._keep(event)
+        if chosen is not None:
+            answer = chosen.result.answer
+            yield self._keep(Answer(self.run_id, span=chosen.result.answer_span, text=answer.text,
+                                    normalized=answer.normalized, kind=answer.kind, source=chosen.result.answer_source))
+        normalized = chosen.result.answer.normalized if chosen else ""
+        yield RunFinished(self.run_id, status="ok", answer=normalized or None, usage=summarize(self.seen))
+
+    def round(self, index: int, config: ChainConfig, critique: str = "") -> Generator[Event, None, Sample]:
+        """Run one chain as round `index` of the run; return it as a Sample."""
+        span = self.ids.next()
+        yield RoundStarted(self.run_id, span=span, parent="run", index=index)
+        events: list[Event] = []
+        chain = think_chain(self.backend, self.catalogue, self.question, self.meter.chain_config(config),
+                            run_id=self.run_id, parent=span, ids=self.ids, critique=critique)
+        while True:
+            try:
+                event = next(chain)
+            except StopIteration as stop:
+                result: ChainResult = stop.value
+                break
+            events.append(event)
+            yield event
+        answer = result.answer
+        yield RoundFinished(self.run_id, span=span, answer=answer.text, normalized=answer.normalized,
+                            verified=result.verified, source=result.answer_source,
+                            completion_tokens=result.completion_tokens)
+        return Sample(index, span, result, events)
+
+    def _keep(self, event: Event) -> Event:
+        self.seen.append(event)
+        self.meter.observe(event)
+        return event
+
+
+def _params(config: SearchConfig) -> dict[str, Any]:
+    params = asdict(config)
+    params["scorers"] = list(config.scorers)
+    return params
