@@ -19,9 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Generator
 
+from ponder.agent.fresh import complete
 from ponder.agent.ids import SpanIds
 from ponder.agent.verify import CheckReport, judge
-from ponder.llm.backend import Backend, Completion, Delta, Sampling
+from ponder.llm.backend import Backend, Completion, Sampling
 from ponder.thought_factors.catalogue import Catalogue, Factor, render
 from ponder.thought_factors.parsing import candidate_answer, check_claims, python_blocks
 from ponder.thought_factors.prompt import chain_prompt, observation
@@ -205,14 +206,7 @@ def _generate(backend: Backend, state: _ChainState, factor: Factor, lead: str, r
     state.transcript += factor.open_tag + "\n" + lead
     if lead:
         yield TextDelta(run_id, span=span, text=lead)
-    completion = None
-    for item in backend.stream(state.transcript, state.sampling(factor)):
-        if isinstance(item, Delta):
-            yield TextDelta(run_id, span=span, text=item.text)
-        else:
-            completion = item
-    assert isinstance(completion, Completion), "a backend stream must end with a Completion"
-    return completion
+    return (yield from complete(backend, state.transcript, state.sampling(factor), run_id, span))
 
 
 def _check(state: _ChainState, text: str, run_id: str, span: str, ids: SpanIds):  # type: ignore[no-untyped-def]
