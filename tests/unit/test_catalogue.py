@@ -30,7 +30,7 @@ def test_shipped_catalogue_has_the_guided_chain():
         name = cat.factor(name).next[0]
     assert order == ["restate", "decompose", "hypothesize", "verify"]
     assert cat.factor("verify").on_fail == "correct"
-    assert cat.factor("correct").next == ("verify",)
+    assert cat.factor("correct").next == ("verify", "answer")  # search may also answer straight away
     assert cat.factor("verify").tools
 
 

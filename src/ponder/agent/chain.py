@@ -16,7 +16,8 @@ Rules that must hold:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import copy
+from dataclasses import dataclass, field, replace
 from typing import Generator
 
 from ponder.agent.fresh import complete
@@ -83,25 +84,46 @@ def think_chain(
 ) -> EventStream:
     """Run one guided chain, yielding its events; return its result. A critique (from a review
     of an earlier round) goes into the user message."""
-    state = _ChainState(chain_prompt(backend, catalogue, question, critique), config, catalogue)
+    state = ChainState(chain_prompt(backend, catalogue, question, critique), config, catalogue)
     factor = catalogue.factor(catalogue.start)
     while True:
         factor = state.budgeted(factor)
-        span = ids.next()
-        yield StepStarted(run_id, span=span, parent=parent, factor=factor.name, index=len(state.result.steps) + 1)
-        lead = state.lead(factor)
-        completion = yield from _generate(backend, state, factor, lead, run_id, span)
-        report = None
-        if factor.tools:
-            report = yield from _check(state, lead + completion.text, run_id, span, ids)
-        yield state.finish_step(factor, span, lead + completion.text, completion, report, run_id)
-        if factor.name == "answer":
-            return state.answer(completion.text, span)
-        factor = state.next_factor(factor, report)
+        step = yield from think_step(backend, state, factor, run_id=run_id, parent=parent, ids=ids)
+        if state.finished:
+            return state.result
+        factor = state.next_factor()
 
 
-class _ChainState:
-    """The transcript and bookkeeping of a chain in progress."""
+@dataclass(frozen=True)
+class Step:
+    """What one step left behind: its span, its StepFinished event and its check, if any."""
+
+    span: str
+    finished: StepFinished
+    report: CheckReport | None
+
+
+def think_step(
+    backend: Backend, state: "ChainState", factor: Factor, *, run_id: str, parent: str, ids: SpanIds
+) -> Generator[Event, None, Step]:
+    """Write one `factor` step onto `state` (mutating it), yielding its events; an answer step
+    finishes the chain."""
+    span = ids.next()
+    yield StepStarted(run_id, span=span, parent=parent, factor=factor.name, index=len(state.result.steps) + 1)
+    lead = state.lead(factor)
+    completion = yield from _generate(backend, state, factor, lead, run_id, span)
+    report = None
+    if factor.tools:
+        report = yield from _check(state, lead + completion.text, run_id, span, ids)
+    finished = state.finish_step(factor, span, lead + completion.text, completion, report, run_id)
+    yield finished
+    if factor.name == "answer":
+        state.answer(completion.text, span)
+    return Step(span, finished, report)
+
+
+class ChainState:
+    """The transcript and bookkeeping of a chain in progress; `fork` branches it for search."""
 
     def __init__(self, prompt: str, config: ChainConfig, catalogue: Catalogue) -> None:
         self.config = config
@@ -111,11 +133,25 @@ class _ChainState:
         self.candidate: ExtractedAnswer | None = None
         self.verdict = ""
         self.report: CheckReport | None = None
+        self.last_factor: Factor | None = None
+        self.last_failed = False
         self.sandbox = Sandbox(config.sandbox, config.code_limits)
         self.result = ChainResult()
         self.max_corrections = (
             catalogue.max_corrections if config.max_corrections is None else config.max_corrections
         )
+
+    @property
+    def finished(self) -> bool:
+        """Whether the chain has written its answer step."""
+        return bool(self.result.answer_span)
+
+    def fork(self, config: ChainConfig | None = None) -> "ChainState":
+        """An independent copy to extend along another branch (optionally with other settings)."""
+        twin = copy.copy(self)
+        twin.config = config or self.config
+        twin.result = replace(self.result, steps=list(self.result.steps))
+        return twin
 
     def remaining(self) -> int:
         return self.config.max_tokens - self.result.completion_tokens
@@ -157,6 +193,8 @@ class _ChainState:
             self.result.evidence = report.observation
             self.verdict = report.verdict
             self.report = report
+        self.last_factor = factor
+        self.last_failed = report is not None and report.outcome == "fail"
         self.result.completion_tokens += completion.completion_tokens
         self.result.steps.append(factor.name)
         self.result.transcript = self.transcript
@@ -179,12 +217,25 @@ class _ChainState:
             observation=report.observation if report else None,
         )
 
-    def next_factor(self, factor: Factor, report: CheckReport | None) -> Factor:
-        failed = report is not None and report.outcome == "fail"
-        if failed and factor.on_fail and self.corrections < self.max_corrections:
+    def legal_next(self) -> list[Factor]:
+        """The factors that may follow the last step: `on_fail` first after a failed check (while
+        corrections are left), then `next` in order; the start factor before any step."""
+        last = self.last_factor
+        if last is None:
+            return [self.catalogue.factor(self.catalogue.start)]
+        names = [last.on_fail] if self.last_failed and last.on_fail and self.corrections < self.max_corrections else []
+        names += [name for name in last.next if name not in names]
+        return [self.catalogue.factor(name) for name in names]
+
+    def next_factor(self) -> Factor:
+        """The guided chain's choice: the first legal factor."""
+        return self.enter(self.legal_next()[0])
+
+    def enter(self, factor: Factor) -> Factor:
+        """Note that `factor` comes next (a correction uses up one of the allowed corrections)."""
+        if self.last_factor is not None and factor.name == self.last_factor.on_fail:
             self.corrections += 1
-            return self.catalogue.factor(factor.on_fail)
-        return self.catalogue.factor(factor.next[0])
+        return factor
 
     def answer(self, text: str, span: str) -> ChainResult:
         """The chain's answer: the model's, unless a check it could not reconcile computed another."""
@@ -201,7 +252,7 @@ class _ChainState:
         return self.result
 
 
-def _generate(backend: Backend, state: _ChainState, factor: Factor, lead: str, run_id: str, span: str):  # type: ignore[no-untyped-def]
+def _generate(backend: Backend, state: ChainState, factor: Factor, lead: str, run_id: str, span: str):  # type: ignore[no-untyped-def]
     """Write the opening tag and lead, stream the step's text from the model; return its Completion."""
     state.transcript += factor.open_tag + "\n" + lead
     if lead:
@@ -209,7 +260,7 @@ def _generate(backend: Backend, state: _ChainState, factor: Factor, lead: str, r
     return (yield from complete(backend, state.transcript, state.sampling(factor), run_id, span))
 
 
-def _check(state: _ChainState, text: str, run_id: str, span: str, ids: SpanIds):  # type: ignore[no-untyped-def]
+def _check(state: ChainState, text: str, run_id: str, span: str, ids: SpanIds):  # type: ignore[no-untyped-def]
     """Run the step's code blocks and CHECK claims, yielding tool events; return the verdict."""
     runs: list[Result] = []
     for code in python_blocks(text):

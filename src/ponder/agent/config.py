@@ -31,6 +31,9 @@ class SearchConfig:
     weighting: str = "verifier"  # vote weights: "count", "verifier", "verifier+confidence"
     scorers: tuple[str, ...] = ("verifier", "confidence")
     rule: str = "mean"  # how scores combine: "mean", "product", "min"
+    width: int = 2  # beam: open paths kept after each step
+    expansions: int = 2  # beam: samples of each path's next step; mcts: most children of a node
+    exploration: float = 1.0  # mcts: the PUCT constant
 
     def sample_chain(self, index: int) -> ChainConfig:
         """The chain settings of sample `index` (0-based): diverse by temperature and seed."""

@@ -52,9 +52,10 @@ RULES: dict[str, Callable[[Sequence[float]], float]] = {
 }
 
 
-def score(sample: Sample, names: Sequence[str], rule: str) -> tuple[float, dict[str, float]]:
-    """The combined score of a sample and each scorer's part."""
+def score(sample: Sample, names: Sequence[str], rule: str, *, partial: bool = False) -> tuple[float, dict[str, float]]:
+    """The combined score of a sample and each scorer's part. A finished chain without an
+    answer scores 0; a `partial` one (a search path still open) is scored on what it has."""
     parts = {name: round(SCORERS[name](sample), 4) for name in names}
-    if not sample.result.answer.normalized:
+    if not partial and not sample.result.answer.normalized:
         return 0.0, parts
     return round(RULES[rule](list(parts.values())), 4), parts

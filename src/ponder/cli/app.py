@@ -80,9 +80,12 @@ SANDBOX = typer.Option(SandboxMode.auto, "--sandbox", help=SANDBOX_HELP)
 CODE_TIMEOUT = typer.Option(5.0, "--code-timeout", min=0.1, max=600, help=TIMEOUT_HELP)
 CODE_MEMORY = typer.Option(512, "--code-memory", min=64, max=65536, help=MEMORY_HELP)
 VERBOSE = typer.Option(False, "-v", "--verbose", help="Show llama.cpp's logs and error details.")
-STRATEGY_HELP = "Inference strategy: chain (reviewed chain), vote (majority of samples), best-of-n (highest score)."
+STRATEGY_HELP = ("Inference strategy: chain (reviewed chain), vote (majority of samples), best-of-n (highest score), "
+                 "beam (beam search over steps), mcts (tree search over thought factors).")
 STRATEGY = typer.Option("chain", "--strategy", help=STRATEGY_HELP)
-SAMPLES = typer.Option(5, "--samples", "-n", min=1, max=64, help="Chains sampled by vote and best-of-n (the samples budget).")
+SAMPLES = typer.Option(5, "--samples", "-n", min=1, max=64, help="Chains sampled by vote and best-of-n, rollouts of mcts (the samples budget).")
+WIDTH = typer.Option(2, "--width", min=1, max=16, help="beam: open paths kept after each step.")
+EXPANSIONS = typer.Option(2, "--expansions", min=1, max=16, help="beam: versions sampled of each path's next step; mcts: most children of a node.")
 ROUNDS = typer.Option(2, "--rounds", min=1, max=10, help="Most rounds of the chain strategy's review loop.")
 BUDGET_TOKENS = typer.Option(None, "--budget-tokens", min=1, help="Most completion tokens for the whole run (all chains, reviews and judgements).")
 BUDGET_SECONDS = typer.Option(None, "--budget-seconds", min=0.0, help="No new chain starts after this many seconds (the best answer so far is returned).")
@@ -111,6 +114,7 @@ def ask(
     events: bool = typer.Option(False, "--events", help="Print the run's trace events as JSONL on stdout."),
     strategy: str = STRATEGY, samples: int = SAMPLES, rounds: int = ROUNDS, budget_tokens: Optional[int] = BUDGET_TOKENS,
     budget_seconds: Optional[float] = BUDGET_SECONDS, no_review: bool = NO_REVIEW, scorer: str = SCORER,
+    width: int = WIDTH, expansions: int = EXPANSIONS,
     trace_dir: Optional[Path] = TRACE_DIR, no_trace: bool = NO_TRACE,
     sandbox: SandboxMode = SANDBOX, code_timeout: float = CODE_TIMEOUT, code_memory: int = CODE_MEMORY,
     verbose: bool = VERBOSE,
@@ -124,7 +128,7 @@ def ask(
                        gpu_layers=gpu_layers, seed=seed, temperature=temperature, max_tokens=max_tokens,
                        as_json=as_json, events=events, trace_dir=trace_dir, no_trace=no_trace, verbose=verbose,
                        strategy=strategy, samples=samples, rounds=rounds, budget_tokens=budget_tokens, budget_seconds=budget_seconds,
-                       review=not no_review, scorer=scorer)
+                       review=not no_review, scorer=scorer, width=width, expansions=expansions)
     raise typer.Exit(run_ask(question, options))
 
 
@@ -136,6 +140,7 @@ def batch(
     strategy: str = STRATEGY,
     samples: int = SAMPLES, rounds: int = ROUNDS, budget_tokens: Optional[int] = BUDGET_TOKENS,
     budget_seconds: Optional[float] = BUDGET_SECONDS, no_review: bool = NO_REVIEW, scorer: str = SCORER,
+    width: int = WIDTH, expansions: int = EXPANSIONS,
     model: Optional[str] = MODEL, ctx: int = CTX, threads: Optional[int] = THREADS, gpu_layers: str = GPU_LAYERS,
     seed: Optional[int] = SEED, temperature: float = TEMPERATURE, max_tokens: int = MAX_TOKENS,
     trace_dir: Optional[Path] = TRACE_DIR, no_trace: bool = NO_TRACE,
@@ -148,16 +153,17 @@ def batch(
     options = _options(sandbox, code_timeout, code_memory, model=model, ctx=ctx, threads=threads,
                        gpu_layers=gpu_layers, seed=seed, temperature=temperature, max_tokens=max_tokens,
                        trace_dir=trace_dir, no_trace=no_trace, verbose=verbose, samples=samples, rounds=rounds, budget_tokens=budget_tokens, budget_seconds=budget_seconds,
-                       review=not no_review, scorer=scorer)
+                       review=not no_review, scorer=scorer, width=width, expansions=expansions)
     raise typer.Exit(run_batch(source, output, resume, strategy, options))
 
 
 @app.command("eval")
 def evaluate(
     dataset: str = typer.Argument(..., help="JSONL with 'question' and 'answer' (GSM8K '#### 18' accepted)."),
-    strategy: str = typer.Option("chain", "--strategy", help="Comma-separated strategies to compare: chain, vote, best-of-n."),
+    strategy: str = typer.Option("chain", "--strategy", help="Comma-separated strategies to compare: chain, vote, best-of-n, beam, mcts."),
     samples: int = SAMPLES, rounds: int = ROUNDS, budget_tokens: Optional[int] = BUDGET_TOKENS,
     budget_seconds: Optional[float] = BUDGET_SECONDS, no_review: bool = NO_REVIEW, scorer: str = SCORER,
+    width: int = WIDTH, expansions: int = EXPANSIONS,
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N lines of the dataset."),
     out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="Results, report.json and the plot [default: ponder-eval-DATASET]."),
     resume: bool = typer.Option(False, "--resume", help="Continue the results already in OUT_DIR."),
@@ -173,7 +179,7 @@ def evaluate(
     options = _options(sandbox, code_timeout, code_memory, model=model, ctx=ctx, threads=threads,
                        gpu_layers=gpu_layers, seed=seed, temperature=temperature, max_tokens=max_tokens,
                        trace_dir=trace_dir, no_trace=no_trace, verbose=verbose, samples=samples, rounds=rounds, budget_tokens=budget_tokens, budget_seconds=budget_seconds,
-                       review=not no_review, scorer=scorer)
+                       review=not no_review, scorer=scorer, width=width, expansions=expansions)
     names = [name.strip() for name in strategy.split(",") if name.strip()]
     directory = out_dir or Path(f"ponder-eval-{Path(dataset).stem}")
     raise typer.Exit(run_eval(dataset, names, limit, directory, resume, options))

@@ -49,6 +49,8 @@ class AskOptions:
     budget_seconds: float | None = None
     review: bool = True
     scorers: tuple[str, ...] = ("verifier", "confidence")
+    width: int = 2
+    expansions: int = 2
 
 
 def strategy_config(options: AskOptions):  # type: ignore[no-untyped-def]
@@ -61,7 +63,8 @@ def strategy_config(options: AskOptions):  # type: ignore[no-untyped-def]
                         sandbox=options.sandbox, **({"code_limits": options.code_limits} if options.code_limits else {}))
     budget = Budget(tokens=options.budget_tokens, seconds=options.budget_seconds, samples=options.samples)
     return SearchConfig(chain=chain, budget=budget, review=options.review, rounds=options.rounds,
-                        samples=options.samples, scorers=options.scorers)
+                        samples=options.samples, scorers=options.scorers, width=options.width,
+                        expansions=options.expansions)
 
 
 def check_strategy_options(strategies: list[str], options: AskOptions) -> None:

@@ -7,6 +7,8 @@ Rules that must hold:
   prompt plus its output costs only the new tokens, and `prompt_tokens_evaluated` says how
   many were actually evaluated.
 - Text going out is plain `str`; backends never print.
+- `choose` scores whole options (every token of each), so options that share a first token
+  (`<verify>`, `<answer>`) are still told apart; it samples nothing.
 """
 
 from __future__ import annotations
@@ -75,4 +77,9 @@ class Backend(Protocol):
 
     def count_tokens(self, text: str) -> int:
         """How many tokens `text` is for this model."""
+        ...
+
+    def choose(self, prompt: str, options: Sequence[str]) -> list[float]:
+        """A grammar-restricted choice: the model's probability of each option as the text that
+        follows `prompt`, renormalized over the options (they sum to 1)."""
         ...

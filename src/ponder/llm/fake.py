@@ -20,6 +20,7 @@ from ponder.llm.stops import StopScanner
 _TOKEN = re.compile(r"\s+|\w+|[^\w\s]", re.UNICODE)
 
 Script = Union[str, Callable[[str], str]]
+Chooser = Callable[[str, Sequence[str]], Sequence[float]]
 
 
 def fake_tokens(text: str) -> list[str]:
@@ -41,13 +42,15 @@ class FakeBackend:
     name = "fake"
 
     def __init__(self, outputs: Sequence[Script] = (), confidence: float = 0.9, delay: float = 0.0,
-                 cycle: bool = False) -> None:
+                 cycle: bool = False, chooser: Chooser | None = None) -> None:
         self._queue: list[Script] = list(outputs)
         self._cycle = cycle
         self.calls: list[FakeCall] = []
         self.confidence = confidence
         self.delay = delay
         self._cached: list[str] = []
+        self.chooser = chooser
+        self.choices: list[tuple[str, tuple[str, ...]]] = []
 
     def enqueue(self, *outputs: Script) -> None:
         """Add outputs to replay."""
@@ -61,6 +64,13 @@ class FakeBackend:
     def count_tokens(self, text: str) -> int:
         """Number of fake tokens in `text`."""
         return len(fake_tokens(text))
+
+    def choose(self, prompt: str, options: Sequence[str]) -> list[float]:
+        """The chooser's weights for the options, renormalized (uniform without a chooser)."""
+        self.choices.append((prompt, tuple(options)))
+        weights = [float(w) for w in self.chooser(prompt, options)] if self.chooser else [1.0] * len(options)
+        total = sum(weights)
+        return [w / total for w in weights] if total > 0 else [1.0 / len(options)] * len(options)
 
     def stream(self, prompt: str, sampling: Sampling) -> Iterator[StreamItem]:
         """Replay the next scripted output as a stream."""

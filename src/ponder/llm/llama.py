@@ -258,6 +258,37 @@ class LlamaBackend:
             prompt_seconds=(first_token_at or time.perf_counter()) - start,
         )
 
+    def choose(self, prompt: str, options: Sequence[str]) -> list[float]:
+        """The probability of each option as the continuation of `prompt`, every token of it
+        scored, renormalized over the options. Leaves the cache holding the prompt."""
+        import numpy as np
+
+        tokens = self._prompt_tokens(prompt)
+        self._prefill(tokens)
+        base = len(tokens) - 1  # the prompt's last token is decoded with each option's tokens
+        log_probs = []
+        for option in options:
+            sequence = self.llm.tokenize(option.encode("utf-8"), add_bos=False, special=True)
+            inputs = [tokens[-1]] + sequence[:-1]
+            self.llm.n_tokens = base
+            total = 0.0
+            for token_in, token_out in zip(inputs, sequence):
+                self.llm.eval([token_in])
+                total += self._log_probability(token_out)
+            log_probs.append(total)
+        self.llm.n_tokens = base
+        weights = np.exp(np.array(log_probs) - max(log_probs))
+        return [float(w) for w in weights / weights.sum()]
+
+    def _log_probability(self, token: int) -> float:
+        """Log-probability of `token` at the position just decoded."""
+        import numpy as np
+
+        pointer = self._llama_cpp.llama_get_logits_ith(self.llm.ctx, -1)
+        logits = np.ctypeslib.as_array(pointer, shape=(self.n_vocab,)).astype(np.float64)
+        peak = logits.max()
+        return float(logits[token] - peak - np.log(np.exp(logits - peak).sum()))
+
     def _top_probability(self) -> float:
         """Probability of the most likely token at the position just sampled."""
         import numpy as np

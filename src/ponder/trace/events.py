@@ -170,6 +170,32 @@ class VoteTally(Event):
 
 
 @dataclass(frozen=True)
+class FactorChoice(Event):
+    """The model's probability of each legal next factor at a search node (the MCTS prior)."""
+
+    type: ClassVar[str] = "factor_choice"
+    span: str  # the node that chooses (a step, or the search round for the first step)
+    priors: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SearchNode(Event):
+    """The final statistics of one node of a search tree (beam or MCTS), written when it ends."""
+
+    type: ClassVar[str] = "search_node"
+    span: str
+    parent: str
+    factor: str
+    depth: int
+    score: float  # the scorers' value of the path to this node
+    visits: int = 0
+    value: float = 0.0  # mean backed-up value (MCTS); the score for beam
+    prior: float = 1.0
+    tokens: int = 0  # tokens this node added to its parent's transcript (the root: the prompt)
+    kept: bool = False  # survived the beam's pruning / lies on the path to the chosen answer
+
+
+@dataclass(frozen=True)
 class Answer(Event):
     """The run's final answer, as written and as normalised."""
 
@@ -214,6 +240,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ReviewVerdict,
         CandidateScored,
         VoteTally,
+        FactorChoice,
+        SearchNode,
         Answer,
         RunFinished,
     )

@@ -7,13 +7,15 @@ Rules that must hold:
   step (review, judge). `transcript_tokens_total` sums the final length of every context;
   `prompt_tokens_evaluated` is what the backend really evaluated; `prompt_tokens_total` is
   what it would have evaluated with no KV re-use at all.
+- A search (beam, mcts) also reports `search_tree_tokens`: the unique tokens of its tree
+  (the prompt once, plus what each node added), from its SearchNode events; else None.
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterable
 
-from ponder.trace.events import Event, RoundStarted, RunStarted, StepFinished, StepStarted
+from ponder.trace.events import Event, RoundStarted, RunStarted, SearchNode, StepFinished, StepStarted
 
 FRESH_CONTEXT_FACTORS = frozenset({"review", "judge"})
 
@@ -29,6 +31,7 @@ def summarize(events: Iterable[Event]) -> dict[str, Any]:
     decode_seconds = sum(s.seconds - s.prompt_seconds for s in steps)
     weighted = [(s.confidence, s.completion_tokens) for s in steps if s.confidence is not None]
     weight = sum(n for _, n in weighted)
+    nodes = [e for e in events if isinstance(e, SearchNode)]
     last = steps[-1] if steps else None
     end = max((s.ts for s in steps), default=0.0)
     return {
@@ -38,6 +41,7 @@ def summarize(events: Iterable[Event]) -> dict[str, Any]:
         "transcript_tokens": (last.prompt_tokens + last.completion_tokens) if last else 0,
         "transcript_tokens_total": sum(s.prompt_tokens + s.completion_tokens for s in _context_ends(events)),
         "prompt_tokens_total": sum(s.prompt_tokens for s in steps),
+        "search_tree_tokens": sum(n.tokens for n in nodes) if nodes else None,
         "rounds": sum(1 for e in events if isinstance(e, RoundStarted)),
         "seconds": round(end - started[0].ts, 3) if started and steps else 0.0,
         "model_seconds": round(model_seconds, 3),

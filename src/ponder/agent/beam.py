@@ -1,0 +1,68 @@
+"""The `beam` strategy: step-level beam search over factor steps.
+
+Every open path takes its next factor from the catalogue (as the guided chain would) and
+samples `expansions` versions of that step; of all the new steps, the `width` best-scored
+open paths go on. Finished paths (an answer step) leave the beam and become leaves.
+
+Rules that must hold:
+- The first version of every step is the chain's own (greedy by default), so the greedy
+  chain is always among the paths tried until pruning drops it; an answer step is written
+  once per path (it only states what the path found).
+- Paths are expanded in transcript order, so siblings and cousins follow each other and the
+  backend's prefix matching re-uses their shared prefix.
+- Pruning ranks by score, earlier node first on a tie; the budget is checked before every
+  step, the first always runs, and the answer is the search's vote over finished leaves.
+"""
+
+from __future__ import annotations
+
+from typing import Generator, Iterator
+
+from ponder.agent.chain import ChainConfig
+from ponder.agent.config import SearchConfig, search_config
+from ponder.agent.rounds import RunScaffold, Sample
+from ponder.agent.tree_search import SearchTree, TreeNode
+from ponder.llm.backend import Backend
+from ponder.thought_factors.catalogue import Catalogue
+from ponder.trace.events import Event
+
+
+def run_beam(backend: Backend, question: str, config: ChainConfig | SearchConfig, *, run_id: str, model: str,
+             catalogue: Catalogue | None = None) -> Iterator[Event]:
+    """Answer by beam search over sampled factor steps; yield every event."""
+    scaffold = RunScaffold(backend, question, search_config(config), run_id=run_id, model=model, strategy="beam",
+                           catalogue=catalogue)
+    return scaffold.run(_beam(scaffold))
+
+
+def _beam(run: RunScaffold) -> Generator[Event, None, Sample | None]:
+    tree = SearchTree(run)
+    frontier = [(yield from tree.open())]
+    stopped = "finished"
+    while frontier:
+        children, stopped = yield from _expand(tree, frontier)
+        survivors = prune([c for c in children if not c.finished], run.config.width)
+        for node in survivors + [c for c in children if c.finished]:
+            node.kept = True
+        frontier = [] if stopped != "finished" else survivors
+    return (yield from tree.conclude(stopped))
+
+
+def _expand(tree: SearchTree, frontier: list[TreeNode]) -> Generator[Event, None, tuple[list[TreeNode], str]]:
+    """Grow every open path by one factor step, `expansions` times; stop early on the budget."""
+    run = tree.run
+    children: list[TreeNode] = []
+    for node in sorted(frontier, key=lambda n: n.state.transcript):
+        factor = node.state.legal_next()[0]
+        versions = 1 if factor.name == "answer" else max(1, run.config.expansions)
+        for version in range(versions):
+            if len(tree.nodes) > 1 and run.meter.stop_reason():
+                return children, "budget"
+            children.append((yield from tree.grow(node, factor, greedy=version == 0)))
+    return children, "finished"
+
+
+def prune(nodes: list[TreeNode], width: int) -> list[TreeNode]:
+    """The `width` best-scored nodes, the earlier-grown first on a tie."""
+    order = {id(n): i for i, n in enumerate(nodes)}
+    return sorted(nodes, key=lambda n: (-n.score, order[id(n)]))[: max(1, width)]
