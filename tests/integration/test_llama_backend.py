@@ -72,3 +72,15 @@ def test_appended_prompt_evaluates_only_the_new_tokens(llama):
     # generated tokens it had to feed back (all but the last).
     evaluated = (after.n_p_eval + after.n_eval) - (before.n_p_eval + before.n_eval)
     assert evaluated == second.prompt_tokens_evaluated + second.completion_tokens - 1
+
+
+def test_choose_scores_whole_options_and_leaves_sampling_unchanged(llama):
+    prompt = prompt_for(llama, "Reply with one XML tag: <verify> or <answer>.")
+    before = complete(llama, prompt, max_tokens=8)
+    options = ["<verify>", "<answer>", "<hypothesize>"]  # the first two share their first token "<"
+    probabilities = llama.choose(prompt, options)
+    assert abs(sum(probabilities) - 1.0) < 1e-6 and all(0.0 < p < 1.0 for p in probabilities)
+    swapped = llama.choose(prompt, list(reversed(options)))
+    assert [round(p, 5) for p in swapped] == [round(p, 5) for p in reversed(probabilities)]
+    after = complete(llama, prompt, max_tokens=8)
+    assert after.text == before.text

@@ -1,4 +1,4 @@
-"""Every strategy on the real default model, tiny: a one-line sum, two samples, few tokens.
+"""Every strategy on the real default model, tiny: a one-line sum, two or three samples, few tokens.
 Asserts structure (events, a non-empty answer, the budget), never the model's exact text."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from ponder.agent.chain import ChainConfig
 from ponder.agent.config import SearchConfig
 from ponder.agent.strategies import STRATEGIES
 from ponder.trace.events import (
-    Answer, CandidateScored, ReviewVerdict, RoundFinished, RoundStarted, RunFinished, StepFinished, VoteTally,
+    Answer, CandidateScored, FactorChoice, ReviewVerdict, RoundFinished, RoundStarted, RunFinished, SearchNode,
+    StepFinished, StepStarted, VoteTally,
 )
 
 QUESTION = "What is 9 + 10?"
@@ -69,3 +70,34 @@ def test_best_of_n_on_the_real_model(llama, scorers):
         assert set(candidate.scores) == set(scorers) and 0.0 <= candidate.score <= 1.0
     judged = [e for e in events if isinstance(e, StepFinished) and e.factor == "judge"]
     assert judged and all(j.text in ("yes", "no") for j in judged)
+
+
+def check_tree(events):
+    """A search's steps hang off the step they extend (or the search round), and every step
+    has its SearchNode record; the tree's unique tokens are reported."""
+    rounds = check_common(events, events[0].strategy)
+    assert len(rounds) == 1
+    starts = [e for e in events if isinstance(e, StepStarted)]
+    known = {rounds[0].span} | {s.span for s in starts}
+    assert all(s.parent in known for s in starts)
+    nodes = {n.span: n for n in events if isinstance(n, SearchNode)}
+    assert {s.span for s in starts} <= set(nodes)
+    assert events[-1].usage["search_tree_tokens"] == sum(n.tokens for n in nodes.values())
+    return starts, nodes
+
+
+def test_beam_on_the_real_model(llama):
+    events = run(llama, "beam", width=2, expansions=2)
+    starts, nodes = check_tree(events)
+    restates = [s for s in starts if s.factor == "restate"]
+    assert len(restates) == 2 and any(n.kept for n in nodes.values())
+
+
+def test_mcts_on_the_real_model(llama):
+    events = run(llama, "mcts", samples=3, expansions=2)
+    starts, nodes = check_tree(events)
+    root = next(n for n in nodes.values() if n.parent == "run")
+    assert 1 <= root.visits <= 3
+    for choice in [e for e in events if isinstance(e, FactorChoice)]:
+        assert abs(sum(choice.priors.values()) - 1.0) < 1e-3
+        assert min(choice.priors.values()) >= 0.25 / len(choice.priors) - 1e-3

@@ -143,3 +143,23 @@ def test_fixture_files_are_unchanged_by_reading(tmp_path):
     before = os.stat(copy).st_size
     load_path(copy, follow=True)
     assert os.stat(copy).st_size == before
+
+
+def test_a_search_tree_marks_only_the_answers_ancestors_and_labels_node_statistics():
+    from ponder.agent.config import SearchConfig
+    from ponder.agent.strategies import STRATEGIES
+    from ponder.llm.fake import FakeBackend
+    from tests.unit.test_search import PASS_ALL, by_factor
+
+    backend = FakeBackend([by_factor(**PASS_ALL)], cycle=True)
+    events = list(STRATEGIES["mcts"](backend, "What is 16 - 3 - 4?", SearchConfig(samples=3), run_id="r", model="fake"))
+    root = fold(events)
+    target = answer_span(root)
+    by_span = {n.span: n for n in root.walk()}
+    path, node = [], by_span[target]
+    while node.parent is not None:
+        path.append(node.span)
+        node = by_span[node.parent]
+    chosen = chosen_spans(root)
+    assert chosen == set(path) | {"run"} and len([s for s in chosen if by_span[s].label == "restate"]) == 1
+    assert "N=" in node_label(by_span[target], chosen, target).plain

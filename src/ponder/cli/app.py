@@ -90,7 +90,7 @@ ROUNDS = typer.Option(2, "--rounds", min=1, max=10, help="Most rounds of the cha
 BUDGET_TOKENS = typer.Option(None, "--budget-tokens", min=1, help="Most completion tokens for the whole run (all chains, reviews and judgements).")
 BUDGET_SECONDS = typer.Option(None, "--budget-seconds", min=0.0, help="No new chain starts after this many seconds (the best answer so far is returned).")
 NO_REVIEW = typer.Option(False, "--no-review", help="Skip the review of the chain strategy's answer.")
-SCORER = typer.Option("verifier,confidence", "--scorer", help="best-of-n scorers, comma-separated: verifier, confidence, judge.")
+SCORER = typer.Option("verifier,confidence", "--scorer", help="Scorers of best-of-n, beam and mcts, comma-separated: verifier, confidence, judge.")
 
 
 def _options(sandbox: SandboxMode, code_timeout: float, code_memory: int, reasoning: Optional[Reasoning] = None,

@@ -3,7 +3,10 @@
 Rules that must hold:
 - Labels are `rich.text.Text` on one line, built from plain strings: never markup.
 - The chosen path is the steps that led to the final answer: the step the `answer` event
-  names, the steps before it in its round, and their ancestors. Nothing else is marked.
+  names, the steps before it in its round, and their ancestors. In a search tree (a step
+  whose parent is a step) earlier siblings are alternatives, so only ancestors are marked.
+- A search node shows its statistics from its SearchNode record: visits and mean value when
+  MCTS visited it, else its score.
 - Any node kind this version does not know gets a generic label (its kind), not an error.
 """
 
@@ -14,7 +17,7 @@ from typing import TypeVar
 from rich.text import Text
 
 from ponder.cli.safe import visible
-from ponder.trace.events import Answer, Event, StepFinished, ToolResult, UnknownEvent
+from ponder.trace.events import Answer, Event, SearchNode, StepFinished, ToolResult, UnknownEvent
 from ponder.trace.tree import Node
 
 OUTCOME_MARKS = {"pass": ("✓", "green"), "fail": ("✗", "red"), "error": ("!", "red")}
@@ -39,7 +42,7 @@ def chosen_spans(root: Node) -> set[str]:
     node = by_span[target]
     parent = by_span.get(node.parent or "")
     chosen = {target}
-    if parent is not None:
+    if parent is not None and parent.kind != "step":
         siblings = parent.children[: parent.children.index(node) + 1]
         chosen.update(s.span for s in siblings)
     while parent is not None:
@@ -98,7 +101,16 @@ def _step(node: Node, is_answer: bool) -> Text:
     if mark:
         label.append(f" {mark[0]}", style=mark[1])
     label.append(f"  {finished.completion_tokens} tok {finished.seconds:.1f}s", style="dim")
+    stats = last_of(node.events, SearchNode)
+    if stats is not None:
+        label.append(f"  {_search_stats(stats)}", style="cyan")
     return label
+
+
+def _search_stats(stats: SearchNode) -> str:
+    if stats.visits:
+        return f"N={stats.visits} Q={stats.value:.2f} P={stats.prior:.2f}"
+    return f"score {stats.score:.2f}" + (" kept" if stats.kept else "")
 
 
 def _tool(node: Node) -> Text:

@@ -1,0 +1,232 @@
+"""Benchmark: the inference strategies on GSM8K problems, at several token budgets.
+
+Every configuration runs on the same loaded model, problem by problem (all configurations of
+one problem side by side), so machine noise hits them alike. The baseline is the bare greedy
+chain (no review); `chain` is the default strategy (reviewed chain); the search strategies
+(vote, best-of-n, beam, mcts) each get the same completion-token budget per question.
+
+    python benchmarks/strategies.py [--start 100] [--limit 10] [--budgets 1500] [--model default]
+    python benchmarks/strategies.py --summarize   # rebuild the summary from the results so far
+
+Writes, under benchmarks/results/strategies/: results.jsonl (one line per problem and
+configuration, appended as it goes, resumable), summary.json and summary.md (machine, date,
+model, command, accuracy with Wilson 95% intervals, tokens and seconds per configuration)
+and accuracy_vs_tokens.png. Correctness is judged after each run against the reference;
+no strategy ever sees it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ponder.agent.budget import Budget
+from ponder.agent.chain import ChainConfig
+from ponder.agent.config import SearchConfig
+from ponder.agent.strategies import STRATEGIES
+from ponder.batch.metrics import wilson_interval
+from ponder.llm.llama import LoadOptions
+from ponder.llm.loader import load_backend
+from ponder.machine import machine_info
+from ponder.tools.answers import equivalent
+from ponder.trace.events import RunFinished
+
+HERE = Path(__file__).parent
+DATA = HERE.parent.parent / "shared" / "data" / "gsm8k_train_sample200.jsonl"
+OUT = HERE / "results" / "strategies"
+SEARCH = ("vote", "best-of-n", "beam", "mcts")
+ROLLOUTS = 16  # samples/rollouts allowed: high, so the token budget is what binds
+
+
+@dataclass(frozen=True)
+class Setup:
+    """One configuration: a label, a strategy and its settings."""
+
+    label: str
+    strategy: str
+    config: SearchConfig
+    budget: int | None = None
+    notes: dict[str, object] = field(default_factory=dict)
+
+
+def setups(budgets: list[int], seed: int) -> list[Setup]:
+    """The configurations compared: the greedy chain, the default strategy, and every search
+    strategy at every budget."""
+    chain = ChainConfig(seed=seed)
+    found = [
+        Setup("greedy chain", "chain", SearchConfig(chain=chain, review=False, rounds=1)),
+        Setup("chain (default)", "chain", SearchConfig(chain=chain)),
+    ]
+    for budget in budgets:
+        for name in SEARCH:
+            config = SearchConfig(chain=chain, samples=ROLLOUTS, budget=Budget(tokens=budget))
+            found.append(Setup(f"{name} @{budget}", name, config, budget))
+    return found
+
+
+def run_one(backend, setup: Setup, problem: dict) -> dict:  # type: ignore[no-untyped-def]
+    """Run one configuration on one problem; return its result record."""
+    start = time.monotonic()
+    finished = None
+    for event in STRATEGIES[setup.strategy](backend, problem["question"], setup.config, run_id="bench",
+                                            model=backend.name):
+        if isinstance(event, RunFinished):
+            finished = event
+    answer = finished.answer if finished else None
+    usage = finished.usage if finished else {}
+    return {
+        "id": problem["id"], "setup": setup.label, "strategy": setup.strategy, "budget": setup.budget,
+        "answer": answer, "reference": problem["answer"],
+        "correct": bool(answer) and equivalent(answer, problem["answer"]),
+        "completion_tokens": usage.get("completion_tokens", 0),
+        "prompt_tokens_evaluated": usage.get("prompt_tokens_evaluated", 0),
+        "search_tree_tokens": usage.get("search_tree_tokens"),
+        "seconds": round(time.monotonic() - start, 2),
+    }
+
+
+def summarize(records: list[dict], order: list[str]) -> dict[str, dict]:
+    """Accuracy (Wilson 95%), mean tokens and seconds per configuration, over the problems every
+    configuration finished (so the figures compare like with like)."""
+    by_setup: dict[str, dict[str, dict]] = {}
+    for r in records:
+        by_setup.setdefault(r["setup"], {})[r["id"]] = r
+    labels = [label for label in order if label in by_setup]
+    common = set.intersection(*(set(by_setup[label]) for label in labels)) if labels else set()
+    table = {}
+    for label in labels:
+        rows = [by_setup[label][i] for i in sorted(common)]
+        n, correct = len(rows), sum(r["correct"] for r in rows)
+        low, high = wilson_interval(correct, n)
+        table[label] = {
+            "questions": n, "correct": correct, "accuracy": round(correct / n, 4) if n else 0.0,
+            "ci95": [round(low, 4), round(high, 4)],
+            "mean_completion_tokens": round(sum(r["completion_tokens"] for r in rows) / n, 1) if n else 0.0,
+            "mean_prompt_tokens_evaluated": round(sum(r["prompt_tokens_evaluated"] for r in rows) / n, 1) if n else 0.0,
+            "mean_seconds": round(sum(r["seconds"] for r in rows) / n, 1) if n else 0.0,
+            "budget": rows[0]["budget"] if rows else None,
+        }
+    return table
+
+
+def write_summary(records: list[dict], order: list[str], meta: dict) -> None:
+    """summary.json, summary.md and the plot, each written whole and then renamed into place."""
+    table = summarize(records, order)
+    report = {**meta, "configurations": table}
+    _atomic(OUT / "summary.json", json.dumps(report, indent=2) + "\n")
+    _atomic(OUT / "summary.md", _markdown(report))
+    _plot(table, OUT / "accuracy_vs_tokens.png")
+
+
+def _markdown(report: dict) -> str:
+    lines = [
+        "# Strategies on GSM8K (ponder benchmark)", "",
+        f"- date: {report['date']}", f"- model: {report['model']}", f"- command: `{report['command']}`",
+        f"- machine: {report['machine']}", f"- problems: {report['problems']}", "",
+        "| configuration | correct | accuracy | 95% CI | completion tokens | prompt tokens evaluated | seconds |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for label, s in report["configurations"].items():
+        lines.append(f"| {label} | {s['correct']}/{s['questions']} | {s['accuracy']:.0%} | "
+                     f"{s['ci95'][0]:.0%}–{s['ci95'][1]:.0%} | {s['mean_completion_tokens']:.0f} | "
+                     f"{s['mean_prompt_tokens_evaluated']:.0f} | {s['mean_seconds']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def _plot(table: dict[str, dict], path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    figure, axes = plt.subplots(figsize=(7, 4.5), dpi=120)
+    for label, s in table.items():
+        low, high = s["ci95"]
+        axes.errorbar([s["mean_completion_tokens"]], [s["accuracy"]],
+                      yerr=[[s["accuracy"] - low], [high - s["accuracy"]]], fmt="o", capsize=4,
+                      label=f"{label} (n={s['questions']})")
+    axes.set_xlabel("completion tokens per question")
+    axes.set_ylabel("accuracy (95% Wilson CI)")
+    axes.set_ylim(0, 1)
+    axes.set_xlim(left=0)
+    axes.set_title("ponder strategies on GSM8K train sample (held-out problems)")
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower right", fontsize=7)
+    figure.tight_layout()
+    tmp = path.with_suffix(".tmp.png")
+    figure.savefig(tmp, format="png")
+    plt.close(figure)
+    tmp.replace(path)
+
+
+def _atomic(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def _load(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a torn last line from an interrupted run
+    return records
+
+
+def main() -> int:
+    """Run (or resume) the benchmark and write its summary."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--start", type=int, default=100, help="first problem (0-based); 100+ were never looked at")
+    parser.add_argument("--limit", type=int, default=10)
+    parser.add_argument("--budgets", default="1500", help="comma-separated completion-token budgets per question")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--summarize", action="store_true", help="only rebuild the summary from results.jsonl")
+    args = parser.parse_args()
+    budgets = [int(b) for b in args.budgets.split(",") if b.strip()]
+    order = [s.label for s in setups(budgets, args.seed)]
+    OUT.mkdir(parents=True, exist_ok=True)
+    results = OUT / "results.jsonl"
+    problems = [json.loads(line) for line in args.data.read_text(encoding="utf-8").splitlines() if line.strip()]
+    problems = problems[args.start: args.start + args.limit]
+    meta = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "model": args.model,
+        "command": "python " + " ".join(sys.argv), "machine": machine_info(),
+        "problems": f"{args.data.name} [{args.start}:{args.start + len(problems)}]", "seed": args.seed,
+        "budgets": budgets,
+    }
+    if args.summarize:
+        write_summary(_load(results), order, meta)
+        return 0
+    backend = load_backend(args.model, LoadOptions(n_ctx=4096, seed=args.seed))
+    meta["model"] = backend.name
+    done = {(r["id"], r["setup"]) for r in _load(results)}
+    with open(results, "a", encoding="utf-8") as out:
+        for problem in problems:
+            for setup in setups(budgets, args.seed):
+                if (problem["id"], setup.label) in done:
+                    continue
+                record = run_one(backend, setup, problem)
+                out.write(json.dumps(record) + "\n")
+                out.flush()
+                print(f"{problem['id']} {setup.label}: {record['answer']} "
+                      f"({'ok' if record['correct'] else 'wrong'}, {record['completion_tokens']} tok, "
+                      f"{record['seconds']} s)", flush=True)
+            write_summary(_load(results), order, meta)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
