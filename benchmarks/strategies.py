@@ -9,8 +9,8 @@ chain (no review); `chain` is the default strategy (reviewed chain); the search 
     python benchmarks/strategies.py --summarize   # rebuild the summary from the results so far
 
 Writes, under benchmarks/results/strategies/: results.jsonl (one line per problem and
-configuration, appended as it goes, resumable), summary.json and summary.md (machine, date,
-model, command, accuracy with Wilson 95% intervals, tokens and seconds per configuration)
+configuration, appended as it goes, resumable), runs.json (the date, command, model and
+machine of every run that added to it), summary.json and summary.md (those runs, accuracy with Wilson 95% intervals, tokens and seconds per configuration)
 and accuracy_vs_tokens.png. Correctness is judged after each run against the reference;
 no strategy ever sees it.
 """
@@ -91,27 +91,39 @@ def run_one(backend, setup: Setup, problem: dict) -> dict:  # type: ignore[no-un
 
 
 def summarize(records: list[dict], order: list[str]) -> dict[str, dict]:
-    """Accuracy (Wilson 95%), mean tokens and seconds per configuration, over the problems every
-    configuration finished (so the figures compare like with like)."""
+    """Accuracy (Wilson 95%), mean tokens and seconds per configuration. Configurations that
+    ran every problem are compared over the same problems; one that ran fewer (a run stopped
+    early) is reported over its own problems and marked partial."""
     by_setup: dict[str, dict[str, dict]] = {}
     for r in records:
         by_setup.setdefault(r["setup"], {})[r["id"]] = r
     labels = [label for label in order if label in by_setup]
-    common = set.intersection(*(set(by_setup[label]) for label in labels)) if labels else set()
+    everything = set().union(*(set(by_setup[label]) for label in labels)) if labels else set()
     table = {}
     for label in labels:
-        rows = [by_setup[label][i] for i in sorted(common)]
-        n, correct = len(rows), sum(r["correct"] for r in rows)
-        low, high = wilson_interval(correct, n)
-        table[label] = {
-            "questions": n, "correct": correct, "accuracy": round(correct / n, 4) if n else 0.0,
-            "ci95": [round(low, 4), round(high, 4)],
-            "mean_completion_tokens": round(sum(r["completion_tokens"] for r in rows) / n, 1) if n else 0.0,
-            "mean_prompt_tokens_evaluated": round(sum(r["prompt_tokens_evaluated"] for r in rows) / n, 1) if n else 0.0,
-            "mean_seconds": round(sum(r["seconds"] for r in rows) / n, 1) if n else 0.0,
-            "budget": rows[0]["budget"] if rows else None,
-        }
+        partial = set(by_setup[label]) != everything
+        rows = [by_setup[label][i] for i in sorted(by_setup[label])]
+        table[label] = _row(rows) | {"partial": partial}
     return table
+
+
+def _row(rows: list[dict]) -> dict:
+    n, correct = len(rows), sum(r["correct"] for r in rows)
+    low, high = wilson_interval(correct, n)
+    return {
+        "questions": n, "correct": correct, "accuracy": round(correct / n, 4) if n else 0.0,
+        "ci95": [round(low, 4), round(high, 4)],
+        "mean_completion_tokens": round(sum(r["completion_tokens"] for r in rows) / n, 1) if n else 0.0,
+        "mean_prompt_tokens_evaluated": round(sum(r["prompt_tokens_evaluated"] for r in rows) / n, 1) if n else 0.0,
+        "mean_search_tree_tokens": _mean([r["search_tree_tokens"] for r in rows if r.get("search_tree_tokens")]),
+        "mean_seconds": round(sum(r["seconds"] for r in rows) / n, 1) if n else 0.0,
+        "budget": rows[0]["budget"] if rows else None,
+        "problems": [r["id"] for r in rows],
+    }
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 1) if values else None
 
 
 def write_summary(records: list[dict], order: list[str], meta: dict) -> None:
@@ -126,15 +138,19 @@ def write_summary(records: list[dict], order: list[str], meta: dict) -> None:
 def _markdown(report: dict) -> str:
     lines = [
         "# Strategies on GSM8K (ponder benchmark)", "",
-        f"- date: {report['date']}", f"- model: {report['model']}", f"- command: `{report['command']}`",
-        f"- machine: {report['machine']}", f"- problems: {report['problems']}", "",
-        "| configuration | correct | accuracy | 95% CI | completion tokens | prompt tokens evaluated | seconds |",
-        "|---|---|---|---|---|---|---|",
+        f"- problems: {report['problems']}, seed {report['seed']}, budgets {report['budgets']} completion tokens",
+        f"- summarized: {report['summarized']}", "- runs (resumed runs append to the same results):",
+        *[f"  - {r['date']}: `{r['command']}` on {r['model']}, {r['machine']}" for r in report["runs"]], "",
+        "| configuration | correct | accuracy | 95% CI | completion tokens | prompt tokens evaluated "
+        "| unique tree tokens | seconds |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for label, s in report["configurations"].items():
-        lines.append(f"| {label} | {s['correct']}/{s['questions']} | {s['accuracy']:.0%} | "
+        name = f"{label} (partial: first {s['questions']})" if s.get("partial") else label
+        tree = f"{s['mean_search_tree_tokens']:.0f}" if s.get("mean_search_tree_tokens") else "–"
+        lines.append(f"| {name} | {s['correct']}/{s['questions']} | {s['accuracy']:.0%} | "
                      f"{s['ci95'][0]:.0%}–{s['ci95'][1]:.0%} | {s['mean_completion_tokens']:.0f} | "
-                     f"{s['mean_prompt_tokens_evaluated']:.0f} | {s['mean_seconds']:.0f} |")
+                     f"{s['mean_prompt_tokens_evaluated']:.0f} | {tree} | {s['mean_seconds']:.0f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -147,11 +163,17 @@ def _plot(table: dict[str, dict], path: Path) -> None:
     except ImportError:
         return
     figure, axes = plt.subplots(figsize=(7, 4.5), dpi=120)
+    families: dict[str, list[tuple[str, dict]]] = {}
     for label, s in table.items():
-        low, high = s["ci95"]
-        axes.errorbar([s["mean_completion_tokens"]], [s["accuracy"]],
-                      yerr=[[s["accuracy"] - low], [high - s["accuracy"]]], fmt="o", capsize=4,
-                      label=f"{label} (n={s['questions']})")
+        families.setdefault(label.split(" @")[0], []).append((label, s))
+    for family, points in families.items():
+        points.sort(key=lambda p: p[1]["mean_completion_tokens"])
+        xs = [s["mean_completion_tokens"] for _, s in points]
+        ys = [s["accuracy"] for _, s in points]
+        low = [s["accuracy"] - s["ci95"][0] for _, s in points]
+        high = [s["ci95"][1] - s["accuracy"] for _, s in points]
+        n = "/".join(str(s["questions"]) for _, s in points)
+        axes.errorbar(xs, ys, yerr=[low, high], fmt="o-", capsize=4, alpha=0.8, label=f"{family} (n={n})")
     axes.set_xlabel("completion tokens per question")
     axes.set_ylabel("accuracy (95% Wilson CI)")
     axes.set_ylim(0, 1)
@@ -164,6 +186,10 @@ def _plot(table: dict[str, dict], path: Path) -> None:
     figure.savefig(tmp, format="png")
     plt.close(figure)
     tmp.replace(path)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _atomic(path: Path, text: str) -> None:
@@ -201,17 +227,19 @@ def main() -> int:
     results = OUT / "results.jsonl"
     problems = [json.loads(line) for line in args.data.read_text(encoding="utf-8").splitlines() if line.strip()]
     problems = problems[args.start: args.start + args.limit]
+    runs_file = OUT / "runs.json"
+    runs = json.loads(runs_file.read_text(encoding="utf-8")) if runs_file.exists() else []
     meta = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "model": args.model,
-        "command": "python " + " ".join(sys.argv), "machine": machine_info(),
-        "problems": f"{args.data.name} [{args.start}:{args.start + len(problems)}]", "seed": args.seed,
-        "budgets": budgets,
+        "summarized": _now(), "runs": runs, "seed": args.seed, "budgets": budgets,
+        "problems": f"{args.data.name} [{args.start}:{args.start + len(problems)}]",
     }
     if args.summarize:
         write_summary(_load(results), order, meta)
         return 0
     backend = load_backend(args.model, LoadOptions(n_ctx=4096, seed=args.seed))
-    meta["model"] = backend.name
+    runs.append({"date": _now(), "command": "python " + " ".join(sys.argv), "model": backend.name,
+                 "machine": machine_info()})
+    _atomic(runs_file, json.dumps(runs, indent=2) + "\n")
     done = {(r["id"], r["setup"]) for r in _load(results)}
     with open(results, "a", encoding="utf-8") as out:
         for problem in problems:
@@ -224,6 +252,7 @@ def main() -> int:
                 print(f"{problem['id']} {setup.label}: {record['answer']} "
                       f"({'ok' if record['correct'] else 'wrong'}, {record['completion_tokens']} tok, "
                       f"{record['seconds']} s)", flush=True)
+                meta["summarized"] = _now()
             write_summary(_load(results), order, meta)
     return 0
 

@@ -19,7 +19,8 @@ BUDGET = 700
 
 
 def run(llama, name, **config):
-    search = SearchConfig(chain=ChainConfig(max_tokens=200, seed=1), samples=2, budget=Budget(tokens=BUDGET), **config)
+    settings = {"chain": ChainConfig(max_tokens=200, seed=1), "samples": 2, "budget": Budget(tokens=BUDGET), **config}
+    search = SearchConfig(**settings)
     return list(STRATEGIES[name](llama, QUESTION, search, run_id="it", model="default"))
 
 
