@@ -180,7 +180,7 @@ def _plot(table: dict[str, dict], path: Path) -> None:
     axes.set_xlim(left=0)
     axes.set_title("ponder strategies on GSM8K train sample (held-out problems)")
     axes.grid(alpha=0.3)
-    axes.legend(loc="lower right", fontsize=7)
+    axes.legend(loc="upper left", fontsize=7)  # vote and best-of-n share their samples, so their points may coincide
     figure.tight_layout()
     tmp = path.with_suffix(".tmp.png")
     figure.savefig(tmp, format="png")
