@@ -88,7 +88,7 @@ def think_chain(
     factor = catalogue.factor(catalogue.start)
     while True:
         factor = state.budgeted(factor)
-        step = yield from think_step(backend, state, factor, run_id=run_id, parent=parent, ids=ids)
+        yield from think_step(backend, state, factor, run_id=run_id, parent=parent, ids=ids)
         if state.finished:
             return state.result
         factor = state.next_factor()
@@ -96,11 +96,10 @@ def think_chain(
 
 @dataclass(frozen=True)
 class Step:
-    """What one step left behind: its span, its StepFinished event and its check, if any."""
+    """What one step left behind: its span and its StepFinished event (its check is on the state)."""
 
     span: str
     finished: StepFinished
-    report: CheckReport | None
 
 
 def think_step(
@@ -119,7 +118,7 @@ def think_step(
     yield finished
     if factor.name == "answer":
         state.answer(completion.text, span)
-    return Step(span, finished, report)
+    return Step(span, finished)
 
 
 class ChainState:
