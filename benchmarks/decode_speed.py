@@ -71,14 +71,15 @@ def perf_count(backend) -> int:
 
 def chain_reuse(backend, question: str) -> dict:
     """Run one guided chain from a cold cache; compare evaluated tokens with the transcript."""
-    from ponder.agent.chain import ChainConfig
-    from ponder.agent.run import run_question
+    from ponder.agent.settings import RunConfig
+    from ponder.agent.strategies import STRATEGIES
     from ponder.trace.events import RunFinished, StepFinished
 
     backend.llm.reset()
     backend._known_tokens, backend._known_pieces = [], []
     before = perf_count(backend)
-    events = list(run_question(backend, question, ChainConfig(), run_id="bench", model=backend.name))
+    bare_chain = RunConfig(review=False)
+    events = list(STRATEGIES["chain"](backend, question, bare_chain, run_id="bench", model=backend.name))
     evaluated = perf_count(backend) - before
     usage = [e for e in events if isinstance(e, RunFinished)][0].usage
     steps = [e for e in events if isinstance(e, StepFinished)]

@@ -25,9 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ponder.agent.budget import Budget
-from ponder.agent.chain import ChainConfig
-from ponder.agent.config import SearchConfig
+from ponder.agent.settings import Budget, ChainConfig, RunConfig
 from ponder.agent.strategies import STRATEGIES
 from ponder.batch.metrics import wilson_interval
 from ponder.llm.llama import LoadOptions
@@ -49,7 +47,7 @@ class Setup:
 
     label: str
     strategy: str
-    config: SearchConfig
+    config: RunConfig
     budget: int | None = None
     notes: dict[str, object] = field(default_factory=dict)
 
@@ -59,12 +57,12 @@ def setups(budgets: list[int], seed: int) -> list[Setup]:
     strategy at every budget."""
     chain = ChainConfig(seed=seed)
     found = [
-        Setup("greedy chain", "chain", SearchConfig(chain=chain, review=False, rounds=1)),
-        Setup("chain (default)", "chain", SearchConfig(chain=chain)),
+        Setup("greedy chain", "chain", RunConfig(chain=chain, review=False, rounds=1)),
+        Setup("chain (default)", "chain", RunConfig(chain=chain)),
     ]
     for budget in budgets:
         for name in SEARCH:
-            config = SearchConfig(chain=chain, samples=ROLLOUTS, budget=Budget(tokens=budget))
+            config = RunConfig(chain=chain, samples=ROLLOUTS, budget=Budget(tokens=budget))
             found.append(Setup(f"{name} @{budget}", name, config, budget))
     return found
 

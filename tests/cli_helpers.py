@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 PONDER = [sys.executable, "-m", "ponder"]
 
@@ -20,8 +21,16 @@ def ponder(*args: str, stdin: str | bytes | None = "", env: dict[str, str] | Non
     return subprocess.run([*PONDER, *args], input=data, capture_output=True, env=full_env, timeout=timeout)
 
 
-def fake_script(tmp_path: Path, outputs: list[str], delay: float = 0.0) -> str:
-    """Write a fake-backend script and return its `-m` spec."""
+def fake_script(tmp_path: Path, script: list[str] | dict[str, Any], delay: float = 0.0) -> str:
+    """Write a fake-backend script and return its `-m` spec: a list of outputs replayed in order,
+    or what the model says by purpose (a review accepts unless the script says otherwise)."""
     path = tmp_path / "script.json"
-    path.write_text(json.dumps({"outputs": outputs, "delay": delay}))
+    if isinstance(script, dict):
+        body: dict[str, Any] = {"says": {**REVIEW_ACCEPTS, **script}, "delay": delay}
+    else:
+        body = {"outputs": script, "delay": delay}
+    path.write_text(json.dumps(body))
     return f"fake:{path}"
+
+
+REVIEW_ACCEPTS = {"review": "ACCEPT", "review-reasons": "The check agrees."}

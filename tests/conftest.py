@@ -1,8 +1,20 @@
-"""Shared fixtures: isolated ponder directories for every test."""
+"""Shared fixtures: isolated ponder directories for every test, and `think`, which runs a
+strategy on the fake model scripted by purpose (what it says at each factor)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+from typing import Any, Mapping
+
 import pytest
+
+from ponder.agent.settings import ChainConfig, RunConfig
+from ponder.agent.strategies import STRATEGIES
+from ponder.llm.fake import FakeBackend, by_purpose
+from ponder.trace.events import Event, StepFinished
+
+QUESTION = "What is 16 - 3 - 4?"
+_CHAIN_FIELDS = {f.name for f in fields(ChainConfig)}
 
 
 @pytest.fixture(autouse=True)
@@ -11,3 +23,47 @@ def ponder_dirs(tmp_path_factory, monkeypatch):
     data = tmp_path_factory.mktemp("ponder-data")
     monkeypatch.setenv("PONDER_DATA_DIR", str(data))
     return data
+
+
+@dataclass
+class Thought:
+    """A finished run on the fake model: the backend (its recorded calls) and the events."""
+
+    backend: FakeBackend
+    events: list[Event]
+
+    def of(self, kind: type) -> list[Any]:
+        """The events of one type, in order."""
+        return [e for e in self.events if isinstance(e, kind)]
+
+    def steps(self, factor: str | None = None) -> list[StepFinished]:
+        """The finished steps (of one factor)."""
+        return [e for e in self.of(StepFinished) if factor is None or e.factor == factor]
+
+    @property
+    def factors(self) -> list[str]:
+        """The factor of every finished step, in order."""
+        return [s.factor for s in self.steps()]
+
+    @property
+    def answer(self) -> str | None:
+        """The run's final answer."""
+        return self.events[-1].answer
+
+
+def run_on_fake(strategy: str, says: Mapping[str, Any], *, chooser=None, question: str = QUESTION,
+                **config: Any) -> Thought:
+    """Run `strategy` on a fake model that says `says[purpose]` at each step; chain settings
+    (max_tokens, seed, max_corrections, sandbox, ...) may be given alongside the run's."""
+    chain = {k: config.pop(k) for k in list(config) if k in _CHAIN_FIELDS}
+    if chain:
+        config["chain"] = ChainConfig(**chain)
+    backend = FakeBackend(handler=by_purpose(says), chooser=chooser)
+    events = list(STRATEGIES[strategy](backend, question, RunConfig(**config), run_id="r", model="fake"))
+    return Thought(backend, events)
+
+
+@pytest.fixture
+def think():
+    """`think(strategy, says, **settings)` -> Thought: a run on the scripted fake model."""
+    return run_on_fake

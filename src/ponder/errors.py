@@ -1,6 +1,7 @@
 """The exception hierarchy, and the exit code each error maps to.
 
     PonderError                 exit 1: a runtime failure
+    ├── CatalogueError          exit 1: the factor catalogue (package data) is malformed: a bug
     ├── UsageError              exit 2: the user asked for something malformed
     └── ModelError              exit 3: the model is missing, corrupt or cannot be loaded
 
@@ -16,6 +17,10 @@ class PonderError(Exception):
     """A failure to report to the user in one line."""
 
     exit_code = 1
+
+
+class CatalogueError(PonderError):
+    """The factor catalogue is malformed (a bug in the package data, caught when it loads)."""
 
 
 class UsageError(PonderError):

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ponder.agent.budget import Budget
-from ponder.agent.chain import ChainConfig
-from ponder.agent.config import SearchConfig
+from ponder.agent.settings import Budget, ChainConfig, RunConfig
 from ponder.agent.strategies import STRATEGIES
 from ponder.trace.events import (
     Answer, CandidateScored, FactorChoice, ReviewVerdict, RoundFinished, RoundStarted, RunFinished, SearchNode,
@@ -20,7 +18,7 @@ BUDGET = 700
 
 def run(llama, name, **config):
     settings = {"chain": ChainConfig(max_tokens=200, seed=1), "samples": 2, "budget": Budget(tokens=BUDGET), **config}
-    search = SearchConfig(**settings)
+    search = RunConfig(**settings)
     return list(STRATEGIES[name](llama, QUESTION, search, run_id="it", model="default"))
 
 

@@ -14,14 +14,14 @@ def records(path):
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def script_for(tmp_path, items, delay=0.0):
-    return fake_script(tmp_path, scripts.REVIEWED * items, delay=delay)
+def script_for(tmp_path, delay=0.0):
+    return fake_script(tmp_path, scripts.PASSING | scripts.ACCEPT, delay=delay)
 
 
 def test_text_file_to_output_file(tmp_path):
     (tmp_path / "q.txt").write_text("What is 16 - 3 - 4?\n\nAnd again?\n")
     done = ponder("batch", str(tmp_path / "q.txt"), "-o", str(tmp_path / "out.jsonl"),
-                  "-m", script_for(tmp_path, 2), "--trace-dir", str(tmp_path / "t"))
+                  "-m", script_for(tmp_path), "--trace-dir", str(tmp_path / "t"))
     assert done.returncode == 0, done.stderr
     out = records(tmp_path / "out.jsonl")
     assert [(r["id"], r["status"], r["answer"]) for r in out] == [("1", "ok", "9"), ("3", "ok", "9")]
@@ -32,7 +32,7 @@ def test_text_file_to_output_file(tmp_path):
 
 def test_jsonl_from_stdin_to_stdout_with_known_answers(tmp_path):
     data = '{"id": "x", "question": "q", "answer": "9", "topic": "sub"}\n{"id": "y", "question": "q", "answer": "10"}\n'
-    done = ponder("batch", "-", "-m", script_for(tmp_path, 2), "--no-trace", stdin=data)
+    done = ponder("batch", "-", "-m", script_for(tmp_path), "--no-trace", stdin=data)
     out = [json.loads(line) for line in done.stdout.decode().splitlines()]
     assert [(r["id"], r["correct"]) for r in out] == [("x", True), ("y", False)]
     assert out[0]["extra"] == {"answer": "9", "topic": "sub"}
@@ -43,7 +43,7 @@ def test_jsonl_from_stdin_to_stdout_with_known_answers(tmp_path):
 def test_bad_lines_fail_alone_and_exit_4(tmp_path):
     (tmp_path / "q.jsonl").write_bytes(b'{"id": "a", "question": "q"}\n{"id": "a", "question": "q"}\n\xff\n'
                                        + b"{" * 70_000 + b"\n")
-    done = ponder("batch", str(tmp_path / "q.jsonl"), "-m", script_for(tmp_path, 1), "--no-trace")
+    done = ponder("batch", str(tmp_path / "q.jsonl"), "-m", script_for(tmp_path), "--no-trace")
     out = [json.loads(line) for line in done.stdout.decode().splitlines()]
     assert done.returncode == 4
     assert [(r["id"], r["status"]) for r in out] == [("a", "ok"), ("line:2", "error"), ("line:3", "error"),
@@ -65,7 +65,7 @@ def test_resume_repairs_a_torn_last_line_and_never_repeats_an_id(tmp_path):
     (tmp_path / "q.txt").write_text("a\nb\nc\n")
     out = tmp_path / "out.jsonl"
     out.write_text(json.dumps({"id": "1", "status": "ok", "answer": "9"}) + "\n" + '{"id": "2", "sta')
-    done = ponder("batch", str(tmp_path / "q.txt"), "-o", str(out), "--resume", "-m", script_for(tmp_path, 2), "--no-trace")
+    done = ponder("batch", str(tmp_path / "q.txt"), "-o", str(out), "--resume", "-m", script_for(tmp_path), "--no-trace")
     assert done.returncode == 0, done.stderr
     ids = [r["id"] for r in records(out)]
     assert ids == ["1", "2", "3"]
@@ -74,7 +74,7 @@ def test_resume_repairs_a_torn_last_line_and_never_repeats_an_id(tmp_path):
 def test_ctrl_c_stops_at_an_item_boundary_and_resume_finishes(tmp_path):
     (tmp_path / "q.txt").write_text("".join(f"question {i}?\n" for i in range(6)))
     out = tmp_path / "out.jsonl"
-    spec = script_for(tmp_path, 6, delay=0.02)
+    spec = script_for(tmp_path, delay=0.02)
     proc = subprocess.Popen([*PONDER, "batch", str(tmp_path / "q.txt"), "-o", str(out), "-m", spec, "--no-trace"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 60
@@ -95,7 +95,7 @@ def test_ctrl_c_stops_at_an_item_boundary_and_resume_finishes(tmp_path):
 def test_a_killed_run_resumes_without_loss_or_duplicates(tmp_path):
     (tmp_path / "q.txt").write_text("".join(f"question {i}?\n" for i in range(5)))
     out = tmp_path / "out.jsonl"
-    spec = script_for(tmp_path, 5, delay=0.02)
+    spec = script_for(tmp_path, delay=0.02)
     proc = subprocess.Popen([*PONDER, "batch", str(tmp_path / "q.txt"), "-o", str(out), "-m", spec, "--no-trace"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
@@ -113,7 +113,7 @@ def test_eval_reports_accuracy_table_json_and_plot(tmp_path):
     data = tmp_path / "gsm.jsonl"
     data.write_text('{"id": "a", "question": "q", "answer": "#### 9"}\n{"id": "b", "question": "q", "answer": "#### 8"}\n'
                     '{"id": "c", "question": "q", "answer": "#### 9"}\n')
-    done = ponder("eval", str(data), "-m", script_for(tmp_path, 3), "--limit", "2", "--out-dir", str(tmp_path / "ev"), "--no-trace")
+    done = ponder("eval", str(data), "-m", script_for(tmp_path), "--limit", "2", "--out-dir", str(tmp_path / "ev"), "--no-trace")
     assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "ev" / "report.json").read_text())
     chain = report["strategies"]["chain"]

@@ -2,15 +2,18 @@ import pytest
 
 from ponder.thought_factors.catalogue import CatalogueError, load_catalogue, parse_catalogue, render
 
+from ponder.errors import PonderError
+from ponder.thought_factors.catalogue import PROMPTS
+
+PROMPT_TABLE = "\n".join(f'{key} = "{" ".join("$" + n for n in sorted(names))}"' for key, names in PROMPTS.items())
 MINIMAL = """
 [chain]
 start = "a"
+answer = "a"
+observation = "observation"
 max_corrections = 1
 [prompt]
-system = "s"
-user = "$question"
-factor_line = "<$tag>"
-observation = "$body"
+""" + PROMPT_TABLE + """
 [[factor]]
 name = "a"
 tag = "a"
@@ -46,3 +49,30 @@ def test_valid_minimal_catalogue_parses():
 def test_missing_template_value_is_an_error():
     with pytest.raises(CatalogueError):
         render("Question: $question")
+
+
+def test_the_catalogue_error_is_part_of_the_error_tree():
+    assert issubclass(CatalogueError, PonderError)
+
+
+def test_every_prompt_template_must_be_there():
+    with pytest.raises(CatalogueError, match="judge_open"):
+        parse_catalogue((MINIMAL % "a").replace('judge_open = ""', ""))
+
+
+def test_an_unknown_prompt_template_is_rejected():
+    with pytest.raises(CatalogueError, match="unknown prompt templates"):
+        parse_catalogue((MINIMAL % "a").replace("[prompt]", '[prompt]\njudge_opne = "x"'))
+
+
+def test_a_template_may_use_only_the_placeholders_it_is_given():
+    with pytest.raises(CatalogueError, match="review_open.*answer"):
+        parse_catalogue((MINIMAL % "a").replace('review_open = ""', 'review_open = "$answer"'))
+
+
+def test_the_answer_factor_must_exist_and_tags_come_from_the_catalogue():
+    with pytest.raises(CatalogueError, match="answer factor"):
+        parse_catalogue((MINIMAL % "a").replace('answer = "a"', 'answer = "b"'))
+    shipped = load_catalogue()
+    assert shipped.answer.name == "answer" and "observation" in shipped.tags()
+    assert [f.name for f in shipped.factors.values() if f.proposes] == ["hypothesize", "correct"]

@@ -125,7 +125,7 @@ def test_help_lists_the_flags():
 
 
 def test_json_carries_the_strategy_result(tmp_path):
-    spec = fake_script(tmp_path, scripts.PASSING + scripts.REVISE + scripts.PASSING + scripts.ACCEPT)
+    spec = fake_script(tmp_path, scripts.in_turn(scripts.PASSING | scripts.REVISE, scripts.PASSING | scripts.ACCEPT))
     done = ponder("ask", "-m", spec, "--json", "--no-trace", "q")
     run = json.loads(done.stdout)
     assert run["strategy"] == "chain" and run["answer"] == "9"
@@ -134,7 +134,7 @@ def test_json_carries_the_strategy_result(tmp_path):
 
 
 def test_vote_flags_reach_the_strategy(tmp_path):
-    spec = fake_script(tmp_path, scripts.PASSING * 3)
+    spec = fake_script(tmp_path, scripts.PASSING)
     done = ponder("ask", "-m", spec, "--json", "--no-trace", "--strategy", "vote", "--samples", "3",
                   "--budget-tokens", "5000", "q")
     run = json.loads(done.stdout)
@@ -149,3 +149,41 @@ def test_no_review_and_unknown_names_are_usage_errors_or_honoured(tmp_path):
     assert json.loads(done.stdout)["reviews"] == []
     assert ponder("ask", "-m", spec, "--strategy", "telepathy", "q").returncode == 2
     assert ponder("ask", "-m", spec, "--strategy", "best-of-n", "--scorer", "vibes", "q").returncode == 2
+
+
+def test_ask_help_fits_80_columns_in_grouped_panels():
+    done = ponder("ask", "--help", env={"COLUMNS": "80", "TERM": "dumb"})
+    text = done.stdout.decode()
+    assert done.returncode == 0 and max(len(line) for line in text.splitlines()) <= 80
+    for panel in ("Model", "Thinking", "Budget", "Output", "Sandbox"):
+        assert f"─ {panel} " in text, panel
+
+
+def test_every_bad_setting_exits_2_before_the_model_loads(tmp_path):
+    missing_model = str(tmp_path / "never-loaded.gguf")  # loading it would exit 3
+    cases = [
+        ("ask", "--strategy", "vote", "--scorer", "nope", "q"),
+        ("ask", "--strategy", "telepathy", "q"),
+        ("ask", "--strategy", "chain,vote", "q"),
+        ("ask", "--weighting", "heavy", "q"),
+        ("ask", "--rule", "max", "q"),
+        ("ask", "--budget-tokens", "10", "q"),
+        ("ask", "--scorer", ",", "q"),
+        ("ask", "-t", "inf", "q"),
+        ("ask", "--seed", "99999999999999999999", "q"),
+        ("batch", "-", "--strategy", "vote,beam"),
+        ("eval", "data.jsonl", "--strategy", "chain,chain"),
+    ]
+    for args in cases:
+        done = ponder(*args, "-m", missing_model, stdin="q\n")
+        assert done.returncode == 2, (args, done.stderr)
+        assert done.stderr.count(b"\n") == 1 and done.stderr.startswith(b"ponder: error:"), (args, done.stderr)
+
+
+def test_strategies_lists_the_registry():
+    from ponder.agent.strategies import STRATEGIES
+
+    done = ponder("strategies")
+    lines = done.stdout.decode().splitlines()
+    assert done.returncode == 0 and [line.split()[0] for line in lines] == list(STRATEGIES)
+    assert "(default)" in lines[0]

@@ -35,3 +35,24 @@ def test_calls_are_recorded():
     run(backend, "prompt", temperature=0.5)
     assert backend.calls[0].prompt == "prompt"
     assert backend.calls[0].sampling.temperature == 0.5
+
+
+def test_a_handler_answers_by_what_is_asked_and_calls_are_found_by_purpose():
+    from ponder.llm.fake import by_purpose
+
+    backend = FakeBackend(handler=by_purpose({"verify": ["first", "then"], "answer": "9"}))
+    assert run(backend, "p", purpose="verify")[1] == "first"
+    assert run(backend, "p", purpose="answer")[1] == "9"
+    assert run(backend, "p", purpose="verify")[1] == "then"
+    assert run(backend, "p", purpose="verify")[1] == "then"  # the last one repeats
+    assert [c.prompt for c in backend.asked("answer")] == ["p"] and len(backend.asked("verify")) == 3
+
+
+def test_a_purpose_without_a_script_is_an_error_not_a_silent_empty_step():
+    import pytest
+
+    from ponder.llm.fake import by_purpose
+
+    backend = FakeBackend(handler=by_purpose({"verify": "x"}))
+    with pytest.raises(LookupError, match="'review'"):
+        run(backend, "p", purpose="review")

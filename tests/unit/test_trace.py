@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from ponder.agent.chain import ChainConfig
-from ponder.agent.run import run_question
-from ponder.llm.fake import FakeBackend
+from ponder.agent.settings import RunConfig
+from ponder.agent.strategies import STRATEGIES
+from ponder.llm.fake import FakeBackend, by_purpose
 from ponder.trace.events import RunStarted, UnknownEvent, from_record, to_record
 from ponder.trace.jsonl import TraceWriter, read_trace
 from ponder.trace.tree import fold
@@ -14,7 +14,8 @@ from tests.unit import scripts
 
 
 def live_events():
-    return list(run_question(FakeBackend(scripts.CORRECTED), "q", ChainConfig(), run_id="r1", model="fake"))
+    backend = FakeBackend(handler=by_purpose(scripts.CORRECTED))
+    return list(STRATEGIES["chain"](backend, "q", RunConfig(review=False), run_id="r1", model="fake"))
 
 
 def shape(node):
@@ -77,20 +78,18 @@ def test_writer_refuses_to_overwrite_an_existing_trace(tmp_path):
     assert path.read_text() == "keep me"
 
 
-def strategy_events(name, outputs, **config):
-    from ponder.agent.config import SearchConfig
-    from ponder.agent.strategies import STRATEGIES
-
-    return list(STRATEGIES[name](FakeBackend(outputs), "q", SearchConfig(**config), run_id="r2", model="fake"))
+def strategy_events(name, says, **config):
+    backend = FakeBackend(handler=by_purpose(says))
+    return list(STRATEGIES[name](backend, "q", RunConfig(**config), run_id="r2", model="fake"))
 
 
-@pytest.mark.parametrize("name, outputs", [
-    ("chain", scripts.PASSING + scripts.REVISE + scripts.PASSING + scripts.ACCEPT),
-    ("vote", scripts.PASSING * 2),
-    ("best-of-n", scripts.PASSING * 2),
+@pytest.mark.parametrize("name, says", [
+    ("chain", scripts.in_turn(scripts.PASSING | scripts.REVISE, scripts.PASSING | scripts.ACCEPT)),
+    ("vote", scripts.PASSING),
+    ("best-of-n", scripts.PASSING),
 ])
-def test_strategy_events_round_trip_and_fold_under_the_run(tmp_path, name, outputs):
-    events = strategy_events(name, outputs, samples=2)
+def test_strategy_events_round_trip_and_fold_under_the_run(tmp_path, name, says):
+    events = strategy_events(name, says, samples=2)
     for event in events:
         assert from_record(json.loads(json.dumps(to_record(event)))) == event
     write(tmp_path / "run.jsonl", events)
@@ -105,14 +104,14 @@ def test_strategy_events_round_trip_and_fold_under_the_run(tmp_path, name, outpu
 
 
 def test_review_verdict_joins_its_review_step_under_the_round():
-    root = fold(strategy_events("chain", scripts.PASSING + scripts.ACCEPT))
+    root = fold(strategy_events("chain", scripts.PASSING | scripts.ACCEPT))
     (round_node,) = root.children
     review = [c for c in round_node.children if c.label == "review"][0]
     assert [e.type for e in review.events] == ["step_started", "step_finished", "review_verdict"]
 
 
 def test_candidates_nest_under_their_sample_and_the_tally_under_the_run():
-    root = fold(strategy_events("vote", scripts.PASSING * 2, samples=2))
+    root = fold(strategy_events("vote", scripts.PASSING, samples=2))
     for round_node in [c for c in root.children if c.kind == "round"]:
         assert [c.kind for c in round_node.children][-1] == "candidate_scored"
     assert [c.kind for c in root.children][-1] == "vote_tally"

@@ -146,13 +146,10 @@ def test_fixture_files_are_unchanged_by_reading(tmp_path):
 
 
 def test_a_search_tree_marks_only_the_answers_ancestors_and_labels_node_statistics():
-    from ponder.agent.config import SearchConfig
-    from ponder.agent.strategies import STRATEGIES
-    from ponder.llm.fake import FakeBackend
-    from tests.unit.test_search import PASS_ALL, by_factor
+    from tests.conftest import run_on_fake
+    from tests.unit.test_search import PASS_ALL
 
-    backend = FakeBackend([by_factor(**PASS_ALL)], cycle=True)
-    events = list(STRATEGIES["mcts"](backend, "What is 16 - 3 - 4?", SearchConfig(samples=3), run_id="r", model="fake"))
+    events = run_on_fake("mcts", PASS_ALL, samples=3).events
     root = fold(events)
     target = answer_span(root)
     by_span = {n.span: n for n in root.walk()}

@@ -12,9 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ponder.agent.chain import ChainConfig
-from ponder.agent.config import SearchConfig
-from ponder.agent.ids import new_run_id
+from ponder.agent.engine.ids import new_run_id
+from ponder.agent.settings import ChainConfig, RunConfig
 from ponder.agent.strategies import STRATEGIES
 from ponder.batch.items import BadLine, Item
 from ponder.batch.metrics import gsm8k_reference
@@ -31,7 +30,7 @@ def bad_line_record(bad: BadLine) -> dict[str, Any]:
             "error": bad.error}
 
 
-def run_item(backend: Backend, item: Item, config: ChainConfig | SearchConfig, strategy: str, model: str,
+def run_item(backend: Backend, item: Item, config: ChainConfig | RunConfig, strategy: str, model: str,
              trace_dir: Path | None) -> dict[str, Any]:
     """Run one item and return its result record."""
     run_id = new_run_id()

@@ -12,72 +12,15 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from ponder.cli.options import Options
 from ponder.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, PonderError, UsageError
 from ponder.trace.events import Event, RunFinished, StepFinished, ToolCall, ToolResult
 
 
 MAX_QUESTION_BYTES = 256 * 1024
-
-
-@dataclass(frozen=True)
-class AskOptions:
-    """Flags of `ponder ask`."""
-
-    model: str | None = None
-    ctx: int = 4096
-    threads: int | None = None
-    gpu_layers: str = "auto"
-    seed: int | None = None
-    temperature: float = 0.0
-    max_tokens: int = 2048
-    reasoning: str | None = None
-    as_json: bool = False
-    events: bool = False
-    trace_dir: Path | None = None
-    no_trace: bool = False
-    verbose: bool = False
-    sandbox: str = "auto"
-    code_limits: Any = None
-    strategy: str = "chain"
-    samples: int = 5
-    rounds: int = 2
-    budget_tokens: int | None = None
-    budget_seconds: float | None = None
-    review: bool = True
-    scorers: tuple[str, ...] = ("verifier", "confidence")
-    width: int = 2
-    expansions: int = 2
-
-
-def strategy_config(options: AskOptions):  # type: ignore[no-untyped-def]
-    """The one place flags become a strategy's SearchConfig (chain settings, budget, search)."""
-    from ponder.agent.budget import Budget
-    from ponder.agent.chain import ChainConfig
-    from ponder.agent.config import SearchConfig
-
-    chain = ChainConfig(max_tokens=options.max_tokens, temperature=options.temperature, seed=options.seed,
-                        sandbox=options.sandbox, **({"code_limits": options.code_limits} if options.code_limits else {}))
-    budget = Budget(tokens=options.budget_tokens, seconds=options.budget_seconds, samples=options.samples)
-    return SearchConfig(chain=chain, budget=budget, review=options.review, rounds=options.rounds,
-                        samples=options.samples, scorers=options.scorers, width=options.width,
-                        expansions=options.expansions)
-
-
-def check_strategy_options(strategies: list[str], options: AskOptions) -> None:
-    """Reject unknown strategy or scorer names with a usage error, before the model loads."""
-    from ponder.agent.scorers import SCORERS
-    from ponder.agent.strategies import STRATEGIES
-
-    unknown = [n for n in strategies if n not in STRATEGIES]
-    if unknown or not strategies:
-        raise UsageError(f"unknown strategy {', '.join(unknown) or '(none)'}; available: {', '.join(STRATEGIES)}")
-    bad = [n for n in options.scorers if n not in SCORERS]
-    if bad or not options.scorers:
-        raise UsageError(f"unknown scorer {', '.join(bad) or '(none)'}; available: {', '.join(SCORERS)}")
 
 
 def read_question(argument: str | None) -> str:
@@ -106,19 +49,19 @@ def read_question(argument: str | None) -> str:
     return question
 
 
-def trace_path(options: AskOptions, run_id: str) -> Path | None:
+def trace_path(options: Options, run_id: str) -> Path | None:
     """Where this run's trace goes, after making sure the directory is usable."""
     directory = trace_directory(options)
     return directory / f"{run_id}.jsonl" if directory else None
 
 
-def trace_directory(options: AskOptions) -> Path | None:
+def trace_directory(options: Options) -> Path | None:
     """The usable trace directory (created if needed), or None with --no-trace."""
-    if options.no_trace:
+    if options.output.no_trace:
         return None
     from ponder import paths
 
-    directory = options.trace_dir or paths.trace_dir()
+    directory = options.output.trace_dir or paths.trace_dir()
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -128,11 +71,10 @@ def trace_directory(options: AskOptions) -> Path | None:
     return directory
 
 
-def run_ask(argument: str | None, options: AskOptions) -> int:
+def run_ask(argument: str | None, options: Options) -> int:
     """Run `ponder ask`; return the exit code."""
-    from ponder.agent.ids import new_run_id
+    from ponder.agent.engine.ids import new_run_id
 
-    check_strategy_options([options.strategy], options)
     question = read_question(argument)
     run_id = new_run_id()
     path = trace_path(options, run_id)
@@ -140,39 +82,35 @@ def run_ask(argument: str | None, options: AskOptions) -> int:
     return _run(backend, question, options, run_id, path)
 
 
-def load_model(options: AskOptions):  # type: ignore[no-untyped-def]
+def load_model(options: Options):  # type: ignore[no-untyped-def]
     """Load the backend the options name (assembling an embedded model once)."""
-    from ponder.llm.llama import LoadOptions
     from ponder.llm.loader import load_backend, model_spec
     from ponder.llm.registry import needs_assembly
 
     spec = model_spec(options.model)
     if needs_assembly(spec):
         sys.stderr.write(f"ponder: assembling the {spec} model into the cache (once)…\n")
-    load = LoadOptions(n_ctx=options.ctx, n_threads=options.threads, gpu_layers=options.gpu_layers,
-                       seed=options.seed or 0, verbose=options.verbose)
-    return load_backend(spec, load)
+    return load_backend(spec, options.load)
 
 
-def _run(backend, question: str, options: AskOptions, run_id: str, path: Path | None) -> int:  # type: ignore[no-untyped-def]
+def _run(backend, question: str, options: Options, run_id: str, path: Path | None) -> int:  # type: ignore[no-untyped-def]
     from ponder.agent.strategies import STRATEGIES
     from ponder.cli.render import ReasoningView
     from ponder.trace.jsonl import TraceWriter, dumps
     from ponder.trace.usage import summarize
 
-    mode = options.reasoning or ("collapse" if sys.stderr.isatty() else "hide")
+    mode = options.output.reasoning or ("collapse" if sys.stderr.isatty() else "hide")
     view = ReasoningView(mode)
     writer = TraceWriter(path) if path else None
     seen: list[Event] = []
     sinks: list[Callable[[Event], None]] = [seen.append, view.handle, warn_weak_isolation]
     if writer:
         sinks.append(writer.write)
-    if options.events:
+    if options.output.events:
         sinks.append(lambda e: _print_line(dumps(e)))
-    config = strategy_config(options)
     model_name = getattr(backend, "name", "model")
     try:
-        for event in STRATEGIES[options.strategy](backend, question, config, run_id=run_id, model=model_name):
+        for event in STRATEGIES[options.strategy](backend, question, options.run, run_id=run_id, model=model_name):
             for sink in sinks:
                 sink(event)
     except KeyboardInterrupt:
@@ -216,13 +154,13 @@ def _close(sinks, final: RunFinished, view, writer) -> None:  # type: ignore[no-
         writer.close()
 
 
-def _report(events: list[Event], options: AskOptions, path: Path | None) -> int:
+def _report(events: list[Event], options: Options, path: Path | None) -> int:
     from ponder.cli.safe import visible
 
     finished = next(e for e in reversed(events) if isinstance(e, RunFinished))
-    if options.as_json:
+    if options.output.as_json:
         _print_line(json.dumps(json_result(events, path), ensure_ascii=False))
-    elif not options.events and finished.answer:
+    elif not options.output.events and finished.answer:
         _print_line(visible(finished.answer))
     if not finished.answer:
         sys.stderr.write("ponder: error: the model gave no answer\n")

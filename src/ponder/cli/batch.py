@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ponder.agent.settings import RunConfig
 from ponder.batch.items import BadLine, Entry, Item, read_items
 from ponder.batch.results import ResultsFile
-from ponder.cli.ask import AskOptions, check_strategy_options, load_model, strategy_config, trace_directory
+from ponder.cli.ask import load_model, trace_directory
+from ponder.cli.options import Options
 from ponder.errors import EXIT_BATCH_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError
 
 
@@ -48,25 +50,18 @@ def read_entries(source: str, limit: int | None = None) -> list[Entry]:
     return entries[:limit] if limit is not None else entries
 
 
-def check_strategies(names: list[str], options: AskOptions | None = None) -> list[str]:
-    """Validate strategy (and scorer) names against the registries."""
-    check_strategy_options(names, options or AskOptions())
-    return names
-
-
-def run_batch(source: str, out: Path | None, resume: bool, strategy: str, options: AskOptions) -> int:
+def run_batch(source: str, out: Path | None, resume: bool, options: Options) -> int:
     """`ponder batch`: answer every question of a file."""
-    check_strategies([strategy], options)
     entries = read_entries(source)
     results = ResultsFile(out, resume)
     try:
-        code = run_jobs([BatchJob(entries, results, strategy, strategy)], options)
+        code = run_jobs([BatchJob(entries, results, options.strategy, options.strategy)], options)
     finally:
         results.close()
     return code
 
 
-def run_jobs(jobs: list[BatchJob], options: AskOptions) -> int:
+def run_jobs(jobs: list[BatchJob], options: Options) -> int:
     """Run batch jobs on one loaded model; return the exit code."""
     trace_dir = trace_directory(options)
     pending = [(job, e) for job in jobs for e in job.entries if e.id not in job.results.done]
@@ -89,19 +84,17 @@ def run_jobs(jobs: list[BatchJob], options: AskOptions) -> int:
     return EXIT_BATCH_FAILED if failed else EXIT_OK
 
 
-def _answer(backend, entry: Entry, strategy: str, options: AskOptions, trace_dir: Path | None) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def _answer(backend, entry: Entry, strategy: str, options: Options, trace_dir: Path | None) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     from ponder.batch.runner import bad_line_record, run_item
 
     if isinstance(entry, BadLine):
         return bad_line_record(entry)
-    config = strategy_config(options)
-    return run_item(backend, entry, config, strategy, getattr(backend, "name", "model"), trace_dir)
+    return run_item(backend, entry, options.run, strategy, getattr(backend, "name", "model"), trace_dir)
 
 
-def run_eval(dataset: str, strategies: list[str], limit: int | None, out_dir: Path, resume: bool,
-             options: AskOptions) -> int:
+def run_eval(dataset: str, limit: int | None, out_dir: Path, resume: bool, options: Options) -> int:
     """`ponder eval`: accuracy and cost of each strategy on a dataset with known answers."""
-    check_strategies(strategies, options)
+    strategies = options.strategies
     entries = read_entries(dataset, limit)
     graded = [e for e in entries if isinstance(e, Item) and e.reference is not None]
     if not graded:
@@ -122,7 +115,7 @@ def run_eval(dataset: str, strategies: list[str], limit: int | None, out_dir: Pa
 
 
 def write_report(dataset: str, entries: list[Entry], jobs: list[BatchJob], out_dir: Path,
-                 options: AskOptions) -> dict[str, Any]:
+                 options: Options) -> dict[str, Any]:
     """Summarise each strategy's results into report.json (and a plot when matplotlib is there)."""
     from datetime import datetime, timezone
 
@@ -136,10 +129,7 @@ def write_report(dataset: str, entries: list[Entry], jobs: list[BatchJob], out_d
         "command": " ".join(["ponder", *sys.argv[1:]]),
         "model": options.model or os.environ.get("PONDER_MODEL") or "default",
         "machine": machine_info(),
-        "settings": {"max_tokens": options.max_tokens, "temperature": options.temperature, "seed": options.seed,
-                     "sandbox": options.sandbox, "samples": options.samples, "rounds": options.rounds,
-                     "review": options.review, "budget_tokens": options.budget_tokens,
-                     "budget_seconds": options.budget_seconds, "scorers": list(options.scorers)},
+        "settings": settings_record(options.run),
         "strategies": {},
     }
     for job in jobs:
@@ -163,3 +153,12 @@ def _records(path: Path) -> list[dict[str, Any]]:
             except ValueError:
                 continue
     return records
+
+
+def settings_record(config: RunConfig) -> dict[str, Any]:
+    """The run settings an eval report records (JSON-ready)."""
+    chain, budget = config.chain, config.budget
+    return {"max_tokens": chain.max_tokens, "temperature": chain.temperature, "seed": chain.seed,
+            "sandbox": chain.sandbox, "samples": config.samples, "rounds": config.rounds, "review": config.review,
+            "budget_tokens": budget.tokens, "budget_seconds": budget.seconds, "scorers": list(config.scorers),
+            "rule": config.rule, "weighting": config.weighting, "width": config.width, "expansions": config.expansions}

@@ -28,6 +28,7 @@ class Sampling:
     max_tokens: int = 256
     stop: tuple[str, ...] = ()
     grammar: str | None = None
+    purpose: str = ""  # what is asked (a factor, "review", "judge"): a label, never a behaviour
 
 
 @dataclass(frozen=True)

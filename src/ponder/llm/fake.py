@@ -1,4 +1,10 @@
-"""A scripted backend for tests and offline demos: replays outputs and records every call.
+"""A scripted backend for tests and offline demos: answers every call from a handler and
+records it, as httpx's MockTransport answers requests.
+
+The handler sees the call (prompt and sampling, whose `purpose` names what is asked: a factor
+such as "verify", or "review", "judge"), so a test states what the model says at a step
+(`by_purpose({"verify": CODE, ...})`) rather than at a call index. A plain list of outputs is
+replayed in order (`queue`), which is what `-m fake:FILE.json` scripts use.
 
 Rules that must hold:
 - It honours the same contract as the real backend (stop sequences, max_tokens, one
@@ -12,7 +18,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence, Union
+from typing import Callable, Iterator, Mapping, Sequence, Union
 
 from ponder.llm.backend import Completion, Delta, Sampling, StreamItem
 from ponder.llm.stops import StopScanner
@@ -35,16 +41,58 @@ class FakeCall:
     prompt: str
     sampling: Sampling
 
+    @property
+    def purpose(self) -> str:
+        """What the caller asked for (a factor name, "review", "judge"), or ""."""
+        return self.sampling.purpose
+
+
+Handler = Callable[[FakeCall], str]
+
+
+def queue(outputs: Sequence[Script], cycle: bool = False) -> Handler:
+    """A handler that replays `outputs` in order, whatever is asked ("" when they run out)."""
+    pending = list(outputs)
+
+    def answer(call: FakeCall) -> str:
+        script = pending.pop(0) if pending else ""
+        if cycle:
+            pending.append(script)
+        return script(call.prompt) if callable(script) else script
+
+    return answer
+
+
+def by_purpose(says: Mapping[str, Script | Sequence[Script]]) -> Handler:
+    """A handler that answers by what is asked: a script per purpose, or a list of them used in
+    turn (the last one repeats). A purpose the mapping does not name is a LookupError."""
+    turns: dict[str, int] = {}
+
+    def answer(call: FakeCall) -> str:
+        if call.purpose not in says:
+            raise LookupError(f"the fake model has no script for {call.purpose!r}")
+        scripts = says[call.purpose]
+        if isinstance(scripts, (str, bytes)) or callable(scripts):
+            script = scripts
+        else:
+            turn = turns.get(call.purpose, 0)
+            turns[call.purpose] = turn + 1
+            script = scripts[min(turn, len(scripts) - 1)]
+        return script(call.prompt) if callable(script) else str(script)
+
+    return answer
+
 
 class FakeBackend:
-    """Replays scripted outputs in order; a script may be a string or a function of the prompt."""
+    """Answers each call from its handler (by default: `outputs` replayed in order)."""
 
     name = "fake"
 
     def __init__(self, outputs: Sequence[Script] = (), confidence: float = 0.9, delay: float = 0.0,
-                 cycle: bool = False, chooser: Chooser | None = None) -> None:
-        self._queue: list[Script] = list(outputs)
-        self._cycle = cycle
+                 cycle: bool = False, chooser: Chooser | None = None, *, handler: Handler | None = None) -> None:
+        if handler is not None and outputs:
+            raise ValueError("give a handler or outputs, not both")
+        self.handler = handler or queue(outputs, cycle)
         self.calls: list[FakeCall] = []
         self.confidence = confidence
         self.delay = delay
@@ -52,9 +100,9 @@ class FakeBackend:
         self.chooser = chooser
         self.choices: list[tuple[str, tuple[str, ...]]] = []
 
-    def enqueue(self, *outputs: Script) -> None:
-        """Add outputs to replay."""
-        self._queue.extend(outputs)
+    def asked(self, purpose: str) -> list[FakeCall]:
+        """The recorded calls that asked for `purpose`, in order."""
+        return [call for call in self.calls if call.purpose == purpose]
 
     def chat_prompt(self, messages: Sequence[dict[str, str]]) -> str:
         """ChatML, as Qwen models use it."""
@@ -73,15 +121,13 @@ class FakeBackend:
         return [w / total for w in weights] if total > 0 else [1.0 / len(options)] * len(options)
 
     def stream(self, prompt: str, sampling: Sampling) -> Iterator[StreamItem]:
-        """Replay the next scripted output as a stream."""
-        self.calls.append(FakeCall(prompt, sampling))
+        """Stream the handler's answer to this call."""
+        call = FakeCall(prompt, sampling)
+        self.calls.append(call)
         start = time.perf_counter()
         prompt_tokens = fake_tokens(prompt)
         evaluated = len(prompt_tokens) - _common_prefix(self._cached, prompt_tokens)
-        script = self._queue.pop(0) if self._queue else ""
-        if self._cycle:
-            self._queue.append(script)
-        output = script(prompt) if callable(script) else script
+        output = self.handler(call)
         scanner = StopScanner(sampling.stop)
         pieces: list[str] = []
         emitted: list[str] = []

@@ -1,8 +1,10 @@
 """Turn a `-m` spec into a loaded Backend: an embedded model, a GGUF path, or the fake.
 
-Specs: 'default' / 'small' (embedded), a path to a GGUF file, 'fake' (a built-in demo
-script, replayed for every question), or 'fake:FILE.json' (outputs to replay, for tests and demos: a JSON list of
-strings, or an object {"outputs": [...], "delay": seconds per token}).
+Specs: 'default' / 'small' (embedded), a path to a GGUF file, 'fake' (a built-in demo that
+answers every step of every strategy by what it asks), or 'fake:FILE.json' (for tests and
+demos: a JSON list of outputs replayed in order, or an object {"outputs": [...], "delay":
+seconds per token}, or {"says": {"verify": "...", "answer": ["first", "then"]}, "delay": ...}
+to answer by what is asked, as `FakeBackend(handler=by_purpose(...))` does).
 """
 
 from __future__ import annotations
@@ -15,15 +17,17 @@ from ponder.errors import ModelError
 from ponder.llm.backend import Backend
 from ponder.llm.llama import LoadOptions
 
-DEMO_SCRIPT = [
-    "We need the product of 17 and 23.\n",
-    "1. Multiply 17 by 20. 2. Multiply 17 by 3. 3. Add the two.\n",
-    "17 * 20 = 340 and 17 * 3 = 51, so 340 + 51 = 391.\nCandidate answer: 391\n",
-    "```python\nprint(17 * 23)\n```\n",
-    "391",
-    "ACCEPT",  # the review's verdict word, then its one line of reasons
-    "The check computed the same product.",
-]
+DEMO = {
+    "restate": "We need the product of 17 and 23.\n",
+    "decompose": "1. Multiply 17 by 20. 2. Multiply 17 by 3. 3. Add the two.\n",
+    "hypothesize": "17 * 20 = 340 and 17 * 3 = 51, so 340 + 51 = 391.\nCandidate answer: 391\n",
+    "correct": "17 * 23 = 391.\nCandidate answer: 391\n",
+    "verify": "```python\nprint(17 * 23)\n```\n",
+    "answer": "391",
+    "review": "ACCEPT",
+    "review-reasons": "The check computed the same product.",
+    "judge": "yes",
+}
 
 
 def model_spec(spec: str | None) -> str:
@@ -43,21 +47,34 @@ def load_backend(spec: str | None, options: LoadOptions) -> Backend:
 
 
 def _fake(spec: str) -> Backend:
-    from ponder.llm.fake import FakeBackend
+    from ponder.llm.fake import FakeBackend, by_purpose
 
     if spec == "fake":
-        return FakeBackend(DEMO_SCRIPT, cycle=True)
+        return FakeBackend(handler=by_purpose(DEMO))
     path = Path(spec[len("fake:"):])
     try:
-        outputs = json.loads(path.read_text(encoding="utf-8"))
+        script = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot read fake script {path}: {exc}") from None
-    delay = 0.0
-    if isinstance(outputs, dict):
-        delay = outputs.get("delay", 0.0)
-        outputs = outputs.get("outputs")
-    if not isinstance(outputs, list) or not all(isinstance(o, str) for o in outputs):
-        raise ModelError(f"fake script {path} must hold a list of strings")
+    if not isinstance(script, dict):
+        script = {"outputs": script}
+    delay = script.get("delay", 0.0)
     if not isinstance(delay, (int, float)) or delay < 0:
         raise ModelError(f"fake script {path}: delay must be a non-negative number")
+    if "says" in script:
+        return FakeBackend(handler=by_purpose(_says(script["says"], path)), delay=float(delay))
+    outputs = script.get("outputs")
+    if not isinstance(outputs, list) or not all(isinstance(o, str) for o in outputs):
+        raise ModelError(f"fake script {path} must hold a list of strings")
     return FakeBackend(outputs, delay=float(delay))
+
+
+def _says(says: object, path: Path) -> dict[str, str | list[str]]:
+    """A fake script's `says` table: each purpose a string or a non-empty list of strings."""
+    def fits(value: object) -> bool:
+        return isinstance(value, str) or (isinstance(value, list) and bool(value)
+                                          and all(isinstance(v, str) for v in value))
+
+    if not isinstance(says, dict) or not all(isinstance(k, str) and fits(v) for k, v in says.items()):
+        raise ModelError(f"fake script {path}: 'says' must map each purpose to a string or a list of strings")
+    return says

@@ -9,12 +9,12 @@ Rules that must hold:
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from ponder.llm.backend import Backend
 from ponder.thought_factors.catalogue import Catalogue, render
 
 _SPECIAL = re.compile(r"<\|")
-_TAGLIKE = re.compile(r"<(/?)(observation|restate|decompose|hypothesize|verify|correct|answer)>", re.I)
 
 
 def neutralize(text: str) -> str:
@@ -45,5 +45,11 @@ def chain_prompt(backend: Backend, catalogue: Catalogue, question: str, critique
 
 def observation(catalogue: Catalogue, body: str) -> str:
     """The <observation> block the engine appends after a checked step."""
-    safe = _TAGLIKE.sub(lambda m: f"<{m.group(1)} {m.group(2)}>", neutralize(body))
+    safe = _taglike(catalogue.tags()).sub(lambda m: f"<{m.group(1)} {m.group(2)}>", neutralize(body))
     return render(catalogue.prompts["observation"], body=safe)
+
+
+@lru_cache(maxsize=4)
+def _taglike(tags: tuple[str, ...]) -> re.Pattern[str]:
+    """Any opening or closing tag of the catalogue, in any case."""
+    return re.compile(r"<(/?)(" + "|".join(re.escape(t) for t in tags) + r")>", re.I)

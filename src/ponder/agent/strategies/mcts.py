@@ -25,30 +25,23 @@ Rules that must hold:
 from __future__ import annotations
 
 import math
-from typing import Generator, Iterator
+from typing import Generator
 
-from ponder.agent.chain import ChainConfig
-from ponder.agent.config import SearchConfig, search_config
-from ponder.agent.rounds import RunScaffold, Sample
-from ponder.agent.tree_search import SearchTree, TreeNode
-from ponder.agent.vote import decided, tally
-from ponder.llm.backend import Backend
-from ponder.thought_factors.catalogue import Catalogue, Factor
+from ponder.agent.engine.scaffold import RunScaffold, StrategyBody
+from ponder.agent.settings import RunConfig
+from ponder.agent.strategies._registry import register
+from ponder.agent.strategies._tally import decided, tally
+from ponder.agent.strategies._tree import SearchTree, TreeNode
+from ponder.thought_factors.catalogue import Factor
 from ponder.trace.events import Event, FactorChoice
 
 PRIOR_MIX = 0.25
 FIRST_PLAY_PENALTY = 0.2
 
 
-def run_mcts(backend: Backend, question: str, config: ChainConfig | SearchConfig, *, run_id: str, model: str,
-             catalogue: Catalogue | None = None) -> Iterator[Event]:
-    """Answer by MCTS over thought-factor steps; yield every event."""
-    scaffold = RunScaffold(backend, question, search_config(config), run_id=run_id, model=model, strategy="mcts",
-                           catalogue=catalogue)
-    return scaffold.run(_mcts(scaffold))
-
-
-def _mcts(run: RunScaffold) -> Generator[Event, None, Sample | None]:
+@register("mcts", "tree search over thought factors, priors from the model (--samples, --expansions)")
+def mcts(run: RunScaffold) -> StrategyBody:
+    """Answer by MCTS over thought-factor steps."""
     tree = SearchTree(run)
     root = yield from tree.open()
     stopped = "samples"
@@ -74,7 +67,7 @@ def _mcts(run: RunScaffold) -> Generator[Event, None, Sample | None]:
     return (yield from tree.conclude(stopped))
 
 
-def select(root: TreeNode, config: SearchConfig) -> list[TreeNode] | None:
+def select(root: TreeNode, config: RunConfig) -> list[TreeNode] | None:
     """The path from the root to the node that grows a new child (None: nothing is left)."""
     path = [root]
     node = root
@@ -101,16 +94,16 @@ def backpropagate(path: list[TreeNode], value: float) -> None:
         node.value_sum += value
 
 
-def _grow_value(node: TreeNode, config: SearchConfig) -> float:
+def _grow_value(node: TreeNode, config: RunConfig) -> float:
     prior = _next_prior(node)
     return node.value - FIRST_PLAY_PENALTY + config.exploration * prior * math.sqrt(max(1, node.visits))
 
 
-def _can_grow(node: TreeNode, config: SearchConfig) -> bool:
+def _can_grow(node: TreeNode, config: RunConfig) -> bool:
     return not node.finished and len(node.children) < max(1, config.expansions)
 
 
-def _selectable(node: TreeNode, config: SearchConfig) -> bool:
+def _selectable(node: TreeNode, config: RunConfig) -> bool:
     """Whether selection may still descend into `node`: open, and something below it to grow."""
     if node.finished:
         return False

@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 from typing import Callable, Sequence
 
-from ponder.agent.rounds import Sample
+from ponder.agent.engine.scaffold import Sample
+from ponder.agent.settings import Rule, ScorerName
 from ponder.trace.events import StepFinished
 
 VERIFIER_SCORES = {"pass": 1.0, "none": 0.5, "fail": 0.0}
@@ -39,20 +40,20 @@ def judge_score(sample: Sample) -> float:
     return 0.5 if sample.judgement is None else sample.judgement
 
 
-SCORERS: dict[str, Scorer] = {
+SCORERS: dict[ScorerName, Scorer] = {
     "verifier": verifier_score,
     "confidence": confidence_score,
     "judge": judge_score,
 }
 
-RULES: dict[str, Callable[[Sequence[float]], float]] = {
+RULES: dict[Rule, Callable[[Sequence[float]], float]] = {
     "mean": lambda xs: sum(xs) / len(xs),
     "product": lambda xs: math.prod(xs),
     "min": min,
 }
 
 
-def score(sample: Sample, names: Sequence[str], rule: str, *, partial: bool = False) -> tuple[float, dict[str, float]]:
+def score(sample: Sample, names: Sequence[ScorerName], rule: Rule, *, partial: bool = False) -> tuple[float, dict[str, float]]:
     """The combined score of a sample and each scorer's part. A finished chain without an
     answer scores 0; a `partial` one (a search path still open) is scored on what it has."""
     parts = {name: round(SCORERS[name](sample), 4) for name in names}

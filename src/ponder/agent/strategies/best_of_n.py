@@ -10,27 +10,16 @@ Rules that must hold:
 
 from __future__ import annotations
 
-from typing import Generator, Iterator
-
-from ponder.agent.chain import ChainConfig
-from ponder.agent.config import SearchConfig, search_config
-from ponder.agent.judge import JUDGE_TOKENS, judge_answer
-from ponder.agent.rounds import RunScaffold, Sample
-from ponder.agent.scorers import score
-from ponder.llm.backend import Backend
-from ponder.thought_factors.catalogue import Catalogue
-from ponder.trace.events import CandidateScored, Event
+from ponder.agent.critics.judge import JUDGE_TOKENS, judge_answer
+from ponder.agent.critics.scorers import score
+from ponder.agent.engine.scaffold import RunScaffold, Sample, StrategyBody
+from ponder.agent.strategies._registry import register
+from ponder.trace.events import CandidateScored
 
 
-def run_best_of_n(backend: Backend, question: str, config: ChainConfig | SearchConfig, *, run_id: str, model: str,
-                  catalogue: Catalogue | None = None) -> Iterator[Event]:
-    """Answer with the best-scored of N sampled chains; yield every event."""
-    scaffold = RunScaffold(backend, question, search_config(config), run_id=run_id, model=model,
-                           strategy="best-of-n", catalogue=catalogue)
-    return scaffold.run(_best(scaffold))
-
-
-def _best(run: RunScaffold) -> Generator[Event, None, Sample | None]:
+@register("best-of-n", "the highest-scored of sampled chains (--scorer, --rule)")
+def best_of_n(run: RunScaffold) -> StrategyBody:
+    """Answer with the best-scored of N sampled chains."""
     config = run.config
     best: tuple[float, Sample] | None = None
     for i in range(config.samples):

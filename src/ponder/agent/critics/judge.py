@@ -11,34 +11,31 @@ from __future__ import annotations
 
 from typing import Generator
 
-from ponder.agent.fresh import complete, first_confidence
-from ponder.agent.ids import SpanIds
-from ponder.agent.chain import ChainResult
+from ponder.agent.engine.calls import complete, first_confidence, fresh_prompt, step_finished
+from ponder.agent.engine.chain import ChainResult
+from ponder.agent.engine.ids import SpanIds
 from ponder.llm.backend import Backend, Sampling
 from ponder.thought_factors.catalogue import Catalogue, render
 from ponder.thought_factors.prompt import neutralize
-from ponder.trace.events import Event, StepFinished, StepStarted
+from ponder.trace.events import Event, StepStarted
 
 JUDGE_GRAMMAR = 'root ::= "yes" | "no"'
 JUDGE_TOKENS = 2
+JUDGE = "judge"  # the step's name in the trace, and the purpose of its call
 
 
 def judge_answer(backend: Backend, catalogue: Catalogue, question: str, result: ChainResult, *, run_id: str,
                  parent: str, ids: SpanIds) -> Generator[Event, None, float]:
     """Ask the model whether the answer is correct; return P(yes)."""
     span = ids.next()
-    yield StepStarted(run_id, span=span, parent=parent, factor="judge", index=len(result.steps) + 1)
+    yield StepStarted(run_id, span=span, parent=parent, factor=JUDGE, index=len(result.steps) + 1)
     user = render(catalogue.prompts["judge_user"], question=neutralize(question),
                   answer=neutralize(result.answer.text or "(no answer)"))
-    messages = [{"role": "system", "content": catalogue.prompts["judge_system"]}, {"role": "user", "content": user}]
-    prompt = backend.chat_prompt(messages) + catalogue.prompts["judge_open"]
-    done = yield from complete(backend, prompt, Sampling(max_tokens=JUDGE_TOKENS, grammar=JUDGE_GRAMMAR), run_id, span)
-    p_yes = yes_probability(done.text, first_confidence(done))
-    yield StepFinished(run_id, span=span, factor="judge", text=done.text.strip(), stop_reason=done.stop_reason,
-                       completion_tokens=done.completion_tokens, prompt_tokens=done.prompt_tokens,
-                       prompt_tokens_evaluated=done.prompt_tokens_evaluated, seconds=round(done.seconds, 3),
-                       prompt_seconds=round(done.prompt_seconds, 3), confidence=_round(first_confidence(done)))
-    return p_yes
+    prompt = fresh_prompt(backend, catalogue.prompts["judge_system"], user, catalogue.prompts["judge_open"])
+    sampling = Sampling(max_tokens=JUDGE_TOKENS, grammar=JUDGE_GRAMMAR, purpose=JUDGE)
+    done = yield from complete(backend, prompt, sampling, run_id, span)
+    yield step_finished(run_id, span, JUDGE, done.text, [done], first_confidence(done))
+    return yes_probability(done.text, first_confidence(done))
 
 
 def yes_probability(text: str, confidence: float | None) -> float:
@@ -47,7 +44,3 @@ def yes_probability(text: str, confidence: float | None) -> float:
     if confidence is None or not word.startswith(("yes", "no")):
         return 0.5
     return confidence if word.startswith("yes") else 1.0 - confidence
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 4)

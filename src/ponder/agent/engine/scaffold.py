@@ -1,4 +1,4 @@
-"""Shared parts of every strategy: a run's scaffold (RunStarted ... Answer, RunFinished) and
+"""The frame every strategy runs in: a run's scaffold (RunStarted ... Answer, RunFinished) and
 one chain as a round of the run's tree.
 
 Rules that must hold:
@@ -12,24 +12,21 @@ Rules that must hold:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Generator, Iterator
+from typing import TYPE_CHECKING, Any, Generator, Iterator
 
-from ponder.agent.budget import Meter
-from ponder.agent.chain import ChainConfig, ChainResult, think_chain
-from ponder.agent.config import SearchConfig
-from ponder.agent.ids import SpanIds
+from ponder.agent.engine.budget import Meter
+from ponder.agent.engine.chain import ChainResult, think_chain
+from ponder.agent.engine.ids import SpanIds
+from ponder.agent.settings import ChainConfig, RunConfig
 from ponder.llm.backend import Backend
 from ponder.thought_factors.catalogue import Catalogue, load_catalogue
 from ponder.trace.events import Answer, Event, RoundFinished, RoundStarted, RunFinished, RunStarted
 from ponder.trace.usage import summarize
 
+if TYPE_CHECKING:
+    from ponder.agent.critics.review import Review
 
-@dataclass
-class Review:
-    """A review's verdict ("accept" or "revise") and its one line of reasons."""
-
-    verdict: str
-    reasons: str
+StrategyBody = Generator[Event, None, "Sample | None"]
 
 
 @dataclass
@@ -40,14 +37,14 @@ class Sample:
     span: str
     result: ChainResult
     events: list[Event] = field(default_factory=list)
-    review: Review | None = None
+    review: "Review | None" = None
     judgement: float | None = None
 
 
 class RunScaffold:
     """The frame every strategy runs in: ids, catalogue, meter and the events seen so far."""
 
-    def __init__(self, backend: Backend, question: str, config: SearchConfig, *, run_id: str, model: str,
+    def __init__(self, backend: Backend, question: str, config: RunConfig, *, run_id: str, model: str,
                  strategy: str, catalogue: Catalogue | None = None) -> None:
         self.backend = backend
         self.question = question
@@ -60,7 +57,7 @@ class RunScaffold:
         self.meter = Meter(config.budget)
         self.seen: list[Event] = []
 
-    def run(self, body: Generator[Event, None, Sample | None]) -> Iterator[Event]:
+    def run(self, body: StrategyBody) -> Iterator[Event]:
         """Open the run, pass the strategy's events through, then give the chosen answer."""
         yield self._keep(RunStarted(self.run_id, question=self.question, model=self.model,
                                     strategy=self.strategy, params=_params(self.config)))
@@ -105,7 +102,7 @@ class RunScaffold:
         return event
 
 
-def _params(config: SearchConfig) -> dict[str, Any]:
+def _params(config: RunConfig) -> dict[str, Any]:
     params = asdict(config)
     params["scorers"] = list(config.scorers)
     return params

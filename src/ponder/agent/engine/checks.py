@@ -1,4 +1,4 @@
-"""Judging a verify step: its code's output and its CHECK claims against the candidate answer.
+"""Checking a verify step: its code's output and its CHECK claims against the candidate answer.
 
 Rules that must hold:
 - Model code and claims run only through `ponder.tools.sandbox` and
@@ -40,7 +40,7 @@ def printed_value(result: Result) -> ExtractedAnswer:
     return extract_answer(lines[-1]) if lines else extract_answer("")
 
 
-def judge(runs: list[Result], checks: list[CheckResult], candidate: ExtractedAnswer | None) -> CheckReport:
+def judge_check(runs: list[Result], checks: list[CheckResult], candidate: ExtractedAnswer | None) -> CheckReport:
     """Judge a step's program runs and sympy checks against the candidate answer."""
     claims = "\n".join(f"CHECK {c.claim}: {c.status} ({_clip(c.detail, 200)})" for c in checks)
     refused = [r for r in runs if r.status == "refused"]

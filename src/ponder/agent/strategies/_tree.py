@@ -11,7 +11,7 @@ Rules that must hold:
   chain's own temperature (greedy by default), the others use the sample temperature.
 - A node's score is the configured scorers over the path to it (its last check, the
   confidence of its steps); never a reference answer. Open paths are scored as partial.
-- The answer is the score-weighted vote over finished leaves (`vote.tally`); when the budget
+- The answer is the score-weighted vote over finished leaves (`_tally.tally`); when the budget
   ends the search with no finished leaf, the best open node is made to answer.
 - When the search ends, one SearchNode event per node records its final statistics.
 """
@@ -21,11 +21,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Generator
 
-from ponder.agent.chain import ChainState, think_step
-from ponder.agent.config import SEED_STRIDE
-from ponder.agent.rounds import RunScaffold, Sample
-from ponder.agent.scorers import score
-from ponder.agent.vote import tally
+from ponder.agent.critics.scorers import score
+from ponder.agent.engine.chain import ChainState, think_step
+from ponder.agent.engine.scaffold import RunScaffold, Sample
+from ponder.agent.settings import SEED_STRIDE
+from ponder.agent.strategies._tally import tally
 from ponder.thought_factors.catalogue import Factor
 from ponder.thought_factors.prompt import chain_prompt
 from ponder.trace.events import CandidateScored, Event, RoundFinished, RoundStarted, SearchNode, StepFinished, VoteTally
@@ -134,7 +134,7 @@ class SearchTree:
         if not leaves:
             best = max((n for n in self.nodes if n is not self.root), key=lambda n: (n.value, n.depth), default=None)
             if best is not None:
-                answer = self.run.catalogue.factor("answer")
+                answer = self.run.catalogue.answer
                 leaves = [(yield from self.grow(best, answer, greedy=True))]
         chosen = yield from self._vote(leaves, stopped)
         yield from self._close(chosen)

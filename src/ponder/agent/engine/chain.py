@@ -20,9 +20,10 @@ import copy
 from dataclasses import dataclass, field, replace
 from typing import Generator
 
-from ponder.agent.fresh import complete
-from ponder.agent.ids import SpanIds
-from ponder.agent.verify import CheckReport, judge
+from ponder.agent.engine.calls import complete, step_finished
+from ponder.agent.engine.checks import CheckReport, judge_check
+from ponder.agent.engine.ids import SpanIds
+from ponder.agent.settings import MIN_STEP_TOKENS, ChainConfig
 from ponder.llm.backend import Backend, Completion, Sampling
 from ponder.thought_factors.catalogue import Catalogue, Factor, render
 from ponder.thought_factors.parsing import candidate_answer, check_claims, python_blocks
@@ -35,21 +36,9 @@ from ponder.tools.answers import (
     extract_answer,
     stated_value,
 )
-from ponder.tools.sandbox import Limits, Result, Sandbox
+from ponder.tools.sandbox import Result, Sandbox
 from ponder.tools.sympy_check import run_checks
 from ponder.trace.events import Event, StepFinished, StepStarted, TextDelta, ToolCall, ToolResult
-
-
-@dataclass(frozen=True)
-class ChainConfig:
-    """Settings of one guided chain."""
-
-    max_tokens: int = 2048
-    temperature: float = 0.0
-    seed: int | None = None
-    max_corrections: int | None = None
-    sandbox: str = "auto"
-    code_limits: Limits = Limits()
 
 
 @dataclass
@@ -65,8 +54,6 @@ class ChainResult:
     evidence: str = ""
     steps: list[str] = field(default_factory=list)
 
-
-MIN_STEP_TOKENS = 16
 
 EventStream = Generator[Event, None, ChainResult]
 
@@ -116,7 +103,7 @@ def think_step(
         report = yield from _check(state, lead + completion.text, run_id, span, ids)
     finished = state.finish_step(factor, span, lead + completion.text, completion, report, run_id)
     yield finished
-    if factor.name == "answer":
+    if factor.name == state.catalogue.answer_name:
         state.answer(completion.text, span)
     return Step(span, finished)
 
@@ -153,17 +140,19 @@ class ChainState:
         return twin
 
     def remaining(self) -> int:
+        """Completion tokens this chain may still write."""
         return self.config.max_tokens - self.result.completion_tokens
 
     def budget(self, factor: Factor) -> int:
         """Tokens this step may use: its own budget, keeping the answer's in reserve."""
-        reserve = 0 if factor.name == "answer" else self.catalogue.factor("answer").max_tokens
+        answer = self.catalogue.answer
+        reserve = 0 if factor.name == answer.name else answer.max_tokens
         return min(factor.max_tokens, self.remaining() - reserve)
 
     def budgeted(self, factor: Factor) -> Factor:
         """Jump to the answer when too little budget is left for another step."""
-        if factor.name != "answer" and self.budget(factor) < MIN_STEP_TOKENS:
-            return self.catalogue.factor("answer")
+        if factor.name != self.catalogue.answer_name and self.budget(factor) < MIN_STEP_TOKENS:
+            return self.catalogue.answer
         return factor
 
     def lead(self, factor: Factor) -> str:
@@ -171,7 +160,8 @@ class ChainState:
         return render(factor.lead, verdict=self.verdict) if factor.lead else ""
 
     def sampling(self, factor: Factor) -> Sampling:
-        stops = ["<observation>", "</observation>"]
+        observed = self.catalogue.observation_tag
+        stops = [f"<{observed}>", f"</{observed}>"]
         for f in self.catalogue.factors.values():
             stops += [f.close_tag] if f.name == factor.name else [f.open_tag, f.close_tag]
         seed = None if self.config.seed is None else self.config.seed + len(self.result.steps)
@@ -180,11 +170,13 @@ class ChainState:
             seed=seed,
             max_tokens=max(1, self.budget(factor)),
             stop=tuple(stops),
+            purpose=factor.name,
         )
 
     def finish_step(
         self, factor: Factor, span: str, text: str, completion: Completion, report: CheckReport | None, run_id: str
     ) -> StepFinished:
+        """Append a written step (and its observation) to the transcript; return its event."""
         self.transcript += completion.text + factor.close_tag + "\n"
         if report is not None:
             self.transcript += observation(self.catalogue, report.observation)
@@ -197,24 +189,12 @@ class ChainState:
         self.result.completion_tokens += completion.completion_tokens
         self.result.steps.append(factor.name)
         self.result.transcript = self.transcript
-        if factor.name in ("hypothesize", "correct"):
+        if factor.proposes:
             found = candidate_answer(text)
             self.candidate = stated_value(found) if found else extract_answer(text)
-        return StepFinished(
-            run_id,
-            span=span,
-            factor=factor.name,
-            text=text.strip(),
-            stop_reason=completion.stop_reason,
-            completion_tokens=completion.completion_tokens,
-            prompt_tokens=completion.prompt_tokens,
-            prompt_tokens_evaluated=completion.prompt_tokens_evaluated,
-            seconds=round(completion.seconds, 3),
-            prompt_seconds=round(completion.prompt_seconds, 3),
-            confidence=_round(completion.mean_confidence),
-            outcome=report.outcome if report else "none",
-            observation=report.observation if report else None,
-        )
+        return step_finished(run_id, span, factor.name, text, [completion], completion.mean_confidence,
+                             outcome=report.outcome if report else "none",
+                             observation=report.observation if report else None)
 
     def legal_next(self) -> list[Factor]:
         """The factors that may follow the last step: `on_fail` first after a failed check (while
@@ -277,8 +257,4 @@ def _check(state: ChainState, text: str, run_id: str, span: str, ids: SpanIds): 
     for tool_span, check in zip(spans, checks):
         yield ToolResult(run_id, span=tool_span, status=check.status, output=check.detail,
                          seconds=check.seconds, isolation=check.isolation)
-    return judge(runs, checks, state.candidate)
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 4)
+    return judge_check(runs, checks, state.candidate)

@@ -13,22 +13,32 @@ Rules that must hold:
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Generator
 
-from ponder.agent.fresh import complete, first_confidence
-from ponder.agent.ids import SpanIds
-from ponder.agent.rounds import Review
-from ponder.agent.chain import ChainResult
+from ponder.agent.engine.calls import complete, first_confidence, fresh_prompt, step_finished
+from ponder.agent.engine.chain import ChainResult
+from ponder.agent.engine.ids import SpanIds
 from ponder.llm.backend import Backend, Sampling
 from ponder.thought_factors.catalogue import Catalogue, render
 from ponder.thought_factors.prompt import neutralize
-from ponder.trace.events import Event, ReviewVerdict, StepFinished, StepStarted, TextDelta
+from ponder.trace.events import Event, ReviewVerdict, StepStarted, TextDelta
 
 VERDICT_GRAMMAR = 'root ::= "ACCEPT" | "REVISE"'
 VERDICT_TOKENS = 4
 REASON_TOKENS = 48
 REVIEW_TOKENS = VERDICT_TOKENS + REASON_TOKENS
 _VERDICT = re.compile(r"\s*(ACCEPT|REVISE)\b", re.I)
+REVIEW = "review"  # the step's name in the trace, and the purpose of its verdict call
+REVIEW_REASONS = "review-reasons"  # the purpose of its reasons call
+
+
+@dataclass
+class Review:
+    """A review's verdict ("accept" or "revise") and its one line of reasons."""
+
+    verdict: str
+    reasons: str
 
 
 def review_prompt(backend: Backend, catalogue: Catalogue, question: str, result: ChainResult) -> str:
@@ -39,8 +49,7 @@ def review_prompt(backend: Backend, catalogue: Catalogue, question: str, result:
         outcome, evidence = "pass", render(catalogue.prompts["review_computed"], answer=answer)
     user = render(catalogue.prompts["review_user"], question=neutralize(question), answer=answer, outcome=outcome,
                   evidence=evidence)
-    messages = [{"role": "system", "content": catalogue.prompts["review_system"]}, {"role": "user", "content": user}]
-    return backend.chat_prompt(messages) + catalogue.prompts["review_open"]
+    return fresh_prompt(backend, catalogue.prompts["review_system"], user, catalogue.prompts["review_open"])
 
 
 def parse_verdict(text: str) -> str | None:
@@ -53,25 +62,20 @@ def review_answer(backend: Backend, catalogue: Catalogue, question: str, result:
                   parent: str, ids: SpanIds) -> Generator[Event, None, Review]:
     """Review a chain's answer in a fresh context, yielding its events; return the verdict."""
     span = ids.next()
-    yield StepStarted(run_id, span=span, parent=parent, factor="review", index=len(result.steps) + 1)
+    yield StepStarted(run_id, span=span, parent=parent, factor=REVIEW, index=len(result.steps) + 1)
     opening, lead = catalogue.prompts["review_open"], catalogue.prompts["review_reasons"]
     prompt = review_prompt(backend, catalogue, question, result)
     yield TextDelta(run_id, span=span, text=opening)
-    word = yield from complete(backend, prompt, Sampling(max_tokens=VERDICT_TOKENS, grammar=VERDICT_GRAMMAR),
-                               run_id, span)
+    word = yield from complete(backend, prompt, Sampling(max_tokens=VERDICT_TOKENS, grammar=VERDICT_GRAMMAR,
+                                                         purpose=REVIEW), run_id, span)
     prompt += word.text + lead
     yield TextDelta(run_id, span=span, text=lead)
-    line = yield from complete(backend, prompt, Sampling(max_tokens=REASON_TOKENS, stop=("\n",)), run_id, span)
+    line = yield from complete(backend, prompt, Sampling(max_tokens=REASON_TOKENS, stop=("\n",), purpose=REVIEW_REASONS),
+                               run_id, span)
     verdict = parse_verdict(word.text)
     reasons = " ".join(line.text.split()) if verdict else "(the review gave no readable verdict)"
     text = opening + word.text + lead + line.text
-    yield StepFinished(
-        run_id, span=span, factor="review", text=text.strip(), stop_reason=line.stop_reason,
-        completion_tokens=word.completion_tokens + line.completion_tokens, prompt_tokens=line.prompt_tokens,
-        prompt_tokens_evaluated=word.prompt_tokens_evaluated + line.prompt_tokens_evaluated,
-        seconds=round(word.seconds + line.seconds, 3), prompt_seconds=round(word.prompt_seconds + line.prompt_seconds, 3),
-        confidence=_round(first_confidence(word)),
-    )
+    yield step_finished(run_id, span, REVIEW, text, [word, line], first_confidence(word))
     review = Review(verdict or "accept", reasons)
     yield ReviewVerdict(run_id, span=span, parent=parent, verdict=review.verdict, reasons=review.reasons,
                         answer=result.answer.normalized)
@@ -82,7 +86,3 @@ def critique_text(catalogue: Catalogue, result: ChainResult, review: Review, ref
     """What the next round's chain reads about the rejected answer."""
     text = render(catalogue.prompts["critique"], answer=result.answer.text or "(no answer)", reasons=review.reasons)
     return text + ("\n" + catalogue.prompts["reflect"] if reflect else "")
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 4)

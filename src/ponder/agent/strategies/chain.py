@@ -1,4 +1,4 @@
-"""The `chain` strategy: one guided chain, reviewed in a fresh context; a REVISE verdict starts
+"""The `chain` strategy (the default): one guided chain, reviewed in a fresh context; a REVISE verdict starts
 a new round whose chain reads the critique, up to `rounds` rounds.
 
 Rules that must hold:
@@ -12,26 +12,12 @@ Rules that must hold:
 
 from __future__ import annotations
 
-from typing import Generator, Iterator
-
-from ponder.agent.chain import ChainConfig
-from ponder.agent.config import SearchConfig, search_config
-from ponder.agent.review import REVIEW_TOKENS, critique_text, review_answer
-from ponder.agent.rounds import RunScaffold, Sample
-from ponder.llm.backend import Backend
-from ponder.thought_factors.catalogue import Catalogue
-from ponder.trace.events import Event
+from ponder.agent.critics.review import REVIEW_TOKENS, critique_text, review_answer
+from ponder.agent.engine.scaffold import RunScaffold, Sample, StrategyBody
+from ponder.agent.strategies._registry import register
 
 _VERIFIED = {"pass": 2, "none": 1, "fail": 0}
 _REVIEWED = {"accept": 1, None: 0, "revise": 0}
-
-
-def run_chain(backend: Backend, question: str, config: ChainConfig | SearchConfig, *, run_id: str, model: str,
-              catalogue: Catalogue | None = None) -> Iterator[Event]:
-    """Answer with a reviewed guided chain, thinking again on REVISE; yield every event."""
-    scaffold = RunScaffold(backend, question, search_config(config), run_id=run_id, model=model, strategy="chain",
-                           catalogue=catalogue)
-    return scaffold.run(_loop(scaffold))
 
 
 def evidence_rank(sample: Sample) -> tuple[int, int, int, int]:
@@ -48,7 +34,9 @@ def better(best: Sample | None, new: Sample) -> Sample:
     return new if best is None or evidence_rank(new) > evidence_rank(best) else best
 
 
-def _loop(run: RunScaffold) -> Generator[Event, None, Sample | None]:
+@register("chain", "one guided chain, reviewed in a fresh context; REVISE thinks again (--rounds)")
+def chain(run: RunScaffold) -> StrategyBody:
+    """Answer with a reviewed guided chain, thinking again on REVISE."""
     config = run.config
     best: Sample | None = None
     critique = ""

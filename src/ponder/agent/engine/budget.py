@@ -1,4 +1,4 @@
-"""One Budget (tokens, seconds, samples) that bounds every strategy.
+"""The meter that holds a run to its Budget (tokens, seconds, samples; see `agent.settings`).
 
 Rules that must hold:
 - A budget is checked before every new round or sample; the first chain of a run always
@@ -13,21 +13,10 @@ Rules that must hold:
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-from ponder.agent.chain import ChainConfig
+from ponder.agent.settings import MIN_CHAIN_TOKENS, Budget, ChainConfig
 from ponder.trace.events import Event, RoundStarted, StepFinished
-
-MIN_CHAIN_TOKENS = 64
-
-
-@dataclass(frozen=True)
-class Budget:
-    """Limits on a run: completion tokens, wall-clock seconds, and chains (samples or rounds)."""
-
-    tokens: int | None = None
-    seconds: float | None = None
-    samples: int | None = None
 
 
 class Meter:

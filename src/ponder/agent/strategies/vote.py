@@ -14,75 +14,27 @@ Rules that must hold:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable, Generator, Iterator
+from typing import Callable
 
-from ponder.agent.chain import ChainConfig
-from ponder.agent.config import SearchConfig, search_config
-from ponder.agent.rounds import RunScaffold, Sample
-from ponder.agent.scorers import confidence_score, verifier_score
-from ponder.llm.backend import Backend
-from ponder.thought_factors.catalogue import Catalogue
-from ponder.tools.answers import equivalent
-from ponder.trace.events import CandidateScored, Event, VoteTally
+from ponder.agent.critics.scorers import confidence_score, verifier_score
+from ponder.agent.engine.scaffold import RunScaffold, Sample, StrategyBody
+from ponder.agent.settings import Weighting
+from ponder.agent.strategies._registry import register
+from ponder.agent.strategies._tally import Group, decided, tally
+from ponder.trace.events import CandidateScored, VoteTally
 
-Weighting = Callable[[Sample], float]
+Weigh = Callable[[Sample], float]
 
-WEIGHTINGS: dict[str, tuple[Weighting, float]] = {
+WEIGHTINGS: dict[Weighting, tuple[Weigh, float]] = {
     "count": (lambda s: 1.0, 1.0),
     "verifier": (lambda s: 0.5 + verifier_score(s), 1.5),
     "verifier+confidence": (lambda s: (0.5 + verifier_score(s)) * confidence_score(s), 1.5),
 }
 
 
-@dataclass
-class Group:
-    """Samples whose answers are equivalent, and their total weight."""
-
-    members: list[tuple[Sample, float]] = field(default_factory=list)
-
-    @property
-    def weight(self) -> float:
-        return round(sum(w for _, w in self.members), 6)
-
-    @property
-    def representative(self) -> Sample:
-        """The heaviest sample of the group, the earliest on a tie."""
-        return max(self.members, key=lambda m: (m[1], -m[0].index))[0]
-
-
-def run_vote(backend: Backend, question: str, config: ChainConfig | SearchConfig, *, run_id: str, model: str,
-             catalogue: Catalogue | None = None) -> Iterator[Event]:
-    """Answer by a (weighted) majority vote over sampled chains; yield every event."""
-    scaffold = RunScaffold(backend, question, search_config(config), run_id=run_id, model=model, strategy="vote",
-                           catalogue=catalogue)
-    return scaffold.run(_vote(scaffold))
-
-
-def tally(votes: list[tuple[Sample, float]]) -> list[Group]:
-    """Group weighted samples by equivalent answers, heaviest group first (earliest on a tie)."""
-    groups: list[Group] = []
-    for sample, weight in votes:
-        answer = sample.result.answer
-        if not answer.normalized:
-            continue
-        home = next((g for g in groups if equivalent(g.members[0][0].result.answer, answer)), None)
-        if home is None:
-            home = Group()
-            groups.append(home)
-        home.members.append((sample, weight))
-    return sorted(groups, key=lambda g: (-g.weight, -len(g.members), g.members[0][0].index))
-
-
-def decided(groups: list[Group], remaining: int, max_weight: float) -> bool:
-    """Whether the leader wins whatever the remaining samples vote."""
-    if not groups:
-        return False
-    runner_up = groups[1].weight if len(groups) > 1 else 0.0
-    return groups[0].weight > runner_up + remaining * max_weight
-
-
-def _vote(run: RunScaffold) -> Generator[Event, None, Sample | None]:
+@register("vote", "majority of sampled chains (self-consistency), weighted by their checks")
+def vote(run: RunScaffold) -> StrategyBody:
+    """Answer by a (weighted) majority vote over sampled chains."""
     config = run.config
     weigh, max_weight = WEIGHTINGS[config.weighting]
     votes: list[tuple[Sample, float]] = []

@@ -16,26 +16,17 @@ Rules that must hold:
 
 from __future__ import annotations
 
-from typing import Generator, Iterator
+from typing import Generator
 
-from ponder.agent.chain import ChainConfig
-from ponder.agent.config import SearchConfig, search_config
-from ponder.agent.rounds import RunScaffold, Sample
-from ponder.agent.tree_search import SearchTree, TreeNode
-from ponder.llm.backend import Backend
-from ponder.thought_factors.catalogue import Catalogue
+from ponder.agent.engine.scaffold import RunScaffold, StrategyBody
+from ponder.agent.strategies._registry import register
+from ponder.agent.strategies._tree import SearchTree, TreeNode
 from ponder.trace.events import Event
 
 
-def run_beam(backend: Backend, question: str, config: ChainConfig | SearchConfig, *, run_id: str, model: str,
-             catalogue: Catalogue | None = None) -> Iterator[Event]:
-    """Answer by beam search over sampled factor steps; yield every event."""
-    scaffold = RunScaffold(backend, question, search_config(config), run_id=run_id, model=model, strategy="beam",
-                           catalogue=catalogue)
-    return scaffold.run(_beam(scaffold))
-
-
-def _beam(run: RunScaffold) -> Generator[Event, None, Sample | None]:
+@register("beam", "beam search over factor steps (--width, --expansions)")
+def beam(run: RunScaffold) -> StrategyBody:
+    """Answer by beam search over sampled factor steps."""
     tree = SearchTree(run)
     frontier = [(yield from tree.open())]
     stopped = "finished"
@@ -54,7 +45,7 @@ def _expand(tree: SearchTree, frontier: list[TreeNode]) -> Generator[Event, None
     children: list[TreeNode] = []
     for node in sorted(frontier, key=lambda n: n.state.transcript):
         factor = node.state.legal_next()[0]
-        versions = 1 if factor.name == "answer" else max(1, run.config.expansions)
+        versions = 1 if factor.name == run.catalogue.answer_name else max(1, run.config.expansions)
         for version in range(versions):
             if len(tree.nodes) > 1 and run.meter.stop_reason():
                 return children, "budget"

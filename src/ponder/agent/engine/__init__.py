@@ -1,0 +1,1 @@
+"""The engine: the guided chain of thought factors, its checks, model calls, the run scaffold and budget."""

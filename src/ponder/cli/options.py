@@ -1,0 +1,223 @@
+"""The flags shared by `ask`, `batch` and `eval`, declared once, and the one typed `Options`
+they become.
+
+Rules that must hold:
+- Every shared flag is declared once, here, in a help panel (Model, Thinking, Budget, Output,
+  Sandbox), its default read from the dataclass that owns it (`agent.settings.RunConfig`,
+  `llm.llama.LoadOptions`), never spelled a second time.
+- `@with_options(...)` appends the flags to a command's signature and calls the command with
+  one `Options`, built and checked first: every bad value or bad mix is a UsageError (one
+  line, exit 2) before any model loads. Strategy names are checked against the registry.
+- Importing this module loads no model and no native library.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import typer
+
+from ponder.agent.settings import RULES, SANDBOX_MODES, SCORER_NAMES, WEIGHTINGS, Budget, ChainConfig, RunConfig
+from ponder.agent.strategies import STRATEGIES
+from ponder.errors import UsageError
+from ponder.llm.llama import LoadOptions
+from ponder.tools.sandbox import Limits
+
+RUN, LOAD, LIMITS = RunConfig(), LoadOptions(), Limits()
+DEFAULT_STRATEGY = "chain"
+
+SandboxMode = Enum("SandboxMode", {name: name for name in SANDBOX_MODES}, type=str)  # type: ignore[misc]
+Weighting = Enum("Weighting", {name: name for name in WEIGHTINGS}, type=str)  # type: ignore[misc]
+Rule = Enum("Rule", {name: name for name in RULES}, type=str)  # type: ignore[misc]
+
+
+class Reasoning(str, Enum):
+    """How much of the hidden chain of thought to show on stderr."""
+
+    show = "show"
+    collapse = "collapse"
+    hide = "hide"
+
+
+@dataclass(frozen=True)
+class Output:
+    """Where a run's results go: the reasoning view, stdout's form, traces, logs."""
+
+    reasoning: str | None = None  # None: collapse on a terminal, else hide
+    as_json: bool = False
+    events: bool = False
+    trace_dir: Path | None = None
+    no_trace: bool = False
+    verbose: bool = False
+
+
+@dataclass(frozen=True)
+class Options:
+    """Everything a command was asked to do: the model, the strategies, the run, the output."""
+
+    model: str | None = None
+    load: LoadOptions = field(default_factory=LoadOptions)
+    strategies: tuple[str, ...] = (DEFAULT_STRATEGY,)
+    run: RunConfig = field(default_factory=RunConfig)
+    output: Output = field(default_factory=Output)
+
+    @property
+    def strategy(self) -> str:
+        """The one strategy of `ask` and `batch`."""
+        return self.strategies[0]
+
+
+def gpu_layers(value: str) -> str:
+    """Accept 'auto' or a whole number of layers (-1 = all)."""
+    if value == "auto":
+        return value
+    try:
+        if -1 <= int(value) <= 100_000:
+            return value
+    except ValueError:
+        pass
+    raise typer.BadParameter("must be 'auto' or a whole number of layers (-1 = all)")
+
+
+def limits(timeout: float, memory_mib: int) -> Limits:
+    """Sandbox limits for each piece of model code."""
+    return replace(LIMITS, wall_seconds=timeout, cpu_seconds=max(1, int(timeout + 0.999)),
+                   memory_bytes=memory_mib * 1024 * 1024)
+
+
+def _strategy_help(many: bool) -> str:
+    names = ", ".join(STRATEGIES)
+    return f"{'Comma-separated strategies to compare' if many else 'Strategy'}: {names}. See `ponder strategies`."
+
+
+SANDBOX_HELP = "auto: bubblewrap, else rlimits only (warned); strict: bubblewrap or refuse; off: never run code."
+TIMEOUT_HELP = "Wall-clock seconds each piece of model code may run."
+MEMORY_HELP = "Address space each piece of model code may use, in MiB."
+
+_M, _T, _B, _O, _S = "Model", "Thinking", "Budget", "Output", "Sandbox"
+
+# name -> (annotation, typer.Option). The order is the order of --help within each panel.
+MODEL_FLAGS: dict[str, tuple[Any, Any]] = {
+    "model": (Optional[str], typer.Option(None, "-m", "--model", envvar="PONDER_MODEL", rich_help_panel=_M,
+                                          help="default (1.5B), small (0.5B), fake, or a GGUF path.")),
+    "ctx": (int, typer.Option(LOAD.n_ctx, "--ctx", min=256, rich_help_panel=_M, help="Context size in tokens.")),
+    "threads": (Optional[int], typer.Option(None, "--threads", min=1, max=1024, rich_help_panel=_M,
+                                            help="CPU threads (default: all cores).")),
+    "gpu_layers": (str, typer.Option(LOAD.gpu_layers, "--gpu-layers", callback=gpu_layers, rich_help_panel=_M,
+                                     help="Layers to offload: auto (all with a GPU build) or N.")),
+}
+THINKING_FLAGS: dict[str, tuple[Any, Any]] = {
+    "samples": (int, typer.Option(RUN.samples, "--samples", "-n", min=1, max=64, rich_help_panel=_T,
+                                  help="Chains of vote/best-of-n, rollouts of mcts.")),
+    "rounds": (int, typer.Option(RUN.rounds, "--rounds", min=1, max=10, rich_help_panel=_T,
+                                 help="Most rounds of chain's review loop.")),
+    "no_review": (bool, typer.Option(False, "--no-review", rich_help_panel=_T, help="chain: answer without a review.")),
+    "scorer": (str, typer.Option(",".join(RUN.scorers), "--scorer", rich_help_panel=_T,
+                                 help=f"Scorers, comma-separated: {', '.join(SCORER_NAMES)}.")),
+    "rule": (Rule, typer.Option(Rule(RUN.rule), "--rule", rich_help_panel=_T, help="How scores combine.")),
+    "weighting": (Weighting, typer.Option(Weighting(RUN.weighting), "--weighting", rich_help_panel=_T, help="vote: weight of a vote.")),
+    "width": (int, typer.Option(RUN.width, "--width", min=1, max=16, rich_help_panel=_T,
+                                help="beam: paths kept after each step.")),
+    "expansions": (int, typer.Option(RUN.expansions, "--expansions", min=1, max=16, rich_help_panel=_T,
+                                     help="beam: versions of each step; mcts: children of a node.")),
+    "max_tokens": (int, typer.Option(RUN.chain.max_tokens, "--max-tokens", min=16, max=1_000_000, rich_help_panel=_T,
+                                     help="Most completion tokens of each chain.")),
+    "temperature": (float, typer.Option(RUN.chain.temperature, "--temperature", "-t", min=0.0, max=10.0,
+                                        rich_help_panel=_T, help="Temperature of the chain (0 = greedy).")),
+    "seed": (Optional[int], typer.Option(None, "--seed", min=0, max=2**31 - 1, rich_help_panel=_T, help="Sampling seed.")),
+}
+BUDGET_FLAGS: dict[str, tuple[Any, Any]] = {
+    "budget_tokens": (Optional[int], typer.Option(None, "--budget-tokens", min=1, max=100_000_000, rich_help_panel=_B,
+                                                  help="Most completion tokens of the whole run.")),
+    "budget_seconds": (Optional[float], typer.Option(None, "--budget-seconds", min=0.0, max=1e7, rich_help_panel=_B,
+                                                     help="No new chain starts after this many seconds.")),
+}
+TRACE_FLAGS: dict[str, tuple[Any, Any]] = {
+    "trace_dir": (Optional[Path], typer.Option(None, "--trace-dir", rich_help_panel=_O, help="Where JSONL traces go.")),
+    "no_trace": (bool, typer.Option(False, "--no-trace", rich_help_panel=_O, help="Write no trace files.")),
+    "verbose": (bool, typer.Option(False, "-v", "--verbose", rich_help_panel=_O,
+                                   help="llama.cpp's logs and error details.")),
+}
+ANSWER_FLAGS: dict[str, tuple[Any, Any]] = {
+    "reasoning": (Optional[Reasoning], typer.Option(
+        None, "--reasoning", rich_help_panel=_O,
+        help="Thought steps on stderr (default: collapse on a terminal, else hide).")),
+    "as_json": (bool, typer.Option(False, "--json", rich_help_panel=_O, help="One JSON object: answer, steps, usage.")),
+    "events": (bool, typer.Option(False, "--events", rich_help_panel=_O, help="The run's trace events as JSONL.")),
+}
+SANDBOX_FLAGS: dict[str, tuple[Any, Any]] = {
+    "sandbox": (SandboxMode, typer.Option(SandboxMode(RUN.chain.sandbox), "--sandbox", rich_help_panel=_S, help=SANDBOX_HELP)),
+    "code_timeout": (float, typer.Option(LIMITS.wall_seconds, "--code-timeout", min=0.1, max=600, rich_help_panel=_S,
+                                         help=TIMEOUT_HELP)),
+    "code_memory": (int, typer.Option(LIMITS.memory_bytes // 2**20, "--code-memory", min=64, max=65536,
+                                      rich_help_panel=_S, help=MEMORY_HELP)),
+}
+
+
+def with_options(*, answer_flags: bool = False, many_strategies: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Add the shared flags to a Typer command, which then takes `options: Options` instead."""
+    strategy_flag = {"strategy": (str, typer.Option(DEFAULT_STRATEGY, "--strategy", rich_help_panel=_T,
+                                                    help=_strategy_help(many_strategies)))}
+    flags = {**MODEL_FLAGS, **strategy_flag, **THINKING_FLAGS, **BUDGET_FLAGS,
+             **(ANSWER_FLAGS if answer_flags else {}), **TRACE_FLAGS, **SANDBOX_FLAGS}
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "options"]
+        added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation)
+                 for name, (annotation, option) in flags.items()]
+
+        @functools.wraps(command)
+        def wrapper(**values: Any) -> Any:
+            shared = {name: values.pop(name) for name in flags}
+            return command(**values, options=build_options(shared, many_strategies))
+
+        wrapper.__signature__ = inspect.Signature(own + added)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in own + added}
+        return wrapper
+
+    return decorate
+
+
+def build_options(values: dict[str, Any], many_strategies: bool = False) -> Options:
+    """The typed Options from the shared flags' values, checked (UsageError on any bad value)."""
+    strategies = tuple(name.strip() for name in values["strategy"].split(",") if name.strip())
+    check_strategies(strategies, many_strategies)
+    chain = ChainConfig(max_tokens=values["max_tokens"], temperature=values["temperature"], seed=values["seed"],
+                        sandbox=_value(values["sandbox"]), code_limits=limits(values["code_timeout"], values["code_memory"]))
+    budget = Budget(tokens=values["budget_tokens"], seconds=values["budget_seconds"], samples=values["samples"])
+    scorers = tuple(name.strip() for name in values["scorer"].split(",") if name.strip())
+    run = replace(RUN, chain=chain, budget=budget, review=not values["no_review"], rounds=values["rounds"],
+                  samples=values["samples"], scorers=scorers, rule=_value(values["rule"]),  # type: ignore[arg-type]
+                  weighting=_value(values["weighting"]), width=values["width"], expansions=values["expansions"])
+    problems = run.problems()
+    if problems:
+        raise UsageError("; ".join(problems))
+    if values.get("as_json") and values.get("events"):
+        raise UsageError("--json and --events cannot be used together")
+    load = LoadOptions(n_ctx=values["ctx"], n_threads=values["threads"], gpu_layers=values["gpu_layers"],
+                       seed=values["seed"] or 0, verbose=values["verbose"])
+    output = Output(reasoning=_value(values.get("reasoning")), as_json=values.get("as_json", False),
+                    events=values.get("events", False), trace_dir=values["trace_dir"], no_trace=values["no_trace"],
+                    verbose=values["verbose"])
+    return Options(model=values["model"], load=load, strategies=strategies, run=run, output=output)
+
+
+def check_strategies(names: tuple[str, ...], many: bool = True) -> None:
+    """Refuse unknown, missing or repeated strategy names (one line, exit 2)."""
+    available = ", ".join(STRATEGIES)
+    unknown = [name for name in names if name not in STRATEGIES]
+    if unknown or not names:
+        raise UsageError(f"unknown strategy {', '.join(unknown) or '(none)'}; available: {available}")
+    if len(set(names)) != len(names):
+        raise UsageError(f"a strategy is named twice in {','.join(names)}")
+    if len(names) > 1 and not many:
+        raise UsageError("give one strategy (eval compares several)")
+
+
+def _value(choice: Any) -> Any:
+    return choice.value if isinstance(choice, Enum) else choice
