@@ -136,11 +136,14 @@ def test_json_carries_the_strategy_result(tmp_path):
 def test_vote_flags_reach_the_strategy(tmp_path):
     spec = fake_script(tmp_path, scripts.PASSING)
     done = ponder("ask", "-m", spec, "--json", "--no-trace", "--strategy", "vote", "--samples", "3",
-                  "--budget-tokens", "5000", "q")
+                  "--budget-tokens", "5000", "--parallel", "1", "q")
     run = json.loads(done.stdout)
     assert run["strategy"] == "vote" and run["vote"]["winner"] == "9"
     # two checked votes for 9 (1.5 each) cannot be overtaken by one more sample: early stop
     assert run["vote"]["samples"] == 2 and run["vote"]["stopped"] == "decided" and len(run["candidates"]) == 2
+    waves = json.loads(ponder("ask", "-m", spec, "--json", "--no-trace", "--strategy", "vote", "--samples", "3",
+                              "q").stdout)
+    assert waves["vote"]["samples"] == 3 and waves["vote"]["stopped"] == "samples"  # one wave of three
 
 
 def test_no_review_and_unknown_names_are_usage_errors_or_honoured(tmp_path):

@@ -132,9 +132,29 @@ def test_verifier_weighting_lets_one_checked_answer_beat_two_failed_ones(think):
 
 
 def test_vote_stops_early_when_the_leader_cannot_be_overtaken(think):
-    run = think("vote", scripts.PASSING, samples=5, weighting="count")
+    run = think("vote", scripts.PASSING, samples=5, weighting="count", parallel=1)
     (tally,) = run.of(VoteTally)
     assert tally.samples == 3 and tally.stopped == "decided" and len(run.backend.asked("restate")) == 3
+
+
+def test_vote_samples_in_waves_and_stops_early_between_them(think):
+    run = think("vote", scripts.PASSING, samples=9, weighting="count", parallel=4)
+    (tally,) = run.of(VoteTally)
+    assert tally.samples == 8 and tally.stopped == "decided"  # 4 votes could still be caught by 5, 8 not by 1
+    assert run.backend.waves == [4] * 5 * 2  # each of the 5 steps of both waves decoded together
+    assert [c.index for c in run.of(RoundStarted)] == list(range(1, 9))
+
+
+def test_chains_of_a_wave_keep_their_own_transcripts_and_seeds(think):
+    says = scripts.in_turn(scripts.PASSING, scripts.FAILING_11)
+    run = think("vote", says, samples=2, parallel=2, max_corrections=0, seed=3)
+    first, second = (c for c in run.backend.asked("answer"))
+    assert "Candidate answer: 9" in first.prompt and "Candidate answer: 11" in second.prompt
+    assert first.sampling.seed != second.sampling.seed and {first.sampling.temperature} == {0.7}
+    rounds = {r.index: r.span for r in run.of(RoundStarted)}
+    parents = {e.span: e.parent for e in run.events if hasattr(e, "parent") and e.type == "step_started"}
+    answers = {s.text: parents[s.span] for s in run.steps("answer")}
+    assert answers == {"9": rounds[1], "11": rounds[2]}
 
 
 def test_vote_samples_are_diverse_by_temperature_and_seed_and_share_the_prefix(think):
@@ -185,23 +205,36 @@ def test_scores_combine_by_the_named_rule(think):
 # -- budget -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("strategy", ["vote", "best-of-n"])
-def test_samples_budget_stops_sampling(think, strategy):
-    run = think(strategy, scripts.PASSING, samples=5, weighting="count", budget=Budget(samples=2))
+@pytest.mark.parametrize("parallel", [1, 4])
+def test_samples_budget_stops_sampling(think, strategy, parallel):
+    run = think(strategy, scripts.PASSING, samples=5, weighting="count", budget=Budget(samples=2), parallel=parallel)
     assert len(run.of(RoundStarted)) == 2 and run.answer == "9"
 
 
 @pytest.mark.parametrize("strategy", ["chain", "vote", "best-of-n"])
 def test_token_budget_is_never_exceeded_and_an_answer_is_kept(think, strategy):
-    run = think(strategy, scripts.PASSING | scripts.REVISE, samples=6, rounds=6, budget=Budget(tokens=200))
+    run = think(strategy, scripts.PASSING | scripts.REVISE, samples=6, rounds=6, budget=Budget(tokens=200), parallel=1)
     assert run.events[-1].usage["completion_tokens"] <= 200
     assert 1 <= len(run.of(RoundStarted)) < 6
     assert run.answer == "9"
 
 
+@pytest.mark.parametrize("strategy", ["vote", "best-of-n", "beam"])
+def test_chains_side_by_side_split_the_tokens_left(think, strategy):
+    run = think(strategy, scripts.PASSING | {"judge": "yes", "correct": scripts.RIGHT}, samples=8, parallel=4,
+                budget=Budget(tokens=150), scorers=("verifier", "judge"))
+    assert run.events[-1].usage["completion_tokens"] <= 150 and run.answer
+
+
 def test_seconds_budget_starts_no_new_chain(think):
-    run = think("vote", scripts.PASSING, samples=3, budget=Budget(seconds=0.0))
+    run = think("vote", scripts.PASSING, samples=3, budget=Budget(seconds=0.0), parallel=1)
     assert len(run.of(RoundStarted)) == 1 and run.of(VoteTally)[0].stopped == "budget"
     assert run.answer == "9"
+
+
+def test_seconds_budget_is_checked_between_waves(think):
+    run = think("vote", scripts.PASSING, samples=6, budget=Budget(seconds=0.0), parallel=3)
+    assert len(run.of(RoundStarted)) == 3 and run.of(VoteTally)[0].stopped == "budget"
 
 
 # -- every strategy ---------------------------------------------------------------------------

@@ -19,7 +19,8 @@ from ponder.tools.sandbox import Limits
 
 SEED_STRIDE = 1000  # a chain seeds step k with seed + k; samples stay apart by this much
 MIN_CHAIN_TOKENS = 64  # no new chain starts with fewer completion tokens left than this
-MIN_STEP_TOKENS = 16  # a chain jumps to its answer when fewer are left for another step
+MIN_STEP_TOKENS = 16
+MAX_PARALLEL = 8  # the most sequences one context decodes side by side  # a chain jumps to its answer when fewer are left for another step
 
 SandboxMode = Literal["auto", "strict", "off"]
 Weighting = Literal["count", "verifier", "verifier+confidence"]
@@ -70,6 +71,7 @@ class RunConfig:
     width: int = 2  # beam: open paths kept after each step
     expansions: int = 2  # beam: samples of each path's next step; mcts: most children of a node
     exploration: float = 1.0  # mcts: the PUCT constant
+    parallel: int = 4  # chains (or search steps) decoded side by side; 1 = one after another
 
     def sample_chain(self, index: int) -> ChainConfig:
         """The chain settings of sample `index` (0-based): diverse by temperature and seed."""
@@ -87,6 +89,8 @@ class RunConfig:
             found.append(_not_one_of("rule", self.rule, RULES))
         if self.chain.sandbox not in SANDBOX_MODES:
             found.append(_not_one_of("sandbox mode", self.chain.sandbox, SANDBOX_MODES))
+        if not 1 <= self.parallel <= MAX_PARALLEL:
+            found.append(f"--parallel must be between 1 and {MAX_PARALLEL}")
         found += _budget_problems(self)
         return found
 

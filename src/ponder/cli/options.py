@@ -22,7 +22,16 @@ from typing import Any, Callable, Optional
 
 import typer
 
-from ponder.agent.settings import RULES, SANDBOX_MODES, SCORER_NAMES, WEIGHTINGS, Budget, ChainConfig, RunConfig
+from ponder.agent.settings import (
+    MAX_PARALLEL,
+    RULES,
+    SANDBOX_MODES,
+    SCORER_NAMES,
+    WEIGHTINGS,
+    Budget,
+    ChainConfig,
+    RunConfig,
+)
 from ponder.agent.strategies import STRATEGIES
 from ponder.errors import UsageError
 from ponder.llm.llama import LoadOptions
@@ -125,6 +134,8 @@ THINKING_FLAGS: dict[str, tuple[Any, Any]] = {
                                 help="beam: paths kept after each step.")),
     "expansions": (int, typer.Option(RUN.expansions, "--expansions", min=1, max=16, rich_help_panel=_T,
                                      help="beam: versions of each step; mcts: children of a node.")),
+    "parallel": (int, typer.Option(RUN.parallel, "--parallel", "-P", min=1, max=MAX_PARALLEL, rich_help_panel=_T,
+                                   help="Chains (or search steps) decoded side by side.")),
     "max_tokens": (int, typer.Option(RUN.chain.max_tokens, "--max-tokens", min=16, max=1_000_000, rich_help_panel=_T,
                                      help="Most completion tokens of each chain.")),
     "temperature": (float, typer.Option(RUN.chain.temperature, "--temperature", "-t", min=0.0, max=10.0,
@@ -193,7 +204,8 @@ def build_options(values: dict[str, Any], many_strategies: bool = False) -> Opti
     scorers = tuple(name.strip() for name in values["scorer"].split(",") if name.strip())
     run = replace(RUN, chain=chain, budget=budget, review=not values["no_review"], rounds=values["rounds"],
                   samples=values["samples"], scorers=scorers, rule=_value(values["rule"]),  # type: ignore[arg-type]
-                  weighting=_value(values["weighting"]), width=values["width"], expansions=values["expansions"])
+                  weighting=_value(values["weighting"]), width=values["width"], expansions=values["expansions"],
+                  parallel=values["parallel"])
     problems = run.problems()
     if problems:
         raise UsageError("; ".join(problems))

@@ -7,10 +7,15 @@ Rules that must hold:
   colour, no escape bytes.
 - Modes: `show` prints each finished step in full, `collapse` prints one line per finished
   step (the live region streams the step in progress), `hide` prints nothing.
+- Steps decoded side by side (a wave of samples, a beam's expansions) are tracked by span:
+  the live region shows one line each (round, factor, tokens so far, the candidate answer
+  it has reached), and each collapses to its finished line as it ends.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import IO
 
 from rich.console import Console, Group
@@ -33,9 +38,20 @@ from ponder.trace.events import (
 )
 
 MODES = ("show", "collapse", "hide")
+_CANDIDATE = re.compile(r"candidate answer\s*[:=]\s*(.+)", re.I)
 LIVE_LINES = 8
 _OUTCOME_MARK = {"pass": "✓", "fail": "✗", "none": "·"}
 _OUTCOME_STYLE = {"pass": "green", "fail": "red", "none": "dim"}
+
+
+@dataclass
+class _Active:
+    """A step in progress: its factor, round and the text so far."""
+
+    factor: str
+    round: int | None
+    text: str = ""
+    pieces: int = 0
 
 
 class ReasoningView:
@@ -46,25 +62,34 @@ class ReasoningView:
         self.console = Console(file=stream, stderr=stream is None, highlight=False, soft_wrap=False)
         self.animated = self.console.is_terminal and mode != "hide"
         self._live: Live | None = None
-        self._factor = ""
-        self._text = ""
+        self._active: dict[str, _Active] = {}
+        self._rounds: dict[str, int] = {}  # round span -> its index
+        self._parents: dict[str, str] = {}  # step span -> the round (or step) it hangs off
 
     def handle(self, event: Event) -> None:
         """Update the display for one event."""
         if self.mode == "hide":
             return
+        if isinstance(event, RoundStarted):
+            self._rounds[event.span] = event.index
         if isinstance(event, StepStarted):
-            self._factor, self._text = event.factor, ""
+            self._parents[event.span] = event.parent or ""
+            self._active[event.span] = _Active(event.factor, self._round_of(event.span))
             self._start_live()
         elif isinstance(event, TextDelta):
-            self._text += event.text
-            self._refresh()
+            active = self._active.get(event.span or "")
+            if active is not None:
+                active.text += event.text
+                active.pieces += 1
+                self._refresh()
         elif isinstance(event, ToolCall) and self.mode == "show":
             self._print(Text(f"  ⚙ running {event.tool} check…", style="dim"))
         elif isinstance(event, ToolResult):
             self._print(_tool_line(event))
         elif isinstance(event, StepFinished):
-            self._stop_live()
+            self._active.pop(event.span or "", None)
+            if not self._active:
+                self._stop_live()
             self._print(self._finished(event))
         elif isinstance(event, (RoundStarted, ReviewVerdict, CandidateScored, VoteTally)):
             self._print(_search_line(event))
@@ -90,8 +115,18 @@ class ReasoningView:
             parts.append(_indent(Text("observation: " + visible(event.observation), style="yellow")))
         return Group(*parts)
 
+    def _round_of(self, span: str) -> int | None:
+        seen = set()
+        while span in self._parents and span not in seen:
+            seen.add(span)
+            span = self._parents[span]
+        return self._rounds.get(span)
+
     def _start_live(self) -> None:
         if not self.animated:
+            return
+        if self._live is not None:
+            self._refresh()
             return
         self._live = Live(self._current(), console=self.console, transient=True, auto_refresh=True,
                           refresh_per_second=12, vertical_overflow="crop")
@@ -107,10 +142,28 @@ class ReasoningView:
             self._live.update(self._current())
 
     def _current(self) -> Text:
-        lines = visible(self._text).splitlines()[-LIVE_LINES:]
+        if len(self._active) > 1:
+            return self._side_by_side()
+        active = next(iter(self._active.values()), _Active("", None))
+        lines = visible(active.text).splitlines()[-LIVE_LINES:]
         text = Text()
-        text.append(f"… {self._factor}\n", style="bold cyan")
+        text.append(f"… {active.factor}\n", style="bold cyan")
         text.append("\n".join("  " + line for line in lines), style="dim")
+        return text
+
+    def _side_by_side(self) -> Text:
+        """One line per step in progress: round, factor, pieces streamed, answer so far."""
+        text = Text()
+        for i, active in enumerate(self._active.values()):
+            if i:
+                text.append("\n")
+            where = f"r{active.round}" if active.round is not None else "  "
+            text.append(f"… {where:<4}", style="dim")
+            text.append(f"{active.factor:<11}", style="bold cyan")
+            text.append(f" {active.pieces:4d} tok  ", style="dim")
+            found = _CANDIDATE.findall(active.text)
+            tail = f"→ {found[-1]}" if found else (visible(active.text).splitlines() or [""])[-1]
+            text.append(_one_line(tail, self.console.width - 24))
         return text
 
     def _print(self, renderable: Text | Group) -> None:

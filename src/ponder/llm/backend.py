@@ -9,12 +9,17 @@ Rules that must hold:
 - Text going out is plain `str`; backends never print.
 - `choose` scores whole options (every token of each), so options that share a first token
   (`<verify>`, `<answer>`) are still told apart; it samples nothing.
+- `stream_many` decodes several requests together (each its own prompt, sampling, stops and
+  grammar) and yields `SeqDelta`s and exactly one `SeqDone` per request; a request's deltas
+  concatenate to its Completion's text, as in `stream`. A prompt that several requests share
+  is evaluated once. `sample_n` is the case of one prompt and n samplings. A backend without
+  its own `stream_many` serves it one request after another (`stream_in_turn`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator, Protocol, Sequence, Union
+from typing import Iterator, Protocol, Sequence, Union, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -24,6 +29,7 @@ class Sampling:
     temperature: float = 0.0
     top_p: float = 0.95
     top_k: int = 40
+    min_p: float = 0.0
     seed: int | None = None
     max_tokens: int = 256
     stop: tuple[str, ...] = ()
@@ -63,6 +69,33 @@ class Completion:
 StreamItem = Union[Delta, Completion]
 
 
+@dataclass(frozen=True)
+class Request:
+    """One completion asked for: a prompt and how to sample it."""
+
+    prompt: str
+    sampling: Sampling
+
+
+@dataclass(frozen=True)
+class SeqDelta:
+    """A piece of the text of request `index` of a `stream_many` call."""
+
+    index: int
+    delta: Delta
+
+
+@dataclass(frozen=True)
+class SeqDone:
+    """The end of request `index` of a `stream_many` call: its whole text and what it cost."""
+
+    index: int
+    completion: Completion
+
+
+ManyItem = Union[SeqDelta, SeqDone]
+
+
 class Backend(Protocol):
     """A model that streams completions."""
 
@@ -84,3 +117,31 @@ class Backend(Protocol):
         """A grammar-restricted choice: the model's probability of each option as the text that
         follows `prompt`, renormalized over the options (they sum to 1)."""
         ...
+
+
+@runtime_checkable
+class ParallelBackend(Backend, Protocol):
+    """A backend that decodes several requests together."""
+
+    def stream_many(self, requests: Sequence[Request]) -> Iterator[ManyItem]:
+        """Stream completions of several requests decoded together: SeqDeltas, and one SeqDone each."""
+        ...
+
+
+def stream_in_turn(backend: Backend, requests: Sequence[Request]) -> Iterator[ManyItem]:
+    """`stream_many` for a backend without it: each request streamed after the last."""
+    for index, request in enumerate(requests):
+        for item in backend.stream(request.prompt, request.sampling):
+            yield SeqDelta(index, item) if isinstance(item, Delta) else SeqDone(index, item)
+
+
+def stream_many(backend: Backend, requests: Sequence[Request]) -> Iterator[ManyItem]:
+    """Stream several requests, together where the backend can, else one after another."""
+    if isinstance(backend, ParallelBackend):
+        return backend.stream_many(requests)
+    return stream_in_turn(backend, requests)
+
+
+def sample_n(backend: Backend, prompt: str, samplings: Sequence[Sampling]) -> Iterator[ManyItem]:
+    """n continuations of one prompt (the prompt evaluated once), each with its own sampling."""
+    return stream_many(backend, [Request(prompt, s) for s in samplings])

@@ -10,7 +10,9 @@ Rules that must hold:
 - It honours the same contract as the real backend (stop sequences, max_tokens, one
   Completion at the end) so the engine cannot tell it apart by behaviour.
 - It simulates a KV cache the way llama.cpp's prefix matching does, so tests can assert
-  that the engine keeps its transcript append-only.
+  that the engine keeps its transcript append-only; in `stream_many` each request is
+  charged only for the prompt tokens no earlier sequence (cached, or of this wave) holds,
+  and the requests' deltas interleave, as one decode step per token advances them all.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterator, Mapping, Sequence, Union
 
-from ponder.llm.backend import Completion, Delta, Sampling, StreamItem
+from ponder.llm.backend import Completion, Delta, ManyItem, Request, Sampling, SeqDelta, SeqDone, StreamItem
 from ponder.llm.stops import StopScanner
 
 _TOKEN = re.compile(r"\s+|\w+|[^\w\s]", re.UNICODE)
@@ -99,6 +101,7 @@ class FakeBackend:
         self._cached: list[str] = []
         self.chooser = chooser
         self.choices: list[tuple[str, tuple[str, ...]]] = []
+        self.waves: list[int] = []  # the size of every stream_many call, in order
 
     def asked(self, purpose: str) -> list[FakeCall]:
         """The recorded calls that asked for `purpose`, in order."""
@@ -122,12 +125,42 @@ class FakeBackend:
 
     def stream(self, prompt: str, sampling: Sampling) -> Iterator[StreamItem]:
         """Stream the handler's answer to this call."""
-        call = FakeCall(prompt, sampling)
-        self.calls.append(call)
-        start = time.perf_counter()
         prompt_tokens = fake_tokens(prompt)
         evaluated = len(prompt_tokens) - _common_prefix(self._cached, prompt_tokens)
+        held: list[list[str]] = []
+        yield from self._answer(FakeCall(prompt, sampling), prompt_tokens, evaluated, held)
+        self._cached = held[0]
+
+    def stream_many(self, requests: Sequence[Request]) -> Iterator[ManyItem]:
+        """Answer every request, their deltas interleaved one token at a time."""
+        self.waves.append(len(requests))
+        known = [self._cached]
+        answers = []
+        held: list[list[str]] = []
+        for request in requests:
+            prompt_tokens = fake_tokens(request.prompt)
+            evaluated = len(prompt_tokens) - max(_common_prefix(k, prompt_tokens) for k in known)
+            known.append(prompt_tokens)
+            answers.append(self._answer(FakeCall(request.prompt, request.sampling), prompt_tokens, evaluated, held))
+        live = dict(enumerate(answers))
+        while live:
+            for index, answer in list(live.items()):
+                item = next(answer, None)
+                if item is None:
+                    del live[index]
+                elif isinstance(item, Delta):
+                    yield SeqDelta(index, item)
+                else:
+                    yield SeqDone(index, item)
+        self._cached = held[0] if held else self._cached
+
+    def _answer(self, call: FakeCall, prompt_tokens: list[str], evaluated: int,
+                held: list[list[str]]) -> Iterator[StreamItem]:
+        """One call's stream: its Deltas, then its Completion; appends what it leaves cached to `held`."""
+        self.calls.append(call)
+        start = time.perf_counter()
         output = self.handler(call)
+        sampling = call.sampling
         scanner = StopScanner(sampling.stop)
         pieces: list[str] = []
         emitted: list[str] = []
@@ -150,7 +183,7 @@ class FakeBackend:
         if tail:
             emitted.append(tail)
             yield Delta(tail, self.confidence)
-        self._cached = prompt_tokens + pieces
+        held.append(prompt_tokens + pieces)
         yield Completion(
             text="".join(emitted),
             stop_reason=reason,

@@ -11,11 +11,16 @@ Rules that must hold:
   what happened to be cached (batched and single decodes round differently).
 - Confidence is the top-token probability read from the logits of each sampled position
   (no `logits_all`), costing one softmax per token.
+- The context holds PARALLEL_SEQUENCES sequences over one unified KV cache (the loaded
+  weights are shared, never copied): `stream` uses sequence 0, `stream_many` decodes several
+  sequences together (`llama_parallel`). Whatever one path does to the cache, the other's
+  record of it is kept exact.
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import ctypes
 import os
 import sys
@@ -25,7 +30,8 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from ponder.errors import ModelError, PonderError, UsageError
-from ponder.llm.backend import Completion, Delta, Sampling, StreamItem
+from ponder.llm.backend import Completion, Delta, ManyItem, Request, Sampling, SeqDelta, SeqDone, StreamItem
+from ponder.llm.llama_parallel import PARALLEL_SEQUENCES, Slots, Wave
 from ponder.llm.stops import StopScanner
 
 GGUF_MAGIC = b"GGUF"
@@ -109,6 +115,7 @@ class LlamaBackend:
                 logits_all=False,
                 verbose=options.verbose,
             )
+            self._parallel_context(options.verbose)
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelError(f"cannot load model {path}: {exc}") from None
         self._llama_cpp = llama_cpp
@@ -121,6 +128,20 @@ class LlamaBackend:
         self._known_pieces: list[bytes] = []
         self._grammars: dict[str, Any] = {}
         self._scratch: Any = None
+        self._slots = Slots(llama_cpp, self.llm, PARALLEL_SEQUENCES)
+        self.n_batch = self.llm.n_batch
+
+    def _parallel_context(self, verbose: bool) -> None:
+        """Re-create the context (same weights) with room for PARALLEL_SEQUENCES sequences that
+        share one KV cache of n_ctx cells."""
+        from llama_cpp import _internals
+
+        params = self.llm.context_params
+        params.n_seq_max = PARALLEL_SEQUENCES
+        params.kv_unified = True
+        self.llm._ctx.close()
+        context = _internals.LlamaContext(model=self.llm._model, params=params, verbose=verbose)
+        self.llm._ctx = self.llm._stack.enter_context(contextlib.closing(context))
 
     # -- prompts and tokens --------------------------------------------------------------
 
@@ -187,6 +208,7 @@ class LlamaBackend:
                 break
             reuse += 1
         self.llm.n_tokens = reuse
+        self._slots.truncate_all(reuse)  # llama's eval drops every sequence's cells from here on
         if reuse < len(head):
             self.llm.eval(head[reuse:])
         return len(tokens) - reuse
@@ -258,6 +280,28 @@ class LlamaBackend:
             prompt_seconds=(first_token_at or time.perf_counter()) - start,
         )
 
+    def stream_many(self, requests: Sequence[Request]) -> Iterator[ManyItem]:
+        """Stream several requests decoded together, one llama_decode per step for all (a single
+        request streams as `stream` does)."""
+        if len(requests) == 1:
+            for item in self.stream(requests[0].prompt, requests[0].sampling):
+                yield SeqDelta(0, item) if isinstance(item, Delta) else SeqDone(0, item)
+            return
+        try:
+            yield from Wave(self, requests).run()
+        finally:
+            held = self._slots.content(0)
+            self._known_tokens = held
+            self._known_pieces = [self._slots.piece(t) for t in held]
+
+    def forget(self) -> None:
+        """Drop every cached sequence (the next prompt is evaluated from scratch)."""
+        self._llama_cpp.llama_memory_clear(self._llama_cpp.llama_get_memory(self.llm.ctx), True)
+        self.llm.n_tokens = 0
+        for slot in range(1, self._slots.n_slots):
+            self._slots.held[slot] = []
+        self._known_tokens, self._known_pieces = [], []
+
     def choose(self, prompt: str, options: Sequence[str]) -> list[float]:
         """The probability of each option as the continuation of `prompt`, every token of it
         scored, renormalized over the options. Leaves the cache holding the prompt."""
@@ -289,11 +333,12 @@ class LlamaBackend:
         peak = logits.max()
         return float(logits[token] - peak - np.log(np.exp(logits - peak).sum()))
 
-    def _top_probability(self) -> float:
-        """Probability of the most likely token at the position just sampled."""
+    def _top_probability(self, index: int = -1) -> float:
+        """Probability of the most likely token at the position just sampled (row `index` of
+        the last batch's logits)."""
         import numpy as np
 
-        pointer = self._llama_cpp.llama_get_logits_ith(self.llm.ctx, -1)
+        pointer = self._llama_cpp.llama_get_logits_ith(self.llm.ctx, index)
         logits = np.ctypeslib.as_array(pointer, shape=(self.n_vocab,))
         if self._scratch is None:
             self._scratch = np.empty(self.n_vocab, dtype=np.float32)

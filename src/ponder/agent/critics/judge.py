@@ -33,7 +33,7 @@ def judge_answer(backend: Backend, catalogue: Catalogue, question: str, result: 
                   answer=neutralize(result.answer.text or "(no answer)"))
     prompt = fresh_prompt(backend, catalogue.prompts["judge_system"], user, catalogue.prompts["judge_open"])
     sampling = Sampling(max_tokens=JUDGE_TOKENS, grammar=JUDGE_GRAMMAR, purpose=JUDGE)
-    done = yield from complete(backend, prompt, sampling, run_id, span)
+    done = yield from complete(prompt, sampling, run_id, span)
     yield step_finished(run_id, span, JUDGE, done.text, [done], first_confidence(done))
     return yes_probability(done.text, first_confidence(done))
 

@@ -66,11 +66,11 @@ def review_answer(backend: Backend, catalogue: Catalogue, question: str, result:
     opening, lead = catalogue.prompts["review_open"], catalogue.prompts["review_reasons"]
     prompt = review_prompt(backend, catalogue, question, result)
     yield TextDelta(run_id, span=span, text=opening)
-    word = yield from complete(backend, prompt, Sampling(max_tokens=VERDICT_TOKENS, grammar=VERDICT_GRAMMAR,
+    word = yield from complete(prompt, Sampling(max_tokens=VERDICT_TOKENS, grammar=VERDICT_GRAMMAR,
                                                          purpose=REVIEW), run_id, span)
     prompt += word.text + lead
     yield TextDelta(run_id, span=span, text=lead)
-    line = yield from complete(backend, prompt, Sampling(max_tokens=REASON_TOKENS, stop=("\n",), purpose=REVIEW_REASONS),
+    line = yield from complete(prompt, Sampling(max_tokens=REASON_TOKENS, stop=("\n",), purpose=REVIEW_REASONS),
                                run_id, span)
     verdict = parse_verdict(word.text)
     reasons = " ".join(line.text.split()) if verdict else "(the review gave no readable verdict)"

@@ -51,14 +51,19 @@ class Meter:
             return "samples"
         return None
 
+    def chains_left(self) -> int | None:
+        """Chains the samples budget still allows (None: no limit)."""
+        return None if self.budget.samples is None else max(0, self.budget.samples - self.chains)
+
     def affords(self, tokens: int) -> bool:
         """Whether a call of at most `tokens` completion tokens fits the token budget."""
         left = self.tokens_left()
         return left is None or tokens <= left
 
-    def chain_config(self, config: ChainConfig) -> ChainConfig:
-        """The chain's settings with max_tokens capped to the tokens left."""
+    def chain_config(self, config: ChainConfig, share: int = 1) -> ChainConfig:
+        """The chain's settings with max_tokens capped to its share of the tokens left (chains
+        that run side by side split them)."""
         left = self.tokens_left()
-        if left is None or left >= config.max_tokens:
+        if left is None or left // max(1, share) >= config.max_tokens:
             return config
-        return replace(config, max_tokens=max(1, left))
+        return replace(config, max_tokens=max(1, left // max(1, share)))

@@ -1,9 +1,14 @@
-"""One way to call the model from the engine: stream a completion as TextDeltas of a step, and
-build that step's StepFinished from what the calls cost.
+"""How the engine calls the model: it asks (`complete` yields a ModelCall) and whoever drives
+it answers, one call at a time (`drive`) or several pieces of work side by side, their calls
+decoded together (`drive_together`); and how a step's StepFinished is built from its calls.
 
 Rules that must hold:
-- Every model call of a run goes through `complete`, so its text reaches the trace as it is
-  generated, and every step's usage is built by `step_finished` from its Completions.
+- Every model call of a run is a ModelCall that a driver streams as TextDeltas of the
+  call's span (so the text reaches the trace as it is generated) before sending the
+  Completion back; every step's usage is built by `step_finished` from its Completions.
+- Driving never reorders one piece of work's events; side by side, each piece runs until it
+  asks for the model, then all asked calls are decoded together (`backend.stream_many`), and
+  their deltas interleave in the stream, each under its own span.
 - A fresh-context call (review, judge) starts from a new chat prompt (`fresh_prompt`), never
   from a chain's transcript; untrusted text in it is neutralized by the caller.
 - `Sampling.purpose` names what is asked (a factor or a critic's call); backends never
@@ -12,22 +17,112 @@ Rules that must hold:
 
 from __future__ import annotations
 
-from typing import Any, Generator, Sequence
+from dataclasses import dataclass
+from typing import Any, Generator, Sequence, TypeVar, Union
 
-from ponder.llm.backend import Backend, Completion, Delta, Sampling
+from ponder.llm.backend import Backend, Completion, Delta, Request, Sampling, SeqDelta, stream_many
 from ponder.trace.events import Event, StepFinished, TextDelta
 
+T = TypeVar("T")
 
-def complete(backend: Backend, prompt: str, sampling: Sampling, run_id: str, span: str) -> Generator[Event, None, Completion]:
-    """Stream one completion as TextDeltas of `span`; return its Completion."""
+
+@dataclass(frozen=True)
+class ModelCall:
+    """A completion the engine asks for, to be streamed under `span` of run `run_id`."""
+
+    request: Request
+    run_id: str
+    span: str
+
+
+Work = Generator[Union[Event, ModelCall], Union[Completion, None], T]
+
+
+def complete(prompt: str, sampling: Sampling, run_id: str, span: str) -> Generator[ModelCall, Completion, Completion]:
+    """Ask for one completion of `prompt`; return it once the driver sends it back."""
+    completion = yield ModelCall(Request(prompt, sampling), run_id, span)
+    return completion
+
+
+def drive(backend: Backend, work: Work[T]) -> Generator[Event, None, T]:
+    """Run `work` to its end, answering its model calls one at a time; return its result."""
+    reply: Completion | None = None
+    while True:
+        try:
+            item = work.send(reply)  # type: ignore[arg-type]
+        except StopIteration as stop:
+            return stop.value
+        reply = None
+        if isinstance(item, ModelCall):
+            replies = yield from _answer(backend, {0: item})
+            reply = replies[0]
+        else:
+            yield item
+
+
+def drive_together(backend: Backend, works: Sequence[Work[T]]) -> Generator[Event, None, list[T]]:
+    """Run several pieces of work side by side, their model calls decoded together; return
+    their results in order."""
+    results: list[Any] = [None] * len(works)
+    replies: dict[int, Completion | None] = {i: None for i in range(len(works))}
+    live = list(range(len(works)))
+    while live:
+        calls: dict[int, ModelCall] = {}
+        for index in list(live):
+            call = yield from _until_call(works[index], replies, index, results)
+            if call is None:
+                live.remove(index)
+            else:
+                calls[index] = call
+        if calls:
+            replies.update((yield from _answer(backend, calls)))
+    return results
+
+
+def _answer_one(backend: Backend, call: ModelCall) -> Generator[Event, None, Completion]:
     completion = None
-    for item in backend.stream(prompt, sampling):
+    for item in backend.stream(call.request.prompt, call.request.sampling):
         if isinstance(item, Delta):
-            yield TextDelta(run_id, span=span, text=item.text)
+            yield TextDelta(call.run_id, span=call.span, text=item.text)
         else:
             completion = item
     assert isinstance(completion, Completion), "a backend stream must end with a Completion"
     return completion
+
+
+def _until_call(work: Work[Any], replies: dict[int, Completion | None], index: int,
+                results: list[Any]) -> Generator[Event, None, ModelCall | None]:
+    """Advance one piece of work to its next model call (None once it has finished)."""
+    while True:
+        try:
+            item = work.send(replies[index])  # type: ignore[arg-type]
+        except StopIteration as stop:
+            results[index] = stop.value
+            return None
+        replies[index] = None
+        if isinstance(item, ModelCall):
+            return item
+        yield item
+
+
+def _answer(backend: Backend, calls: dict[int, ModelCall]) -> Generator[Event, None, dict[int, Completion]]:
+    """Stream the calls (together, when more than one), as TextDeltas of their spans; return
+    each one's Completion."""
+    if len(calls) == 1:
+        (index, call), = calls.items()
+        completion = yield from _answer_one(backend, call)
+        return {index: completion}
+    order = list(calls)
+    done: dict[int, Completion] = {}
+    for item in stream_many(backend, [calls[i].request for i in order]):
+        call = calls[order[item.index]]
+        if isinstance(item, SeqDelta):
+            yield TextDelta(call.run_id, span=call.span, text=item.delta.text)
+        else:
+            done[order[item.index]] = item.completion
+    missing = [i for i in order if i not in done]
+    assert not missing, "a backend must end every request with a SeqDone"
+    return done
 
 
 def fresh_prompt(backend: Backend, system: str, user: str, opening: str = "") -> str:

@@ -236,7 +236,7 @@ def _generate(backend: Backend, state: ChainState, factor: Factor, lead: str, ru
     state.transcript += factor.open_tag + "\n" + lead
     if lead:
         yield TextDelta(run_id, span=span, text=lead)
-    return (yield from complete(backend, state.transcript, state.sampling(factor), run_id, span))
+    return (yield from complete(state.transcript, state.sampling(factor), run_id, span))
 
 
 def _check(state: ChainState, text: str, run_id: str, span: str, ids: SpanIds):  # type: ignore[no-untyped-def]

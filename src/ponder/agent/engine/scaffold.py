@@ -3,7 +3,9 @@ one chain as a round of the run's tree.
 
 Rules that must hold:
 - Every event a strategy yields passes through `RunScaffold.run`, which remembers it (for
-  usage) and feeds the budget meter before the strategy resumes.
+  usage) and feeds the budget meter before the strategy resumes; the model calls it asks
+  for are answered there, one at a time, or by `together`, which decodes the calls of
+  several rounds (or search steps) at once and keeps each one's events under its span.
 - Each chain is its own round: RoundStarted (parent "run"), the chain's steps under it,
   RoundFinished with its answer and evidence. Rounds never share a transcript.
 - The final Answer event names the chosen round's answer step; usage comes from the events.
@@ -15,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Generator, Iterator
 
 from ponder.agent.engine.budget import Meter
+from ponder.agent.engine.calls import ModelCall, Work, drive, drive_together
 from ponder.agent.engine.chain import ChainResult, think_chain
 from ponder.agent.engine.ids import SpanIds
 from ponder.agent.settings import ChainConfig, RunConfig
@@ -26,7 +29,7 @@ from ponder.trace.usage import summarize
 if TYPE_CHECKING:
     from ponder.agent.critics.review import Review
 
-StrategyBody = Generator[Event, None, "Sample | None"]
+StrategyBody = Work["Sample | None"]
 
 
 @dataclass
@@ -58,12 +61,14 @@ class RunScaffold:
         self.seen: list[Event] = []
 
     def run(self, body: StrategyBody) -> Iterator[Event]:
-        """Open the run, pass the strategy's events through, then give the chosen answer."""
+        """Open the run, pass the strategy's events through (answering its model calls), then
+        give the chosen answer."""
         yield self._keep(RunStarted(self.run_id, question=self.question, model=self.model,
                                     strategy=self.strategy, params=_params(self.config)))
+        driven = drive(self.backend, body)
         while True:
             try:
-                event = next(body)
+                event = next(driven)
             except StopIteration as stop:
                 chosen = stop.value
                 break
@@ -75,21 +80,40 @@ class RunScaffold:
         normalized = chosen.result.answer.normalized if chosen else ""
         yield RunFinished(self.run_id, status="ok", answer=normalized or None, usage=summarize(self.seen))
 
-    def round(self, index: int, config: ChainConfig, critique: str = "") -> Generator[Event, None, Sample]:
-        """Run one chain as round `index` of the run; return it as a Sample."""
+    def wave_size(self, done: int, total: int) -> int:
+        """How many of the chains `done`..`total` start now, side by side: at most `parallel`,
+        within the samples budget; 0 once the budget is spent (the first chain always runs)."""
+        if done > 0 and self.meter.stop_reason():
+            return 0
+        size = min(max(1, self.config.parallel), total - done)
+        left = self.meter.chains_left()
+        return size if left is None else min(size, max(left, 1 if done == 0 else 0))
+
+    def together(self, works: list[Work[Any]]) -> Generator[Event, None, list[Any]]:
+        """Run several rounds (or steps) side by side, their model calls decoded together."""
+        return (yield from drive_together(self.backend, works))
+
+    def round(self, index: int, config: ChainConfig, critique: str = "", share: int = 1) -> Work[Sample]:
+        """Run one chain as round `index` of the run; return it as a Sample. `share`: how many
+        rounds run side by side, splitting the tokens the budget has left."""
         span = self.ids.next()
         yield RoundStarted(self.run_id, span=span, parent="run", index=index)
         events: list[Event] = []
-        chain = think_chain(self.backend, self.catalogue, self.question, self.meter.chain_config(config),
+        chain = think_chain(self.backend, self.catalogue, self.question, self.meter.chain_config(config, share),
                             run_id=self.run_id, parent=span, ids=self.ids, critique=critique)
+        reply = None
         while True:
             try:
-                event = next(chain)
+                item = chain.send(reply)  # type: ignore[arg-type]
             except StopIteration as stop:
                 result: ChainResult = stop.value
                 break
-            events.append(event)
-            yield event
+            reply = None
+            if isinstance(item, ModelCall):
+                reply = yield item
+                continue
+            events.append(item)
+            yield item
         answer = result.answer
         yield RoundFinished(self.run_id, span=span, answer=answer.text, normalized=answer.normalized,
                             verified=result.verified, source=result.answer_source,

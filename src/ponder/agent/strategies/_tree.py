@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Generator
 
 from ponder.agent.critics.scorers import score
+from ponder.agent.engine.calls import Work
 from ponder.agent.engine.chain import ChainState, think_step
 from ponder.agent.engine.scaffold import RunScaffold, Sample
 from ponder.agent.settings import SEED_STRIDE
@@ -89,13 +90,14 @@ class SearchTree:
     def root(self) -> TreeNode:
         return self.nodes[0]
 
-    def grow(self, node: TreeNode, factor: Factor, *, greedy: bool) -> Generator[Event, None, TreeNode]:
-        """Write one `factor` step after `node` on a forked state; return the new child."""
+    def grow(self, node: TreeNode, factor: Factor, *, greedy: bool, share: int = 1) -> Work[TreeNode]:
+        """Write one `factor` step after `node` on a forked state; return the new child. `share`:
+        how many steps grow side by side, splitting the tokens the budget has left."""
         run, config = self.run, self.run.config
         temperature = config.chain.temperature if greedy else config.sample_temperature
         base = config.chain.seed if config.chain.seed is not None else 0
         chain = replace(config.chain, temperature=temperature, seed=base + SEED_STRIDE * self.grown,
-                        max_tokens=self._path_cap(node))
+                        max_tokens=self._path_cap(node, share))
         self.grown += 1
         state = node.state.fork(chain)
         factor = state.budgeted(state.enter(factor))
@@ -107,12 +109,13 @@ class SearchTree:
         self.nodes.append(child)
         return child
 
-    def _path_cap(self, node: TreeNode) -> int:
-        """A path's token cap: the chain's own, and no more than the run's budget has left."""
+    def _path_cap(self, node: TreeNode, share: int = 1) -> int:
+        """A path's token cap: the chain's own, and no more than its share of what the run's
+        budget has left."""
         left = self.run.meter.tokens_left()
         spent = node.state.result.completion_tokens
         cap = self.run.config.chain.max_tokens
-        return cap if left is None else max(1, min(cap, spent + left))
+        return cap if left is None else max(1, min(cap, spent + left // max(1, share)))
 
     def guided(self, node: TreeNode, *, greedy: bool) -> Generator[Event, None, list[TreeNode]]:
         """Follow the guided chain from `node` until an answer or the budget; return the new nodes."""

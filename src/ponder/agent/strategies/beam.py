@@ -9,7 +9,8 @@ Rules that must hold:
   chain is always among the paths tried until pruning drops it; an answer step is written
   once per path (it only states what the path found).
 - Paths are expanded in transcript order, so siblings and cousins follow each other and the
-  backend's prefix matching re-uses their shared prefix.
+  backend's prefix matching re-uses their shared prefix; the new steps are grown in waves
+  of `parallel`, decoded side by side (each a fork of its parent's sequence).
 - Pruning ranks by score, earlier node first on a tie; the budget is checked before every
   step, the first always runs, and the answer is the search's vote over finished leaves.
 """
@@ -42,14 +43,19 @@ def beam(run: RunScaffold) -> StrategyBody:
 def _expand(tree: SearchTree, frontier: list[TreeNode]) -> Generator[Event, None, tuple[list[TreeNode], str]]:
     """Grow every open path by one factor step, `expansions` times; stop early on the budget."""
     run = tree.run
-    children: list[TreeNode] = []
+    jobs = []
     for node in sorted(frontier, key=lambda n: n.state.transcript):
         factor = node.state.legal_next()[0]
         versions = 1 if factor.name == run.catalogue.answer_name else max(1, run.config.expansions)
-        for version in range(versions):
-            if len(tree.nodes) > 1 and run.meter.stop_reason():
-                return children, "budget"
-            children.append((yield from tree.grow(node, factor, greedy=version == 0)))
+        jobs += [(node, factor, version == 0) for version in range(versions)]
+    children: list[TreeNode] = []
+    wave = max(1, run.config.parallel)
+    for start in range(0, len(jobs), wave):
+        if len(tree.nodes) > 1 and run.meter.stop_reason():
+            return children, "budget"
+        batch = jobs[start: start + wave]
+        grown = [tree.grow(node, factor, greedy=greedy, share=len(batch)) for node, factor, greedy in batch]
+        children += yield from run.together(grown)
     return children, "finished"
 
 

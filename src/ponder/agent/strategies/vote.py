@@ -7,8 +7,9 @@ Rules that must hold:
 - A vote's weight comes from evidence only: with "verifier" weighting a chain whose last
   check passed counts 1.5, nothing checked 1, a failed check 0.5; "verifier+confidence"
   multiplies that by the chain's mean token confidence; "count" gives every vote 1.
-- Sampling stops early when the leader cannot be overtaken by the samples left (each at
-  the weighting's maximum weight), or when the budget is spent.
+- Chains are sampled in waves of `parallel`, decoded side by side; between waves sampling
+  stops early when the leader cannot be overtaken by the samples left (each at the
+  weighting's maximum weight), or when the budget is spent.
 - The winner's representative is its heaviest sample (the earliest on a tie).
 """
 
@@ -39,18 +40,22 @@ def vote(run: RunScaffold) -> StrategyBody:
     weigh, max_weight = WEIGHTINGS[config.weighting]
     votes: list[tuple[Sample, float]] = []
     stopped = "samples"
-    for i in range(config.samples):
-        if i > 0 and run.meter.stop_reason():
+    while len(votes) < config.samples:
+        size = run.wave_size(len(votes), config.samples)
+        if not size:
             stopped = "budget"
             break
-        sample = yield from run.round(i + 1, config.sample_chain(i))
-        weight = round(weigh(sample), 4)
-        votes.append((sample, weight))
-        yield CandidateScored(run.run_id, span=run.ids.next(), parent=sample.span,
-                              answer=sample.result.answer.normalized, score=weight,
-                              scores={"verifier": verifier_score(sample), "confidence": round(confidence_score(sample), 4)},
-                              rule=config.weighting)
-        if i + 1 < config.samples and decided(tally(votes), config.samples - i - 1, max_weight):
+        wave = [run.round(len(votes) + k + 1, config.sample_chain(len(votes) + k), share=size) for k in range(size)]
+        for sample in (yield from run.together(wave)):
+            weight = round(weigh(sample), 4)
+            votes.append((sample, weight))
+            yield CandidateScored(run.run_id, span=run.ids.next(), parent=sample.span,
+                                  answer=sample.result.answer.normalized, score=weight,
+                                  scores={"verifier": verifier_score(sample),
+                                          "confidence": round(confidence_score(sample), 4)},
+                                  rule=config.weighting)
+        left = config.samples - len(votes)
+        if left > 0 and decided(tally(votes), left, max_weight):
             stopped = "decided"
             break
     groups = tally(votes)
