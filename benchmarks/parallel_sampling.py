@@ -33,12 +33,12 @@ QUESTION = ("Natalia sold clips to 48 of her friends in April, and then she sold
 SIZES = (1, 2, 4, 8)
 
 
-def perf(backend) -> tuple[int, int]:
-    """(prompt tokens, generated tokens) llama.cpp has evaluated in this context so far."""
+def perf(backend) -> int:
+    """Tokens llama.cpp has evaluated in this context so far (its own counters, every batch)."""
     import llama_cpp
 
     data = llama_cpp.llama_perf_context(backend.llm.ctx)
-    return int(data.n_p_eval), int(data.n_eval)
+    return int(data.n_p_eval + data.n_eval)
 
 
 def cold(backend) -> None:
@@ -67,10 +67,10 @@ def together(backend, prompt: str, n: int, tokens: int) -> dict:
         if isinstance(item, SeqDone):
             done.append(item.completion)
     end = time.perf_counter()
-    after = perf(backend)
     generated = sum(c.completion_tokens for c in done)
+    # every generated token but each sequence's last is decoded, plus each prompt's last token
     return {"tokens": generated, "seconds": end - start, "decode_seconds": end - first,
-            "rate": generated / (end - first), "prompt_evaluated": after[0] - before[0],
+            "rate": generated / (end - first), "prompt_evaluated": perf(backend) - before - generated,
             "reported_prompt_evaluated": sum(c.prompt_tokens_evaluated for c in done)}
 
 
@@ -84,15 +84,17 @@ def in_turn(backend, prompt: str, n: int, tokens: int) -> dict:
         before = perf(backend)
         start = time.perf_counter()
         first = None
+        tokens = 0
         for item in backend.stream(prompt, sampling):
             if first is None:
                 first = time.perf_counter()
             if isinstance(item, Completion):
-                generated += item.completion_tokens
+                tokens = item.completion_tokens
         end = time.perf_counter()
+        generated += tokens
         decode += end - (first or end)
         total += end - start
-        evaluated += perf(backend)[0] - before[0]
+        evaluated += perf(backend) - before - tokens
     return {"tokens": generated, "seconds": total, "decode_seconds": decode, "rate": generated / decode,
             "prompt_evaluated": evaluated}
 
@@ -166,6 +168,7 @@ def main() -> None:
     parser.add_argument("--vote-max-tokens", type=int, default=2048)
     parser.add_argument("--model", default="default")
     parser.add_argument("--skip-vote", action="store_true")
+    parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--out", type=Path, default=RESULTS / "parallel_sampling")
     args = parser.parse_args()
 
@@ -177,7 +180,7 @@ def main() -> None:
     backend = LlamaBackend(path, LoadOptions(n_ctx=8192))
     prompt = backend.chat_prompt([{"role": "user", "content": QUESTION + "\nPlease reason step by step."}])
     together(backend, prompt, 2, 8)  # warm-up
-    rows = throughput(backend, prompt, args.tokens, args.trials)
+    rows = [] if args.skip_throughput else throughput(backend, prompt, args.tokens, args.trials)
     items = [json.loads(line) for line in DATA.read_text().splitlines()[7000: 7000 + args.items]]
     votes = [] if args.skip_vote else vote_runs(backend, items, args.parallel, args.samples, args.vote_max_tokens)
     result = {
@@ -208,12 +211,15 @@ def markdown(result: dict) -> str:
         f"- llama-cpp-python {m['llama_cpp_python']}, model {result['model']['path']}",
         f"- command: `{result['command']}`",
         "",
-        f"## Throughput ({result['throughput']['tokens_per_sequence']} tokens per sequence, temperature 0.8, "
-        "medians of paired trials)",
-        "",
-        "| n | together tok/s | in turn tok/s | ratio | prompt tokens evaluated: together / in turn |",
-        "|---|---|---|---|---|",
     ]
+    if result["throughput"]["rows"]:
+        lines += [
+            f"## Throughput ({result['throughput']['tokens_per_sequence']} tokens per sequence, temperature 0.8, "
+            "medians of paired trials)",
+            "",
+            "| n | together tok/s | in turn tok/s | ratio | prompt tokens evaluated: together / in turn |",
+            "|---|---|---|---|---|",
+        ]
     for r in result["throughput"]["rows"]:
         lines.append(f"| {r['n']} | {r['together_tokens_per_second']} | {r['in_turn_tokens_per_second']} | "
                      f"**{r['ratio']}×** | {r['together_prompt_evaluated']} / {r['in_turn_prompt_evaluated']} |")

@@ -4,7 +4,7 @@ strategy on the fake model scripted by purpose (what it says at each factor)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import pytest
 
@@ -51,14 +51,16 @@ class Thought:
         return self.events[-1].answer
 
 
-def run_on_fake(strategy: str, says: Mapping[str, Any], *, chooser=None, question: str = QUESTION,
+def run_on_fake(strategy: str, says: Mapping[str, Any] | Callable[..., str], *, chooser=None, question: str = QUESTION,
                 **config: Any) -> Thought:
-    """Run `strategy` on a fake model that says `says[purpose]` at each step; chain settings
+    """Run `strategy` on a fake model that says `says[purpose]` at each step (or answers by
+    the handler `says`); chain settings
     (max_tokens, seed, max_corrections, sandbox, ...) may be given alongside the run's."""
     chain = {k: config.pop(k) for k in list(config) if k in _CHAIN_FIELDS}
     if chain:
         config["chain"] = ChainConfig(**chain)
-    backend = FakeBackend(handler=by_purpose(says), chooser=chooser)
+    handler = says if callable(says) else by_purpose(says)
+    backend = FakeBackend(handler=handler, chooser=chooser)
     events = list(STRATEGIES[strategy](backend, question, RunConfig(**config), run_id="r", model="fake"))
     return Thought(backend, events)
 

@@ -8,7 +8,7 @@ import pytest
 from ponder.agent.settings import ChainConfig, RunConfig
 from ponder.agent.strategies import STRATEGIES
 from ponder.errors import PonderError
-from ponder.llm.backend import Delta, Request, Sampling, SeqDelta, SeqDone, sample_n
+from ponder.llm.backend import Delta, Request, Sampling, SeqDelta, SeqDone, sample_n, stream_many
 from ponder.trace.events import RoundStarted
 
 STOPS = (".", ",", "!", " the")
@@ -57,7 +57,7 @@ def test_each_sequence_stops_at_its_own_stop_string(llama):
     prompt = llama.chat_prompt([{"role": "user", "content": "Describe the sea in three sentences."}])
     requests = [Request(prompt, Sampling(temperature=0.5, seed=i, max_tokens=60, stop=(stop,)))
                 for i, stop in enumerate(STOPS)]
-    done = collect(llama.stream_many(requests))
+    done = collect(stream_many(llama, requests))
     for index, stop in enumerate(STOPS):
         completion = done[index]
         assert stop not in completion.text
@@ -69,7 +69,8 @@ def test_a_fork_evaluates_only_its_new_tokens_and_single_streams_still_work(llam
     prompt = story(llama)
     base = collect(sample_n(llama, prompt, [Sampling(temperature=0.8, seed=s, max_tokens=12) for s in (1, 2)]))
     fork = prompt + base[1].text
-    forks = collect(llama.stream_many([Request(fork, Sampling(temperature=0.8, seed=s, max_tokens=6)) for s in (3, 4)]))
+    forks = collect(stream_many(llama, [Request(fork, Sampling(temperature=0.8, seed=s, max_tokens=6))
+                                        for s in (3, 4)]))
     assert all(c.prompt_tokens_evaluated <= 2 for c in forks.values())
     single = list(llama.stream(prompt, Sampling(max_tokens=6)))
     assert single[-1].completion_tokens == 6 and all(isinstance(i, Delta) for i in single[:-1])

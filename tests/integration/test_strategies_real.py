@@ -100,3 +100,17 @@ def test_mcts_on_the_real_model(llama):
     for choice in [e for e in events if isinstance(e, FactorChoice)]:
         assert abs(sum(choice.priors.values()) - 1.0) < 1e-3
         assert min(choice.priors.values()) >= 0.25 / len(choice.priors) - 1e-3
+
+
+def test_cascade_on_the_real_model(llama):
+    events = run(llama, "cascade", samples=4)
+    rounds = check_common(events, "cascade")
+    (tally,) = [e for e in events if isinstance(e, VoteTally)]
+    assert tally.samples == len(rounds) and 2 <= len(rounds) <= 4
+    assert tally.stopped in ("agreed", "decided", "samples", "budget")
+    steps = {e.factor for e in events if isinstance(e, StepStarted)}
+    assert steps == {"hypothesize", "verify"}  # a chain of thought and a program, nothing else
+    programs = [e for e in events if isinstance(e, StepFinished) and e.factor == "verify"]
+    assert programs and all(p.text.startswith("```python") for p in programs)
+    if tally.stopped == "agreed":
+        assert len(rounds) == 2 and tally.winner == "19"

@@ -30,3 +30,17 @@ def in_turn(*scripts):
     of a run says what the k-th script says."""
     purposes = {p for s in scripts for p in s}
     return {p: [s.get(p, "") for s in scripts] for p in purposes}
+
+
+def per_sample(*scripts):
+    """A handler for samples decoded side by side: sample i (strategies seed sample i with
+    seed + 1000*i) says what scripts[i] says, by purpose; the last script serves any later."""
+    from ponder.llm.fake import by_purpose
+
+    handlers = [by_purpose(s) for s in scripts]
+
+    def answer(call):
+        index = (call.sampling.seed or 0) // 1000
+        return handlers[min(index, len(handlers) - 1)](call)
+
+    return answer

@@ -70,3 +70,22 @@ def test_plain_arithmetic_is_computed_without_eval(text, expected):
 
     value = arithmetic_value(text)
     assert (format_number(value) if value is not None else None) == expected
+
+
+def test_an_answer_without_a_number_to_a_quantity_question_is_no_answer():
+    from ponder.tools.answers import as_asked, expects_number, normalize_answer
+
+    assert expects_number("How many apples does Tom have left?")
+    assert expects_number("What is the total cost of the pens?")
+    assert not expects_number("Which planet is largest?")
+    assert as_asked(normalize_answer("The code failed"), "How many pens?").kind == "none"
+    assert as_asked(normalize_answer("12 pens"), "How many pens?").normalized == "12"
+    assert as_asked(normalize_answer("Jupiter"), "Which planet is largest?").normalized == "jupiter"
+
+
+def test_a_chain_whose_answer_step_states_no_number_falls_back_to_its_candidate(think):
+    from tests.unit import scripts
+
+    says = scripts.PASSING | {"answer": "The check agrees."}
+    run = think("chain", says, review=False, question="How many apples are left after 16 - 3 - 4?")
+    assert run.answer == "9"

@@ -12,6 +12,9 @@ start = "a"
 answer = "a"
 observation = "observation"
 max_corrections = 1
+[routes]
+reason_factor = "a"
+program_factor = "a"
 [prompt]
 """ + PROMPT_TABLE + """
 [[factor]]

@@ -56,3 +56,34 @@ def test_a_purpose_without_a_script_is_an_error_not_a_silent_empty_step():
     backend = FakeBackend(handler=by_purpose({"verify": "x"}))
     with pytest.raises(LookupError, match="'review'"):
         run(backend, "p", purpose="review")
+
+
+def test_stream_many_interleaves_requests_and_charges_a_shared_prompt_once():
+    from ponder.llm.backend import Request, SeqDelta, SeqDone, sample_n, stream_many
+
+    backend = FakeBackend(["a b c", "x y"])
+    items = list(sample_n(backend, "the same prompt ", [Sampling(seed=1), Sampling(seed=2)]))
+    order = [i.index for i in items if isinstance(i, SeqDelta)]
+    assert order[:4] == [0, 1, 0, 1]  # one token of each per step
+    done = {i.index: i.completion for i in items if isinstance(i, SeqDone)}
+    assert done[0].text == "a b c" and done[1].text == "x y"
+    assert done[0].prompt_tokens_evaluated == done[0].prompt_tokens and done[1].prompt_tokens_evaluated == 0
+    assert backend.batches == [2] and [c.sampling.seed for c in backend.calls] == [1, 2]
+    more = list(stream_many(backend, [Request("the same prompt " + "a b c" + " more", Sampling())]))
+    assert more[-1].completion.prompt_tokens_evaluated == 2  # " more" after what sequence 0 holds
+
+
+def test_a_backend_without_stream_many_answers_a_wave_in_turn():
+    from ponder.llm.backend import Request, SeqDone, stream_many
+
+    class Plain:
+        name = "plain"
+
+        def __init__(self):
+            self.inner = FakeBackend(["one", "two"])
+
+        def stream(self, prompt, sampling):
+            return self.inner.stream(prompt, sampling)
+
+    items = list(stream_many(Plain(), [Request("p", Sampling()), Request("q", Sampling())]))
+    assert [(i.index, i.completion.text) for i in items if isinstance(i, SeqDone)] == [(0, "one"), (1, "two")]

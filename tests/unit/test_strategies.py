@@ -8,7 +8,7 @@ from ponder.trace.events import (
     Answer, CandidateScored, ReviewVerdict, RoundFinished, RoundStarted, RunFinished, VoteTally,
 )
 from tests.unit import scripts
-from tests.unit.scripts import in_turn
+from tests.unit.scripts import in_turn, per_sample
 
 QUESTION = "What is 16 - 3 - 4?"
 PASS_TWICE_REVIEWED = in_turn(scripts.PASSING | scripts.REVISE, scripts.PASSING | scripts.ACCEPT)
@@ -114,7 +114,7 @@ def test_an_answer_a_check_computed_is_not_replaced_by_an_unchecked_one():
 # -- vote -----------------------------------------------------------------------------------
 
 def test_vote_groups_equivalent_answers_and_the_majority_wins(think):
-    run = think("vote", in_turn(scripts.PASSING, scripts.FAILING_11, scripts.PASSING), samples=3,
+    run = think("vote", per_sample(scripts.PASSING, scripts.FAILING_11, scripts.PASSING), samples=3,
                 max_corrections=0, weighting="count")
     (tally,) = run.of(VoteTally)
     assert [(g["answer"], g["votes"], g["rounds"]) for g in tally.groups] == [("9", 2, [1, 3]), ("11", 1, [2])]
@@ -123,7 +123,7 @@ def test_vote_groups_equivalent_answers_and_the_majority_wins(think):
 
 
 def test_verifier_weighting_lets_one_checked_answer_beat_two_failed_ones(think):
-    says = in_turn(scripts.FAILING_11, scripts.FAILING_11, scripts.PASSING)
+    says = per_sample(scripts.FAILING_11, scripts.FAILING_11, scripts.PASSING)
     counted = think("vote", says, samples=3, max_corrections=0, weighting="count")
     weighted = think("vote", says, samples=3, max_corrections=0, weighting="verifier")
     assert counted.answer == "11"
@@ -141,14 +141,14 @@ def test_vote_samples_in_waves_and_stops_early_between_them(think):
     run = think("vote", scripts.PASSING, samples=9, weighting="count", parallel=4)
     (tally,) = run.of(VoteTally)
     assert tally.samples == 8 and tally.stopped == "decided"  # 4 votes could still be caught by 5, 8 not by 1
-    assert run.backend.waves == [4] * 5 * 2  # each of the 5 steps of both waves decoded together
+    assert run.backend.batches == [4, 4]  # each wave one batch of four chains
     assert [c.index for c in run.of(RoundStarted)] == list(range(1, 9))
 
 
 def test_chains_of_a_wave_keep_their_own_transcripts_and_seeds(think):
-    says = scripts.in_turn(scripts.PASSING, scripts.FAILING_11)
-    run = think("vote", says, samples=2, parallel=2, max_corrections=0, seed=3)
-    first, second = (c for c in run.backend.asked("answer"))
+    says = per_sample(scripts.PASSING, scripts.FAILING_11)
+    run = think("vote", says, samples=2, parallel=2, max_corrections=0)
+    first, second = sorted(run.backend.asked("answer"), key=lambda c: c.sampling.seed)
     assert "Candidate answer: 9" in first.prompt and "Candidate answer: 11" in second.prompt
     assert first.sampling.seed != second.sampling.seed and {first.sampling.temperature} == {0.7}
     rounds = {r.index: r.span for r in run.of(RoundStarted)}
@@ -179,14 +179,15 @@ def test_rounds_of_a_vote_hang_off_the_run(think):
 # -- best-of-n ------------------------------------------------------------------------------
 
 def test_best_of_n_picks_the_highest_verifier_score(think):
-    run = think("best-of-n", in_turn(scripts.FAILING_11, scripts.PASSING, scripts.FAILING_11), samples=3,
+    run = think("best-of-n", per_sample(scripts.FAILING_11, scripts.PASSING, scripts.FAILING_11), samples=3,
                 max_corrections=0, scorers=("verifier",))
     assert [c.score for c in run.of(CandidateScored)] == [0.0, 1.0, 0.0]
     assert run.answer == "9"
 
 
 def test_best_of_n_judge_scorer_uses_the_yes_probability_in_a_fresh_context(think):
-    says = in_turn(scripts.PASSING | {"judge": "no"}, scripts.FAILING_11 | {"judge": "yes"})
+    judge = {"judge": lambda prompt: "no" if "Proposed answer: 9" in prompt else "yes"}
+    says = per_sample(scripts.PASSING | judge, scripts.FAILING_11 | judge)
     run = think("best-of-n", says, samples=2, max_corrections=0, scorers=("judge",))
     judged = run.backend.asked("judge")
     assert len(judged) == 2 and "Is this answer correct?" in judged[0].prompt
@@ -241,13 +242,14 @@ def test_seconds_budget_is_checked_between_waves(think):
 
 @pytest.mark.parametrize("name", list(STRATEGIES))
 def test_every_strategy_ends_with_answer_and_run_finished(think, name):
-    run = think(name, scripts.PASSING | scripts.ACCEPT | {"judge": "yes"}, samples=2)
+    routes = {"reason": "So \\boxed{9}.", "program": "print(9)\n```"}
+    run = think(name, scripts.PASSING | scripts.ACCEPT | {"judge": "yes"} | routes, samples=2)
     assert isinstance(run.events[-1], RunFinished) and isinstance(run.events[-2], Answer)
     assert run.events[0].strategy == name and run.answer == "9"
 
 
 def test_the_registry_holds_every_strategy_once_with_a_summary():
-    assert list(STRATEGIES) == ["chain", "vote", "best-of-n", "beam", "mcts"]
+    assert list(STRATEGIES) == ["chain", "vote", "best-of-n", "beam", "mcts", "cascade"]
     assert all(s.name == name and s.summary for name, s in STRATEGIES.items())
 
 
@@ -265,3 +267,18 @@ def test_bad_settings_are_named_before_anything_runs():
     problems = RunConfig(scorers=("nope",), weighting="heavy", rule="max", budget=Budget(tokens=10)).problems()
     assert len(problems) == 4 and "unknown scorer 'nope'" in problems[0] and "heavy" in problems[1]
     assert RunConfig().problems() == []
+
+
+def test_best_of_n_samples_in_waves_with_each_judgement_in_its_wave(think):
+    says = scripts.PASSING | {"judge": "yes"}
+    run = think("best-of-n", says, samples=4, parallel=2, scorers=("verifier", "judge"))
+    assert run.backend.batches == [2, 2]  # each wave: two chains and their judgements
+    assert len(run.of(CandidateScored)) == 4 and run.answer == "9"
+
+
+def test_beam_grows_its_expansions_side_by_side(think):
+    run = think("beam", scripts.PASSING | {"correct": scripts.RIGHT}, width=2, expansions=2, parallel=4)
+    assert run.backend.batches and max(run.backend.batches) == 4 and run.answer == "9"
+    sequential = think("beam", scripts.PASSING | {"correct": scripts.RIGHT}, width=2, expansions=2, parallel=1)
+    assert sequential.backend.batches == [] and sequential.answer == "9"
+    assert len(sequential.steps()) == len(run.steps())  # the same tree, grown in waves

@@ -9,11 +9,12 @@ Rules that must hold:
 - Text going out is plain `str`; backends never print.
 - `choose` scores whole options (every token of each), so options that share a first token
   (`<verify>`, `<answer>`) are still told apart; it samples nothing.
-- `stream_many` decodes several requests together (each its own prompt, sampling, stops and
-  grammar) and yields `SeqDelta`s and exactly one `SeqDone` per request; a request's deltas
-  concatenate to its Completion's text, as in `stream`. A prompt that several requests share
-  is evaluated once. `sample_n` is the case of one prompt and n samplings. A backend without
-  its own `stream_many` serves it one request after another (`stream_in_turn`).
+- A `Batch` decodes several requests together (each its own prompt, sampling, stops and
+  grammar), continuously: a request may join while others generate, and each `step`
+  advances every live sequence by one token. Each request gets exactly one `SeqDone`, and
+  its `SeqDelta`s concatenate to its Completion's text, as in `stream`. A prompt that
+  several requests share is evaluated once. `stream_many` and `sample_n` are built on it. A
+  backend without its own batch is served one request after another (`InTurn`).
 """
 
 from __future__ import annotations
@@ -119,27 +120,81 @@ class Backend(Protocol):
         ...
 
 
-@runtime_checkable
-class ParallelBackend(Backend, Protocol):
-    """A backend that decodes several requests together."""
+class Batch(Protocol):
+    """Sequences decoded together, continuously: a request may join at any step."""
 
-    def stream_many(self, requests: Sequence[Request]) -> Iterator[ManyItem]:
-        """Stream completions of several requests decoded together: SeqDeltas, and one SeqDone each."""
+    def add(self, request: Request) -> int:
+        """Start a request (its prompt evaluated now, re-using what the cache holds); its index."""
+        ...
+
+    def step(self) -> list[ManyItem]:
+        """Advance every live sequence by one token: their new text, and a SeqDone for each that ended."""
+        ...
+
+    @property
+    def live(self) -> int:
+        """How many sequences are still generating."""
+        ...
+
+    def close(self) -> None:
+        """End the batch (sequences still live are abandoned)."""
         ...
 
 
-def stream_in_turn(backend: Backend, requests: Sequence[Request]) -> Iterator[ManyItem]:
-    """`stream_many` for a backend without it: each request streamed after the last."""
-    for index, request in enumerate(requests):
-        for item in backend.stream(request.prompt, request.sampling):
-            yield SeqDelta(index, item) if isinstance(item, Delta) else SeqDone(index, item)
+@runtime_checkable
+class ParallelBackend(Backend, Protocol):
+    """A backend that decodes several sequences together."""
+
+    def open_batch(self) -> Batch:
+        """A batch that requests can join at any step."""
+        ...
+
+
+class InTurn:
+    """A Batch for a backend without one: each request streamed whole, one after another."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.queue: list[tuple[int, Request]] = []
+        self.added = 0
+
+    def add(self, request: Request) -> int:
+        """Queue a request; its index."""
+        self.queue.append((self.added, request))
+        self.added += 1
+        return self.added - 1
+
+    def step(self) -> list[ManyItem]:
+        """Stream the oldest queued request to its end."""
+        index, request = self.queue.pop(0)
+        return [SeqDelta(index, item) if isinstance(item, Delta) else SeqDone(index, item)
+                for item in self.backend.stream(request.prompt, request.sampling)]
+
+    @property
+    def live(self) -> int:
+        """Requests not streamed yet."""
+        return len(self.queue)
+
+    def close(self) -> None:
+        """Drop what is still queued."""
+        self.queue.clear()
+
+
+def open_batch(backend: Backend) -> Batch:
+    """The backend's own batch, or one that streams requests in turn."""
+    return backend.open_batch() if isinstance(backend, ParallelBackend) else InTurn(backend)
 
 
 def stream_many(backend: Backend, requests: Sequence[Request]) -> Iterator[ManyItem]:
-    """Stream several requests, together where the backend can, else one after another."""
-    if isinstance(backend, ParallelBackend):
-        return backend.stream_many(requests)
-    return stream_in_turn(backend, requests)
+    """Stream several requests decoded together (in turn where the backend cannot)."""
+    batch = open_batch(backend)
+    try:
+        for request in requests:
+            batch.add(request)
+        while batch.live:
+            yield from batch.step()
+    finally:
+        batch.close()
 
 
 def sample_n(backend: Backend, prompt: str, samplings: Sequence[Sampling]) -> Iterator[ManyItem]:

@@ -10,9 +10,9 @@ Rules that must hold:
 - It honours the same contract as the real backend (stop sequences, max_tokens, one
   Completion at the end) so the engine cannot tell it apart by behaviour.
 - It simulates a KV cache the way llama.cpp's prefix matching does, so tests can assert
-  that the engine keeps its transcript append-only; in `stream_many` each request is
-  charged only for the prompt tokens no earlier sequence (cached, or of this wave) holds,
-  and the requests' deltas interleave, as one decode step per token advances them all.
+  that the engine keeps its transcript append-only; in a batch each request is charged only
+  for the prompt tokens no sequence it could start from holds (what is cached, or any
+  request of the batch), and every step advances each live request by one token.
 """
 
 from __future__ import annotations
@@ -101,7 +101,8 @@ class FakeBackend:
         self._cached: list[str] = []
         self.chooser = chooser
         self.choices: list[tuple[str, tuple[str, ...]]] = []
-        self.waves: list[int] = []  # the size of every stream_many call, in order
+        self.batches: list[int] = []  # the most sequences each batch held at once, in order
+        self._held: list[list[str]] = []  # what the sequences of batches left cached
 
     def asked(self, purpose: str) -> list[FakeCall]:
         """The recorded calls that asked for `purpose`, in order."""
@@ -131,28 +132,10 @@ class FakeBackend:
         yield from self._answer(FakeCall(prompt, sampling), prompt_tokens, evaluated, held)
         self._cached = held[0]
 
-    def stream_many(self, requests: Sequence[Request]) -> Iterator[ManyItem]:
-        """Answer every request, their deltas interleaved one token at a time."""
-        self.waves.append(len(requests))
-        known = [self._cached]
-        answers = []
-        held: list[list[str]] = []
-        for request in requests:
-            prompt_tokens = fake_tokens(request.prompt)
-            evaluated = len(prompt_tokens) - max(_common_prefix(k, prompt_tokens) for k in known)
-            known.append(prompt_tokens)
-            answers.append(self._answer(FakeCall(request.prompt, request.sampling), prompt_tokens, evaluated, held))
-        live = dict(enumerate(answers))
-        while live:
-            for index, answer in list(live.items()):
-                item = next(answer, None)
-                if item is None:
-                    del live[index]
-                elif isinstance(item, Delta):
-                    yield SeqDelta(index, item)
-                else:
-                    yield SeqDone(index, item)
-        self._cached = held[0] if held else self._cached
+    def open_batch(self) -> "FakeBatch":
+        """A batch whose requests advance one token per step, side by side."""
+        self.batches.append(0)
+        return FakeBatch(self)
 
     def _answer(self, call: FakeCall, prompt_tokens: list[str], evaluated: int,
                 held: list[list[str]]) -> Iterator[StreamItem]:
@@ -184,6 +167,7 @@ class FakeBackend:
             emitted.append(tail)
             yield Delta(tail, self.confidence)
         held.append(prompt_tokens + pieces)
+        self._held = [*self._held[-15:], prompt_tokens + pieces]
         yield Completion(
             text="".join(emitted),
             stop_reason=reason,
@@ -193,6 +177,49 @@ class FakeBackend:
             seconds=time.perf_counter() - start,
             confidences=tuple(self.confidence for _ in pieces),
         )
+
+
+class FakeBatch:
+    """The fake's Batch: each added request's stream, advanced one item per step."""
+
+    def __init__(self, backend: FakeBackend) -> None:
+        self.backend = backend
+        self.streams: dict[int, Iterator[StreamItem]] = {}
+        self.known: list[list[str]] = [backend._cached, *backend._held]
+        self.added = 0
+
+    def add(self, request: Request) -> int:
+        """Start a request, charged for the prompt tokens no known sequence holds."""
+        tokens = fake_tokens(request.prompt)
+        evaluated = len(tokens) - max(_common_prefix(k, tokens) for k in self.known)
+        self.known.append(tokens)
+        call = FakeCall(request.prompt, request.sampling)
+        self.streams[self.added] = self.backend._answer(call, tokens, evaluated, [])
+        self.added += 1
+        batches = self.backend.batches
+        batches[-1] = max(batches[-1], len(self.streams))
+        return self.added - 1
+
+    def step(self) -> list[ManyItem]:
+        """One item of every live request's stream."""
+        out: list[ManyItem] = []
+        for index, stream in list(self.streams.items()):
+            item = next(stream)
+            if isinstance(item, Delta):
+                out.append(SeqDelta(index, item))
+            else:
+                out.append(SeqDone(index, item))
+                del self.streams[index]
+        return out
+
+    @property
+    def live(self) -> int:
+        """Requests still streaming."""
+        return len(self.streams)
+
+    def close(self) -> None:
+        """Abandon what is still streaming."""
+        self.streams.clear()
 
 
 def _common_prefix(a: list[str], b: list[str]) -> int:

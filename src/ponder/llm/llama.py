@@ -12,9 +12,9 @@ Rules that must hold:
 - Confidence is the top-token probability read from the logits of each sampled position
   (no `logits_all`), costing one softmax per token.
 - The context holds PARALLEL_SEQUENCES sequences over one unified KV cache (the loaded
-  weights are shared, never copied): `stream` uses sequence 0, `stream_many` decodes several
-  sequences together (`llama_parallel`). Whatever one path does to the cache, the other's
-  record of it is kept exact.
+  weights are shared, never copied): `stream` uses sequence 0, a batch (`open_batch`)
+  decodes several sequences together (`llama_parallel`). Whatever one path does to the
+  cache, the other's record of it is kept exact.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from ponder.errors import ModelError, PonderError, UsageError
-from ponder.llm.backend import Completion, Delta, ManyItem, Request, Sampling, SeqDelta, SeqDone, StreamItem
-from ponder.llm.llama_parallel import PARALLEL_SEQUENCES, Slots, Wave
+from ponder.llm.backend import Completion, Delta, Sampling, StreamItem
+from ponder.llm.llama_parallel import PARALLEL_SEQUENCES, LlamaBatch, Slots
 from ponder.llm.stops import StopScanner
 
 GGUF_MAGIC = b"GGUF"
@@ -280,19 +280,9 @@ class LlamaBackend:
             prompt_seconds=(first_token_at or time.perf_counter()) - start,
         )
 
-    def stream_many(self, requests: Sequence[Request]) -> Iterator[ManyItem]:
-        """Stream several requests decoded together, one llama_decode per step for all (a single
-        request streams as `stream` does)."""
-        if len(requests) == 1:
-            for item in self.stream(requests[0].prompt, requests[0].sampling):
-                yield SeqDelta(0, item) if isinstance(item, Delta) else SeqDone(0, item)
-            return
-        try:
-            yield from Wave(self, requests).run()
-        finally:
-            held = self._slots.content(0)
-            self._known_tokens = held
-            self._known_pieces = [self._slots.piece(t) for t in held]
+    def open_batch(self) -> "_SyncedBatch":
+        """A batch of sequences decoded together in this context (see `llama_parallel`)."""
+        return _SyncedBatch(self)
 
     def forget(self) -> None:
         """Drop every cached sequence (the next prompt is evaluated from scratch)."""
@@ -357,3 +347,14 @@ class LlamaBackend:
             except (ValueError, RuntimeError) as exc:
                 raise PonderError(f"invalid grammar: {exc}") from None
         return self._grammars[gbnf]
+
+
+class _SyncedBatch(LlamaBatch):
+    """A LlamaBatch that, once closed, hands sequence 0's cells back to the single-stream path."""
+
+    def close(self) -> None:
+        """Close the batch and re-align `stream`'s prefix matching with what slot 0 holds."""
+        super().close()
+        held = self.slots.content(0)
+        self.b._known_tokens = held
+        self.b._known_pieces = [self.slots.piece(t) for t in held]

@@ -1,20 +1,21 @@
-"""Several sequences decoded together in one llama.cpp context: the lockstep loop behind
-`LlamaBackend.stream_many`.
+"""Several sequences decoded together in one llama.cpp context, continuously: the batch
+behind `LlamaBackend.open_batch`.
 
 Rules that must hold:
 - One context, one KV cache (unified, so a prefix's cells are shared by every sequence that
   holds it); slot 0 is the sequence the single-stream path (`Llama.generate`) uses, slots
   1..n_seq_max-1 belong to waves. A slot's token list mirrors exactly the cells it holds.
-- Prefill re-uses what the cache holds: each request starts from the slot (or a slot this
-  wave already filled) sharing its longest token prefix, copies those cells
-  (`llama_memory_seq_cp`, which costs nothing) and evaluates only its own tail, so a prompt
-  shared by n samples is evaluated once.
+- A request joins when it is added: it starts from the slot sharing its longest token
+  prefix (an idle slot, or a copy of any slot's prefix: `llama_memory_seq_cp` costs
+  nothing) and evaluates only its own tail, so a prompt shared by n samples is evaluated
+  once, and a chain's next step re-uses the cells of its last.
 - Generation is one `llama_decode` per step carrying the next token of every live sequence;
   logits are read at each sequence's own batch index; each sequence has its own sampler
   chain (its own seed and grammar) and stops on its own stop string, end of generation or
-  token budget.
-- A wave that cannot fit the context is refused before anything is decoded (PonderError, one
-  line); a decode that finds no KV slot is the same error, never a crash.
+  token budget. A sequence that ends frees its place in the next step at once.
+- Idle slots keep their cells for re-use until the cache runs short; then they are dropped
+  and the decode is tried again. A request that cannot fit the context is refused before
+  anything is decoded, and a cache still too full is the same one-line PonderError.
 - As in the single-stream path, each prompt's last token is decoded with the first
   generation step, never in the prefill.
 """
@@ -24,7 +25,7 @@ from __future__ import annotations
 import codecs
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 from ponder.errors import PonderError
 from ponder.llm.backend import Completion, Delta, Request, SeqDelta, SeqDone
@@ -141,79 +142,98 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     return n
 
 
-class Wave:
-    """One call of `stream_many`: prefill every request, then decode them in lockstep."""
+class LlamaBatch:
+    """Sequences decoded together in the context's slots, continuously (see the module rules)."""
 
-    def __init__(self, backend: Any, requests: Sequence[Request]) -> None:
+    def __init__(self, backend: Any) -> None:
         self.b = backend
         self.lib = backend._llama_cpp
         self.slots: Slots = backend._slots
-        self.requests = list(requests)
-        adds_bos = backend._adds_bos()
-        self.tokens = [self.slots.tokens_for(r.prompt.encode("utf-8"), adds_bos) for r in self.requests]
+        self.adds_bos = backend._adds_bos()
+        self.sequences: list[_Live] = []
+        self.batch = self.lib.llama_batch_init(self.slots.n_slots, 0, 1)
 
-    def run(self) -> Iterator[SeqDelta | SeqDone]:
-        """Stream every sequence's deltas as SeqDelta, each ending with a SeqDone."""
-        self._check_room()
-        live = self._prefill()
-        batch = self.lib.llama_batch_init(len(live), 0, 1)
-        try:
-            yield from self._generate(live, batch)
-        finally:
-            self.lib.llama_batch_free(batch)
-            for seq in live:
-                self.lib.llama_sampler_free(seq.sampler)
-                self.slots.set_content(seq.slot, (seq.tokens + seq.generated)[: seq.decoded])
+    @property
+    def live(self) -> int:
+        """How many sequences are still generating."""
+        return sum(1 for seq in self.sequences if not seq.done)
 
-    def _check_room(self) -> None:
-        """Refuse a wave whose prompts and token budgets cannot all be held by the context."""
-        if len(self.requests) > self.slots.n_slots:
-            raise PonderError(f"a wave holds at most {self.slots.n_slots} sequences, not {len(self.requests)}")
-        shared = len(self.tokens[0])
-        for tokens in self.tokens[1:]:
-            shared = min(shared, common_prefix(self.tokens[0], tokens))
-        needed = shared + sum(len(t) - shared + r.sampling.max_tokens for t, r in zip(self.tokens, self.requests))
-        if needed > self.b.n_ctx:
-            per = max(r.sampling.max_tokens for r in self.requests)
-            raise PonderError(f"{len(self.requests)} sequences of up to {per} new tokens after a "
-                              f"{max(len(t) for t in self.tokens)}-token prompt need {needed} of --ctx "
-                              f"{self.b.n_ctx} tokens; raise --ctx or sample fewer at once")
-
-    def _prefill(self) -> list[_Live]:
-        """Give each request a slot holding its prompt but the last token; return the live set."""
-        claimed: dict[int, int] = {}  # slot -> request index
-        live: list[_Live] = []
+    def add(self, request: Request) -> int:
+        """Give the request a slot holding its prompt but the last token; return its index."""
+        tokens = self.slots.tokens_for(request.prompt.encode("utf-8"), self.adds_bos)
+        self._check_room(tokens, request)
+        busy = {seq.slot for seq in self.sequences if not seq.done}
+        head = tokens[:-1]
+        source, length = self._best_source(head, busy)
+        target = source if source not in busy and source not in self._reserved() else self._free_slot(busy)
         start = time.perf_counter()
-        for index, (request, tokens) in enumerate(zip(self.requests, self.tokens)):
-            head = tokens[:-1]
-            source, length = self._best_source(head, claimed)
-            target = source if source not in claimed else self._free_slot(claimed)
-            if target != source:
-                self.slots.copy(source, target, length)
-            self.slots.trim(target, length)
-            self._decode_tail(target, head, length)
-            claimed[target] = index
-            live.append(_Live(index, target, request, tokens, len(tokens) - length, self._sampler(request),
-                              StopScanner(request.sampling.stop), start, pending=tokens[-1],
-                              decoded=len(tokens) - 1))
-        for slot in range(1, self.slots.n_slots):
-            if slot not in claimed and self.slots.content(slot):
-                self.slots.clear(slot)  # stale cells would only crowd the cache
-        return live
+        if target != source:
+            self.slots.copy(source, target, length)
+        self.slots.trim(target, length)
+        self._decode_tail(target, head, length)
+        seq = _Live(len(self.sequences), target, request, tokens, len(tokens) - length, self._sampler(request),
+                    StopScanner(request.sampling.stop), start, pending=tokens[-1], decoded=len(tokens) - 1)
+        self.sequences.append(seq)
+        return seq.index
 
-    def _best_source(self, head: list[int], claimed: dict[int, int]) -> tuple[int, int]:
+    def step(self) -> list[SeqDelta | SeqDone]:
+        """One llama_decode carrying the next token of every live sequence; what each wrote."""
+        active = [seq for seq in self.sequences if not seq.done]
+        for i, seq in enumerate(active):
+            _put(self.batch, i, seq.pending, seq.decoded, seq.slot, logits=True)
+        self.batch.n_tokens = len(active)
+        self._decode(self.batch)
+        out: list[SeqDelta | SeqDone] = []
+        for i, seq in enumerate(active):
+            seq.decoded += 1
+            out += self._advance(seq, i)
+        return out
+
+    def close(self) -> None:
+        """Free the batch and the samplers; record what every slot holds."""
+        for seq in self.sequences:
+            if seq.sampler is not None:
+                self.lib.llama_sampler_free(seq.sampler)
+                seq.sampler = None
+            if not seq.done:
+                self._settle(seq)
+        if self.batch is not None:
+            self.lib.llama_batch_free(self.batch)
+            self.batch = None
+
+    def _settle(self, seq: _Live) -> None:
+        """Record the cells a sequence's slot holds once it stops."""
+        self.slots.set_content(seq.slot, (seq.tokens + seq.generated)[: seq.decoded])
+
+    def _reserved(self) -> set[int]:
+        return {seq.slot for seq in self.sequences if not seq.done}
+
+    def _check_room(self, tokens: list[int], request: Request) -> None:
+        """Refuse a request when the live sequences and it, each at its full token budget, could
+        not fit the context (the prefix they share with slot 0 counted once)."""
+        if self.live >= self.slots.n_slots:
+            raise PonderError(f"at most {self.slots.n_slots} sequences are decoded together")
+        held = self.slots.content(0)
+        claims = [(seq.tokens, seq.request.sampling.max_tokens) for seq in self.sequences if not seq.done]
+        claims.append((tokens, request.sampling.max_tokens))
+        shared = [common_prefix(held, t) for t, _ in claims]
+        needed = max(shared) + sum(len(t) - p + budget for (t, budget), p in zip(claims, shared))
+        if needed > self.b.n_ctx:
+            most = max(budget for _, budget in claims)
+            raise PonderError(f"{len(claims)} sequences of up to {most} new tokens need about {needed} of --ctx "
+                              f"{self.b.n_ctx} tokens; raise --ctx or lower --parallel")
+
+    def _best_source(self, head: list[int], busy: set[int]) -> tuple[int, int]:
         """The slot whose cells share the longest prefix with `head` (a free one on a tie)."""
         best, best_len = 0, -1
         for slot in range(self.slots.n_slots):
             length = common_prefix(self.slots.content(slot), head)
-            if length > best_len or (length == best_len and best in claimed and slot not in claimed):
+            if length > best_len or (length == best_len and best in busy and slot not in busy):
                 best, best_len = slot, length
         return best, best_len
 
-    def _free_slot(self, claimed: dict[int, int]) -> int:
-        free = [s for s in range(self.slots.n_slots) if s not in claimed]
-        if not free:
-            raise PonderError(f"a wave holds at most {self.slots.n_slots} sequences")
+    def _free_slot(self, busy: set[int]) -> int:
+        free = [s for s in range(self.slots.n_slots) if s not in busy]
         return min(free, key=lambda s: len(self.slots.content(s)))
 
     def _decode_tail(self, slot: int, head: list[int], start: int) -> None:
@@ -226,15 +246,14 @@ class Wave:
                 for i, token in enumerate(chunk):
                     _put(batch, i, token, begin + i, slot, logits=False)
                 batch.n_tokens = len(chunk)
-                self._decode(batch)
+                self._decode(batch, keep={slot})
             finally:
                 self.lib.llama_batch_free(batch)
             self.slots.set_content(slot, head[: begin + len(chunk)])
 
     def _sampler(self, request: Request) -> Any:
         lib, s = self.lib, request.sampling
-        params = lib.llama_sampler_chain_default_params()
-        chain = lib.llama_sampler_chain_init(params)
+        chain = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
         if s.grammar:
             grammar = lib.llama_sampler_init_grammar(self.b._vocab, s.grammar.encode("utf-8"), b"root")
             if not grammar:
@@ -252,61 +271,62 @@ class Wave:
         lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_dist(seed))
         return chain
 
-    def _generate(self, live: list[_Live], batch: Any) -> Iterator[SeqDelta | SeqDone]:
-        while True:
-            active = [seq for seq in live if not seq.done]
-            if not active:
-                return
-            for i, seq in enumerate(active):
-                position = len(seq.tokens) - 1 + len(seq.generated)
-                _put(batch, i, seq.pending, position, seq.slot, logits=True)
-            batch.n_tokens = len(active)
-            self._decode(batch)
-            for i, seq in enumerate(active):
-                seq.decoded += 1
-                yield from self._advance(seq, i)
-
-    def _advance(self, seq: _Live, batch_index: int) -> Iterator[SeqDelta | SeqDone]:
-        """Sample the sequence's next token from its logits; stream its text; stop it if done."""
+    def _advance(self, seq: _Live, batch_index: int) -> list[SeqDelta | SeqDone]:
+        """Sample the sequence's next token from its logits; its text; its end if it ended."""
         if seq.first_token_at is None:
             seq.first_token_at = time.perf_counter()
         token = self.lib.llama_sampler_sample(seq.sampler, self.b.llm.ctx, batch_index)
         if self.lib.llama_vocab_is_eog(self.b._vocab, token):
             seq.reason = "eos"
-            yield from self._finish(seq)
-            return
+            return self._finish(seq)
         seq.generated.append(token)
         seq.pending = token
         confidence = self.b._top_probability(batch_index)
         seq.confidences.append(confidence)
+        out: list[SeqDelta | SeqDone] = []
         text = seq.scanner.feed(seq.decoder.decode(self.slots.piece(token)))
         if text:
             seq.emitted.append(text)
-            yield SeqDelta(seq.index, Delta(text, confidence))
+            out.append(SeqDelta(seq.index, Delta(text, confidence)))
         if seq.scanner.stopped:
             seq.reason = "stop"
         if seq.scanner.stopped or len(seq.generated) >= seq.request.sampling.max_tokens:
-            yield from self._finish(seq)
+            out += self._finish(seq)
+        return out
 
-    def _finish(self, seq: _Live) -> Iterator[SeqDelta | SeqDone]:
+    def _finish(self, seq: _Live) -> list[SeqDelta | SeqDone]:
         seq.done = True
+        self._settle(seq)
+        out: list[SeqDelta | SeqDone] = []
         tail = seq.scanner.feed(seq.decoder.decode(b"", final=True)) + seq.scanner.flush()
         if tail:
             seq.emitted.append(tail)
-            yield SeqDelta(seq.index, Delta(tail, None))
+            out.append(SeqDelta(seq.index, Delta(tail, None)))
         now = time.perf_counter()
-        yield SeqDone(seq.index, Completion(
+        out.append(SeqDone(seq.index, Completion(
             text="".join(seq.emitted), stop_reason=seq.reason, completion_tokens=len(seq.generated),
             prompt_tokens=len(seq.tokens), prompt_tokens_evaluated=seq.evaluated, seconds=now - seq.start,
             confidences=tuple(seq.confidences), prompt_seconds=(seq.first_token_at or now) - seq.start,
-        ))
+        )))
+        return out
 
-    def _decode(self, batch: Any) -> None:
+    def _decode(self, batch: Any, keep: set[int] | None = None) -> None:
+        """Decode; when the cache is full, drop the cells of idle slots once and try again."""
         status = self.lib.llama_decode(self.b.llm.ctx, batch)
+        if status == 1 and self._evict(keep or set()):
+            status = self.lib.llama_decode(self.b.llm.ctx, batch)
         if status == 1:
-            raise PonderError(f"the context is full (--ctx {self.b.n_ctx}); raise --ctx or sample fewer at once")
+            raise PonderError(f"the context is full (--ctx {self.b.n_ctx}); raise --ctx or lower --parallel")
         if status != 0:
             raise PonderError(f"llama.cpp failed to decode a batch (status {status})")
+
+    def _evict(self, keep: set[int]) -> bool:
+        """Clear the slots no live sequence uses (slot 0 and `keep` aside); whether any was."""
+        idle = [s for s in range(1, self.slots.n_slots)
+                if s not in self._reserved() and s not in keep and self.slots.content(s)]
+        for slot in idle:
+            self.slots.clear(slot)
+        return bool(idle)
 
 
 def _put(batch: Any, i: int, token: int, position: int, slot: int, *, logits: bool) -> None:

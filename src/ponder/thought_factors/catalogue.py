@@ -37,6 +37,10 @@ PROMPTS: Mapping[str, frozenset[str]] = {
     "judge_system": frozenset(),
     "judge_user": frozenset({"question", "answer"}),
     "judge_open": frozenset(),
+    "reason_user": frozenset({"question"}),
+    "program_system": frozenset(),
+    "program_user": frozenset({"question"}),
+    "program_open": frozenset(),
 }
 LEAD_PLACEHOLDERS = frozenset({"verdict"})
 
@@ -68,8 +72,18 @@ class Factor:
 
 
 @dataclass(frozen=True)
+class Routes:
+    """The independent routes: which factor each is shown as, and its token budget."""
+
+    reason_factor: str = "hypothesize"
+    program_factor: str = "verify"
+    reason_tokens: int = 768
+    program_tokens: int = 400
+
+
+@dataclass(frozen=True)
 class Catalogue:
-    """All factors, the chain settings and the prompt templates."""
+    """All factors, the chain settings, the routes and the prompt templates."""
 
     factors: Mapping[str, Factor]
     start: str
@@ -77,6 +91,7 @@ class Catalogue:
     observation_tag: str
     max_corrections: int
     prompts: Mapping[str, str]
+    routes: Routes = Routes()
 
     def factor(self, name: str) -> Factor:
         """The factor called `name`."""
@@ -113,8 +128,9 @@ def parse_catalogue(text: str) -> Catalogue:
         data = tomllib.loads(text)
         factors = {f.name: f for f in (_factor(raw) for raw in data.get("factor", []))}
         chain = data["chain"]
+        routes = Routes(**data.get("routes", {}))
         catalogue = Catalogue(factors, chain["start"], chain["answer"], chain["observation"],
-                              int(chain["max_corrections"]), dict(data["prompt"]))
+                              int(chain["max_corrections"]), dict(data["prompt"]), routes)
     except (KeyError, TypeError, ValueError) as exc:
         raise CatalogueError(f"malformed factor catalogue: {exc!r}") from None
     _validate(catalogue)
@@ -139,6 +155,12 @@ def _validate(catalogue: Catalogue) -> None:
             raise CatalogueError(f"{role} factor {name!r} is not defined")
     for factor in catalogue.factors.values():
         _validate_factor(factor, names)
+    routes = catalogue.routes
+    for role, name in (("reason", routes.reason_factor), ("program", routes.program_factor)):
+        if name not in names:
+            raise CatalogueError(f"the {role} route's factor {name!r} is not defined")
+    if routes.reason_tokens <= 0 or routes.program_tokens <= 0:
+        raise CatalogueError("route token budgets must be positive")
     _validate_prompts(catalogue.prompts)
 
 

@@ -52,6 +52,26 @@ def extract_answer(text: str) -> ExtractedAnswer:
     return normalize_answer(numbers[-1]) if numbers else NO_ANSWER
 
 
+_NUMERIC_QUESTION = re.compile(
+    r"\bhow (?:many|much|long|far|old|fast|tall|often|big)\b"
+    r"|\bwhat (?:is|was|will be|are|were) (?:the |his |her |their |its )?"
+    r"(?:total|number|sum|difference|cost|price|amount|percent|percentage|average|value|profit|area|speed)\b",
+    re.I,
+)
+
+
+def expects_number(question: str) -> bool:
+    """Whether the question asks for a quantity ("How many ...", "What is the total ...")."""
+    return bool(_NUMERIC_QUESTION.search(question))
+
+
+def as_asked(answer: ExtractedAnswer, question: str) -> ExtractedAnswer:
+    """An answer with no number at all, to a question that asks for a quantity, is no answer."""
+    if answer.kind in ("text", "expression") and expects_number(question) and not re.search(r"\d", answer.normalized):
+        return NO_ANSWER
+    return answer
+
+
 def answer_from_step(text: str) -> ExtractedAnswer:
     """The answer an <answer> step states: as written when it is short, else what a sentence
     around it gives ('He has 12 apples left.' -> 12)."""

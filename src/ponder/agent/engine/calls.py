@@ -7,8 +7,9 @@ Rules that must hold:
   call's span (so the text reaches the trace as it is generated) before sending the
   Completion back; every step's usage is built by `step_finished` from its Completions.
 - Driving never reorders one piece of work's events; side by side, each piece runs until it
-  asks for the model, then all asked calls are decoded together (`backend.stream_many`), and
-  their deltas interleave in the stream, each under its own span.
+  asks for the model, its call joins one batch (`llm.backend.open_batch`), and the moment
+  its answer is complete it runs on to its next call, which joins the same batch while the
+  others still generate. Their deltas interleave in the stream, each under its own span.
 - A fresh-context call (review, judge) starts from a new chat prompt (`fresh_prompt`), never
   from a chain's transcript; untrusted text in it is neutralized by the caller.
 - `Sampling.purpose` names what is asked (a factor or a critic's call); backends never
@@ -20,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Generator, Sequence, TypeVar, Union
 
-from ponder.llm.backend import Backend, Completion, Delta, Request, Sampling, SeqDelta, stream_many
+from ponder.llm.backend import Backend, Batch, Completion, Delta, Request, Sampling, SeqDelta, open_batch
 from ponder.trace.events import Event, StepFinished, TextDelta
 
 T = TypeVar("T")
@@ -54,29 +55,44 @@ def drive(backend: Backend, work: Work[T]) -> Generator[Event, None, T]:
             return stop.value
         reply = None
         if isinstance(item, ModelCall):
-            replies = yield from _answer(backend, {0: item})
-            reply = replies[0]
+            reply = yield from _answer_one(backend, item)
         else:
             yield item
 
 
 def drive_together(backend: Backend, works: Sequence[Work[T]]) -> Generator[Event, None, list[T]]:
-    """Run several pieces of work side by side, their model calls decoded together; return
+    """Run several pieces of work side by side, their model calls decoded together in one
+    batch (continuously: a piece that gets its answer asks its next call at once); return
     their results in order."""
+    if len(works) == 1:
+        return [(yield from drive(backend, works[0]))]
     results: list[Any] = [None] * len(works)
     replies: dict[int, Completion | None] = {i: None for i in range(len(works))}
-    live = list(range(len(works)))
-    while live:
-        calls: dict[int, ModelCall] = {}
-        for index in list(live):
-            call = yield from _until_call(works[index], replies, index, results)
-            if call is None:
-                live.remove(index)
-            else:
-                calls[index] = call
-        if calls:
-            replies.update((yield from _answer(backend, calls)))
+    batch = open_batch(backend)
+    asked: dict[int, tuple[int, ModelCall]] = {}  # batch index -> (work index, its call)
+    try:
+        for index in range(len(works)):
+            yield from _ask(batch, works, index, replies, results, asked)
+        while batch.live:
+            for item in batch.step():
+                index, call = asked[item.index]
+                if isinstance(item, SeqDelta):
+                    yield TextDelta(call.run_id, span=call.span, text=item.delta.text)
+                    continue
+                del asked[item.index]
+                replies[index] = item.completion
+                yield from _ask(batch, works, index, replies, results, asked)
+    finally:
+        batch.close()
     return results
+
+
+def _ask(batch: Batch, works: Sequence[Work[Any]], index: int, replies: dict[int, Completion | None],
+         results: list[Any], asked: dict[int, tuple[int, ModelCall]]) -> Generator[Event, None, None]:
+    """Advance one piece of work to its next model call and add that call to the batch."""
+    call = yield from _until_call(works[index], replies, index, results)
+    if call is not None:
+        asked[batch.add(call.request)] = (index, call)
 
 
 def _answer_one(backend: Backend, call: ModelCall) -> Generator[Event, None, Completion]:
@@ -103,26 +119,6 @@ def _until_call(work: Work[Any], replies: dict[int, Completion | None], index: i
         if isinstance(item, ModelCall):
             return item
         yield item
-
-
-def _answer(backend: Backend, calls: dict[int, ModelCall]) -> Generator[Event, None, dict[int, Completion]]:
-    """Stream the calls (together, when more than one), as TextDeltas of their spans; return
-    each one's Completion."""
-    if len(calls) == 1:
-        (index, call), = calls.items()
-        completion = yield from _answer_one(backend, call)
-        return {index: completion}
-    order = list(calls)
-    done: dict[int, Completion] = {}
-    for item in stream_many(backend, [calls[i].request for i in order]):
-        call = calls[order[item.index]]
-        if isinstance(item, SeqDelta):
-            yield TextDelta(call.run_id, span=call.span, text=item.delta.text)
-        else:
-            done[order[item.index]] = item.completion
-    missing = [i for i in order if i not in done]
-    assert not missing, "a backend must end every request with a SeqDone"
-    return done
 
 
 def fresh_prompt(backend: Backend, system: str, user: str, opening: str = "") -> str:

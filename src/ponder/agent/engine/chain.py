@@ -32,6 +32,7 @@ from ponder.tools.answers import (
     NO_ANSWER,
     ExtractedAnswer,
     answer_from_step,
+    as_asked,
     equivalent,
     extract_answer,
     stated_value,
@@ -71,7 +72,7 @@ def think_chain(
 ) -> EventStream:
     """Run one guided chain, yielding its events; return its result. A critique (from a review
     of an earlier round) goes into the user message."""
-    state = ChainState(chain_prompt(backend, catalogue, question, critique), config, catalogue)
+    state = ChainState(chain_prompt(backend, catalogue, question, critique), config, catalogue, question)
     factor = catalogue.factor(catalogue.start)
     while True:
         factor = state.budgeted(factor)
@@ -111,8 +112,9 @@ def think_step(
 class ChainState:
     """The transcript and bookkeeping of a chain in progress; `fork` branches it for search."""
 
-    def __init__(self, prompt: str, config: ChainConfig, catalogue: Catalogue) -> None:
+    def __init__(self, prompt: str, config: ChainConfig, catalogue: Catalogue, question: str = "") -> None:
         self.config = config
+        self.question = question
         self.catalogue = catalogue
         self.transcript = prompt
         self.corrections = 0
@@ -218,7 +220,7 @@ class ChainState:
 
     def answer(self, text: str, span: str) -> ChainResult:
         """The chain's answer: the model's, unless a check it could not reconcile computed another."""
-        found = answer_from_step(text) if text.strip() else NO_ANSWER
+        found = as_asked(answer_from_step(text), self.question) if text.strip() else NO_ANSWER
         source = "model"
         if found.kind == "none" and self.candidate is not None:
             found, source = self.candidate, "candidate"

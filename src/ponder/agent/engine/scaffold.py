@@ -14,7 +14,7 @@ Rules that must hold:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Generator, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Generator, Iterator
 
 from ponder.agent.engine.budget import Meter
 from ponder.agent.engine.calls import ModelCall, Work, drive, drive_together
@@ -42,6 +42,7 @@ class Sample:
     events: list[Event] = field(default_factory=list)
     review: "Review | None" = None
     judgement: float | None = None
+    route: str = "chain"  # how it was reached: a guided chain, or an independent route
 
 
 class RunScaffold:
@@ -94,17 +95,27 @@ class RunScaffold:
         return (yield from drive_together(self.backend, works))
 
     def round(self, index: int, config: ChainConfig, critique: str = "", share: int = 1) -> Work[Sample]:
-        """Run one chain as round `index` of the run; return it as a Sample. `share`: how many
-        rounds run side by side, splitting the tokens the budget has left."""
+        """Run one guided chain as round `index` of the run; return it as a Sample. `share`: how
+        many rounds run side by side, splitting the tokens the budget has left."""
+        chain_config = self.meter.chain_config(config, share)
+
+        def chain(span: str) -> Work[ChainResult]:
+            return think_chain(self.backend, self.catalogue, self.question, chain_config, run_id=self.run_id,
+                               parent=span, ids=self.ids, critique=critique)
+
+        return self.framed(index, chain)
+
+    def framed(self, index: int, body: Callable[[str], Work[ChainResult]], route: str = "chain") -> Work[Sample]:
+        """Run `body` (given its round's span) as round `index`: RoundStarted, its events,
+        RoundFinished with its answer and evidence; return it as a Sample."""
         span = self.ids.next()
         yield RoundStarted(self.run_id, span=span, parent="run", index=index)
         events: list[Event] = []
-        chain = think_chain(self.backend, self.catalogue, self.question, self.meter.chain_config(config, share),
-                            run_id=self.run_id, parent=span, ids=self.ids, critique=critique)
+        work = body(span)
         reply = None
         while True:
             try:
-                item = chain.send(reply)  # type: ignore[arg-type]
+                item = work.send(reply)  # type: ignore[arg-type]
             except StopIteration as stop:
                 result: ChainResult = stop.value
                 break
@@ -118,7 +129,7 @@ class RunScaffold:
         yield RoundFinished(self.run_id, span=span, answer=answer.text, normalized=answer.normalized,
                             verified=result.verified, source=result.answer_source,
                             completion_tokens=result.completion_tokens)
-        return Sample(index, span, result, events)
+        return Sample(index, span, result, events, route=route)
 
     def _keep(self, event: Event) -> Event:
         self.seen.append(event)

@@ -5,7 +5,7 @@ Importing this package registers every strategy, in the order `--help` lists the
 """
 
 # isort: off
-from ponder.agent.strategies import chain, vote, best_of_n, beam, mcts  # noqa: F401  (each registers itself)
+from ponder.agent.strategies import chain, vote, best_of_n, beam, mcts, cascade  # noqa: F401  (each registers itself)
 from ponder.agent.strategies._registry import STRATEGIES, Strategy, register
 
 # isort: on

@@ -82,7 +82,8 @@ class SearchTree:
         span = run.ids.next()
         yield RoundStarted(run.run_id, span=span, parent="run", index=1)
         prompt = chain_prompt(run.backend, run.catalogue, run.question)
-        root = TreeNode(span, ChainState(prompt, run.config.chain, run.catalogue), tokens=run.backend.count_tokens(prompt))
+        state = ChainState(prompt, run.config.chain, run.catalogue, run.question)
+        root = TreeNode(span, state, tokens=run.backend.count_tokens(prompt))
         self.nodes.append(root)
         return root
 

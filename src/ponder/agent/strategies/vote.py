@@ -7,9 +7,11 @@ Rules that must hold:
 - A vote's weight comes from evidence only: with "verifier" weighting a chain whose last
   check passed counts 1.5, nothing checked 1, a failed check 0.5; "verifier+confidence"
   multiplies that by the chain's mean token confidence; "count" gives every vote 1.
-- Chains are sampled in waves of `parallel`, decoded side by side; between waves sampling
-  stops early when the leader cannot be overtaken by the samples left (each at the
-  weighting's maximum weight), or when the budget is spent.
+- Chains are sampled in waves, decoded side by side: the first holds the fewest chains that
+  could decide the vote (a majority of `samples`), later ones up to `parallel`; between
+  waves sampling stops early when the leader cannot be overtaken by the samples left (each
+  at the weighting's maximum weight), or when the budget is spent. So waves never sample
+  more chains than one-at-a-time voting would when the first chains agree.
 - The winner's representative is its heaviest sample (the earliest on a tie).
 """
 
@@ -42,6 +44,8 @@ def vote(run: RunScaffold) -> StrategyBody:
     stopped = "samples"
     while len(votes) < config.samples:
         size = run.wave_size(len(votes), config.samples)
+        if not votes:
+            size = min(size, config.samples // 2 + 1)  # the fewest that could decide
         if not size:
             stopped = "budget"
             break

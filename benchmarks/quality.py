@@ -1,0 +1,322 @@
+"""Benchmark: does thinking pay? Answers of the default model on GSM8K *training* problems,
+collected once per route and sample into a resumable pool, then scored as strategies.
+
+`collect` runs, for each item, the cascade's routes exactly as `ponder --strategy cascade`
+would (the same prompts, seeds and sandbox, through `engine.routes`): route n = 0 is the
+greedy chain of thought (the raw model with the prompt its makers recommend: this *is* the
+plain chain-of-thought baseline, no ponder scaffolding), n = 1 the greedy program, and n >= 2
+sampled routes at temperature 0.7 with seed 1000*n (even n: chain of thought, odd n:
+program). Each finished route is one JSON line, flushed at once, so an interrupted run
+resumes where it stopped; waves of `--parallel` routes are decoded side by side.
+
+`report` scores from the pool, on the same items: the plain chain of thought (n = 0), the
+greedy program (n = 1), plain self-consistency over k sampled chains of thought (k = 4, 8:
+the majority of n = 2, 4, ..., 2k), and the cascade with the stopping rule of
+`agent/strategies/cascade.py` replayed on the pool (it reads the routes in the order the live
+strategy would sample them, so its answer, tokens and routes are what the live run gives).
+Accuracy with 95% Wilson intervals, completion tokens (mean and median), and each as a
+ratio to the plain chain; a plot of accuracy against tokens.
+
+    python benchmarks/quality.py collect --items 150 --routes 0-7 [--parallel 4]
+    python benchmarks/quality.py collect --items 150 --routes 8,10,12,14,16   # more chains for SC@8
+    python benchmarks/quality.py report
+
+Never run on GSM8K test: the items are a fixed shuffle of ../shared/data/gsm8k_train.jsonl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import statistics
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+RESULTS = Path(__file__).parent / "results" / "quality"
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gsm8k_train.jsonl"
+SHUFFLE_SEED = 2026
+SAMPLE_TEMPERATURE = 0.7
+SEED_STRIDE = 1000
+
+
+def items(count: int, offset: int = 0) -> list[dict[str, Any]]:
+    """`count` training problems from a fixed shuffle (the same on every machine)."""
+    rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
+    order = list(range(len(rows)))
+    random.Random(SHUFFLE_SEED).shuffle(order)
+    return [{"id": f"train-{i}", **rows[i]} for i in order[offset: offset + count]]
+
+
+def parse_routes(spec: str) -> list[int]:
+    """'0-7' or '8,10,12' -> route numbers."""
+    out: list[int] = []
+    for part in spec.split(","):
+        if "-" in part:
+            low, high = part.split("-")
+            out += range(int(low), int(high) + 1)
+        elif part.strip():
+            out.append(int(part))
+    return sorted(set(out))
+
+
+def read_pool(path: Path) -> dict[tuple[str, int], dict[str, Any]]:
+    """The routes already collected, by (item id, route number); damaged lines are skipped."""
+    pool: dict[tuple[str, int], dict[str, Any]] = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+                pool[(row["id"], int(row["n"]))] = row
+            except (ValueError, KeyError, TypeError):
+                continue
+    return pool
+
+
+# -- collect ------------------------------------------------------------------------------
+
+def collect(args: argparse.Namespace) -> None:
+    from ponder.agent.engine.calls import drive_together
+    from ponder.agent.engine.ids import SpanIds
+    from ponder.agent.engine.routes import RouteCall, run_route
+    from ponder.agent.settings import ChainConfig
+    from ponder.agent.strategies.cascade import route_of
+    from ponder.llm.llama import LlamaBackend, LoadOptions
+    from ponder.llm.registry import resolve_model
+    from ponder.thought_factors.catalogue import load_catalogue
+
+    backend = LlamaBackend(resolve_model(args.model), LoadOptions(n_ctx=8192))
+    catalogue = load_catalogue()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    pool = read_pool(args.out)
+    wanted = parse_routes(args.routes)
+    with open(args.out, "a", encoding="utf-8") as sink:
+        for count, item in enumerate(items(args.items, args.offset), start=1):
+            missing = [n for n in wanted if (item["id"], n) not in pool]
+            for start in range(0, len(missing), args.parallel):
+                wave = missing[start: start + args.parallel]
+                ids = SpanIds()
+                works = []
+                for n in wave:
+                    config = ChainConfig(temperature=0.0 if n < 2 else SAMPLE_TEMPERATURE,
+                                         seed=SEED_STRIDE * n if n >= 2 else None)
+                    at = RouteCall(backend, catalogue, item["question"], "pool", f"n{n}", ids)
+                    works.append(run_route(at, route_of(n), config))
+                began = time.perf_counter()
+                results = list(_drain(drive_together(backend, works)))[-1]
+                seconds = time.perf_counter() - began
+                for n, result in zip(wave, results):
+                    row = _row(item, n, route_of(n), result, seconds, len(wave))
+                    sink.write(json.dumps(row, ensure_ascii=False) + "\n")
+                    sink.flush()
+                    pool[(item["id"], n)] = row
+            print(f"{count}/{args.items} {item['id']}: " + ", ".join(
+                f"{n}:{pool[(item['id'], n)]['answer'] or '-'}" for n in wanted), file=sys.stderr)
+
+
+def _drain(work):  # type: ignore[no-untyped-def]
+    """Run engine work to its end, discarding its events; yield its result last."""
+    while True:
+        try:
+            next(work)
+        except StopIteration as stop:
+            yield stop.value
+            return
+
+
+def _row(item: dict[str, Any], n: int, route: str, result: Any, seconds: float, wave: int) -> dict[str, Any]:
+    from ponder.batch.metrics import gsm8k_reference
+    from ponder.tools.answers import equivalent
+
+    reference = gsm8k_reference(item["answer"])
+    answer = result.answer.normalized
+    return {"id": item["id"], "n": n, "route": route, "answer": answer, "reference": reference,
+            "correct": bool(answer) and equivalent(answer, reference), "verified": result.verified,
+            "completion_tokens": result.completion_tokens, "wave_seconds": round(seconds, 2), "wave": wave,
+            "text": result.transcript.split("<|im_start|>assistant\n")[-1][-4000:]}
+
+
+# -- report -------------------------------------------------------------------------------
+
+def wilson(correct: int, total: int) -> tuple[float, float]:
+    """95% Wilson interval of a proportion."""
+    if total == 0:
+        return 0.0, 0.0
+    z, p = 1.96, correct / total
+    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
+    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / (1 + z * z / total)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def majority(rows: Iterable[dict[str, Any]]) -> str:
+    """The most frequent answer (equivalence-grouped), the earliest on a tie; '' if none."""
+    from ponder.tools.answers import equivalent
+
+    groups: list[list[str]] = []
+    for row in rows:
+        if not row["answer"]:
+            continue
+        home = next((g for g in groups if equivalent(g[0], row["answer"])), None)
+        if home is None:
+            groups.append([row["answer"]])
+        else:
+            home.append(row["answer"])
+    return max(groups, key=len)[0] if groups else ""
+
+
+def replay_cascade(routes: dict[int, dict[str, Any]], samples: int, parallel: int) -> tuple[str, list[int]] | None:
+    """What the live cascade answers from these routes, and which routes it read (None when
+    the pool lacks a route it would need)."""
+    from ponder.agent.engine.chain import ChainResult
+    from ponder.agent.engine.scaffold import Sample
+    from ponder.agent.strategies.cascade import FIRST_WAVE, _agree, _representative, decided, ranked, route_of
+    from ponder.tools.answers import normalize_answer
+
+    def sample(n: int) -> Sample:
+        row = routes[n]
+        result = ChainResult(answer=normalize_answer(row["answer"]) if row["answer"] else normalize_answer(""))
+        return Sample(n + 1, f"s{n}", result, route=route_of(n))
+
+    total = max(FIRST_WAVE, samples)
+    if any(n not in routes for n in range(FIRST_WAVE)):
+        return None
+    read = [sample(0), sample(1)]
+    if not _agree(read):
+        while len(read) < total and not decided(ranked(read), total - len(read)):
+            size = min(parallel, total - len(read))
+            wave = range(len(read), len(read) + size)
+            if any(n not in routes for n in wave):
+                return None
+            read += [sample(n) for n in wave]
+    groups = ranked(read)
+    answer = _representative(groups[0][0]).result.answer.normalized if groups else ""
+    return answer, [s.index - 1 for s in read]
+
+
+def score(name: str, outcomes: list[tuple[bool, int]]) -> dict[str, Any]:
+    correct = sum(ok for ok, _ in outcomes)
+    tokens = [t for _, t in outcomes]
+    low, high = wilson(correct, len(outcomes))
+    return {"name": name, "items": len(outcomes), "correct": correct, "accuracy": correct / max(1, len(outcomes)),
+            "ci95": [round(low, 3), round(high, 3)], "mean_tokens": round(statistics.mean(tokens), 1) if tokens else 0,
+            "median_tokens": statistics.median(tokens) if tokens else 0}
+
+
+def report(args: argparse.Namespace) -> None:
+    from ponder.tools.answers import equivalent
+
+    pool = read_pool(args.out)
+    by_item: dict[str, dict[int, dict[str, Any]]] = {}
+    for (item_id, n), row in pool.items():
+        by_item.setdefault(item_id, {})[n] = row
+    order = [it["id"] for it in items(args.items, args.offset) if it["id"] in by_item]
+    complete = [i for i in order if 0 in by_item[i] and 1 in by_item[i]]
+    rows = []
+    refs = {i: by_item[i][0]["reference"] for i in complete}
+
+    def tokens(i: str, ns: Iterable[int]) -> int:
+        return sum(by_item[i][n]["completion_tokens"] for n in ns)
+
+    rows.append(score("plain chain of thought (greedy, no ponder)",
+                      [(by_item[i][0]["correct"], tokens(i, [0])) for i in complete]))
+    rows.append(score("program (greedy)", [(by_item[i][1]["correct"], tokens(i, [1])) for i in complete]))
+    for k in (4, 8):
+        ns = [2 * j for j in range(1, k + 1)]
+        have = [i for i in complete if all(n in by_item[i] for n in ns)]
+        if len(have) == len(complete):
+            answers = {i: majority(by_item[i][n] for n in ns) for i in have}
+            rows.append(score(f"plain self-consistency k={k}",
+                              [(bool(answers[i]) and equivalent(answers[i], refs[i]), tokens(i, ns)) for i in have]))
+    for samples in args.cascade_samples:
+        replays = {i: replay_cascade(by_item[i], samples, args.parallel) for i in complete}
+        if all(r is not None for r in replays.values()):
+            rows.append(score(f"cascade (samples={samples}, parallel={args.parallel})",
+                              [(bool(r[0]) and equivalent(r[0], refs[i]), tokens(i, r[1]))
+                               for i, r in replays.items() if r is not None]))
+    base = rows[0]
+    for row in rows:
+        row["accuracy_minus_plain"] = round(row["accuracy"] - base["accuracy"], 3)
+        row["median_tokens_ratio"] = round(row["median_tokens"] / max(1, base["median_tokens"]), 2)
+    agree = [i for i in complete if by_item[i][0]["answer"] and by_item[i][1]["answer"]
+             and equivalent(by_item[i][0]["answer"], by_item[i][1]["answer"])]
+    result = {
+        "benchmark": "quality",
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "data": f"{DATA.name}, fixed shuffle (seed {SHUFFLE_SEED}), items {args.offset}..{args.offset + len(complete) - 1}",
+        "items": len(complete),
+        "greedy_routes_agree": {"items": len(agree), "correct": sum(by_item[i][0]["correct"] for i in agree)},
+        "rows": rows,
+    }
+    from ponder.machine import machine_info
+
+    result["machine"] = machine_info()
+    (args.out.parent / "report.json").write_text(json.dumps(result, indent=2) + "\n")
+    (args.out.parent / "report.md").write_text(markdown(result))
+    _plot(result, args.out.parent / "accuracy_vs_tokens.png")
+    print((args.out.parent / "report.md").read_text())
+
+
+def markdown(result: dict[str, Any]) -> str:
+    agree = result["greedy_routes_agree"]
+    lines = [
+        "# Quality: accuracy against tokens on GSM8K training problems",
+        "",
+        f"- date: {result['date']}; machine: {result['machine']['cpu']}, {result['machine']['cores']} cores",
+        f"- data: {result['data']} ({result['items']} items)",
+        f"- command: `{result['command']}`",
+        f"- the greedy chain of thought and the greedy program agreed on {agree['items']} items, "
+        f"{agree['correct']} of them right",
+        "",
+        "| configuration | accuracy | 95% CI | vs plain | mean tokens | median tokens | median tokens / plain |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in result["rows"]:
+        lines.append(f"| {r['name']} | {r['correct']}/{r['items']} = {r['accuracy']:.1%} | "
+                     f"{r['ci95'][0]:.1%}–{r['ci95'][1]:.1%} | {r['accuracy_minus_plain']:+.1%} | {r['mean_tokens']} | "
+                     f"{r['median_tokens']} | {r['median_tokens_ratio']}× |")
+    return "\n".join(lines) + "\n"
+
+
+def _plot(result: dict[str, Any], path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    for row in result["rows"]:
+        low, high = row["ci95"]
+        axes.errorbar(row["mean_tokens"], row["accuracy"], yerr=[[row["accuracy"] - low], [high - row["accuracy"]]],
+                      fmt="o", capsize=3)
+        axes.annotate(row["name"], (row["mean_tokens"], row["accuracy"]), fontsize=7, xytext=(4, 4),
+                      textcoords="offset points")
+    axes.set_xlabel("completion tokens per question (mean)")
+    axes.set_ylabel("accuracy")
+    axes.set_title(f"GSM8K training items ({result['items']}), default model")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=("collect", "report"))
+    parser.add_argument("--items", type=int, default=150)
+    parser.add_argument("--offset", type=int, default=0)
+    parser.add_argument("--routes", default="0-1")
+    parser.add_argument("--parallel", type=int, default=4)
+    parser.add_argument("--cascade-samples", type=int, nargs="*", default=[2, 4, 6, 8])
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--out", type=Path, default=RESULTS / "pool.jsonl")
+    args = parser.parse_args()
+    collect(args) if args.command == "collect" else report(args)
+
+
+if __name__ == "__main__":
+    main()

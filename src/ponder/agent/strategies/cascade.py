@@ -1,0 +1,129 @@
+"""The `cascade` strategy: compute follows evidence. A greedy chain of thought and a greedy
+program, each written independently from the question alone (`engine.routes`), decoded side
+by side; when they agree, that is the answer. When they disagree, or one has none, more of
+both routes are sampled in waves and a weighted vote decides, stopping as soon as it is
+decided or the budget is spent.
+
+Rules that must hold:
+- The first wave is the two greedy routes; their agreement ends the run at once.
+- Later samples use the sample temperature and their own seeds; routes alternate (reason,
+  program, reason, ...), so every wave of two or more holds both.
+- A vote weighs ROUTE_WEIGHTS[route]; a group whose answer both routes reached gets
+  AGREEMENT_BONUS once. A route with no answer casts no vote.
+- Sampling stops once the leader cannot be overtaken by the routes left (each at the
+  largest weight, plus the bonus for a runner-up that lacks a route), after `samples` routes
+  (at least the first two), or when the budget is spent. Nothing looks at a reference answer.
+- Each route is a round (RoundStarted ... RoundFinished) with a CandidateScored under it;
+  one VoteTally under the run closes the vote; the answer is the winning group's heaviest
+  route, a chain of thought on a tie.
+"""
+
+from __future__ import annotations
+
+from ponder.agent.engine.calls import Work
+from ponder.agent.engine.chain import ChainResult
+from ponder.agent.engine.routes import PROGRAM, REASON, RouteCall, run_route
+from ponder.agent.engine.scaffold import RunScaffold, Sample, StrategyBody
+from ponder.agent.settings import ChainConfig
+from ponder.agent.strategies._registry import register
+from ponder.agent.strategies._tally import Group, tally
+from ponder.trace.events import CandidateScored, VoteTally
+
+ROUTE_WEIGHTS = {REASON: 1.0, PROGRAM: 1.0}
+AGREEMENT_BONUS = 1.0
+FIRST_WAVE = 2
+
+
+@register("cascade", "a chain of thought and an independent program; more samples only when they disagree")
+def cascade(run: RunScaffold) -> StrategyBody:
+    """Answer from two independent routes, sampling more of both only while they disagree."""
+    config = run.config
+    total = max(FIRST_WAVE, config.samples)
+    greedy = [_route_round(run, 0, config.chain, share=FIRST_WAVE), _route_round(run, 1, config.chain, share=FIRST_WAVE)]
+    samples: list[Sample] = yield from run.together(greedy)
+    yield from _score(run, samples)
+    stopped = "agreed" if _agree(samples) else "samples"
+    while stopped == "samples" and len(samples) < total:
+        if decided(ranked(samples), total - len(samples)):
+            stopped = "decided"
+            break
+        size = run.wave_size(len(samples), total)
+        if not size:
+            stopped = "budget"
+            break
+        wave = [_route_round(run, n, config.sample_chain(n), share=size) for n in range(len(samples), len(samples) + size)]
+        fresh: list[Sample] = yield from run.together(wave)
+        yield from _score(run, fresh)
+        samples += fresh
+    groups = ranked(samples)
+    yield VoteTally(run.run_id, span=run.ids.next(), parent="run", groups=[_record(g, w) for g, w in groups],
+                    winner=_representative(groups[0][0]).result.answer.normalized if groups else "",
+                    samples=len(samples), stopped=stopped)
+    return _representative(groups[0][0]) if groups else samples[0]
+
+
+def route_of(index: int) -> str:
+    """Route n of a run: a chain of thought first, then a program, alternating."""
+    return REASON if index % 2 == 0 else PROGRAM
+
+
+def _route_round(run: RunScaffold, index: int, config: ChainConfig, share: int) -> Work[Sample]:
+    route = route_of(index)
+    chain = run.meter.chain_config(config, share)
+
+    def body(span: str) -> Work[ChainResult]:
+        at = RouteCall(run.backend, run.catalogue, run.question, run.run_id, span, run.ids)
+        return run_route(at, route, chain)
+
+    return run.framed(index + 1, body, route=route)
+
+
+def weight(sample: Sample) -> float:
+    """What a route's vote weighs (0 without an answer)."""
+    return ROUTE_WEIGHTS[sample.route] if sample.result.answer.normalized else 0.0
+
+
+def ranked(samples: list[Sample]) -> list[tuple[Group, float]]:
+    """Groups of equivalent answers with their total weight (the agreement bonus included),
+    heaviest first, then most votes, then earliest."""
+    groups = tally([(s, weight(s)) for s in samples])
+    scored = [(g, g.weight + (AGREEMENT_BONUS if _both_routes(g) else 0.0)) for g in groups]
+    return sorted(scored, key=lambda gw: (-gw[1], -len(gw[0].members), gw[0].members[0][0].index))
+
+
+def decided(groups: list[tuple[Group, float]], left: int) -> bool:
+    """Whether the leader wins whatever the `left` routes still to come say: no other group,
+    nor a new answer, could pass it even with every route left and the bonus it lacks."""
+    if not groups:
+        return False
+    best = max(ROUTE_WEIGHTS.values())
+    reach = [total + (0.0 if _both_routes(group) else AGREEMENT_BONUS) for group, total in groups[1:]]
+    reach.append(AGREEMENT_BONUS if left >= 2 else 0.0)  # an answer nobody has given yet
+    return groups[0][1] > max(reach) + left * best
+
+
+def _agree(samples: list[Sample]) -> bool:
+    groups = ranked(samples)
+    return len(groups) == 1 and _both_routes(groups[0][0])
+
+
+def _both_routes(group: Group) -> bool:
+    return {s.route for s, _ in group.members} >= {REASON, PROGRAM}
+
+
+def _representative(group: Group) -> Sample:
+    """The heaviest member, a chain of thought on a tie, the earliest after that."""
+    return max(group.members, key=lambda m: (m[1], m[0].route == REASON, -m[0].index))[0]
+
+
+def _score(run: RunScaffold, samples: list[Sample]) -> Work[None]:
+    for sample in samples:
+        yield CandidateScored(run.run_id, span=run.ids.next(), parent=sample.span,
+                              answer=sample.result.answer.normalized, score=weight(sample),
+                              scores={sample.route: weight(sample)}, rule=sample.route)
+
+
+def _record(group: Group, total: float) -> dict[str, object]:
+    return {"answer": _representative(group).result.answer.normalized, "votes": len(group.members),
+            "weight": round(total, 4), "rounds": [s.index for s, _ in group.members],
+            "routes": sorted({s.route for s, _ in group.members})}

@@ -1,0 +1,72 @@
+"""The cascade on the fake model: two independent routes, agreement, waves, the weighted vote."""
+
+import pytest
+
+from ponder.agent.settings import Budget
+from ponder.agent.strategies.cascade import AGREEMENT_BONUS, ROUTE_WEIGHTS
+from ponder.trace.events import CandidateScored, RoundStarted, StepStarted, ToolResult, VoteTally
+
+REASON_9 = "16 - 3 = 13 and 13 - 4 = 9.\nSo the answer is \\boxed{9}."
+REASON_11 = "16 - 3 = 13 and 13 - 4 = 11.\nSo the answer is \\boxed{11}."
+PROGRAM_9 = "print(16 - 3 - 4)\n```"
+PROGRAM_11 = "print(16 - 3 - 2)\n```"
+CRASH = "print(1 / 0)\n```"
+
+
+def test_two_greedy_routes_that_agree_end_the_run_after_one_wave(think):
+    run = think("cascade", {"reason": REASON_9, "program": PROGRAM_9}, samples=8)
+    (tally,) = run.of(VoteTally)
+    assert run.answer == "9" and tally.stopped == "agreed" and tally.samples == 2
+    assert run.backend.batches == [2]  # both routes decoded side by side
+    assert [c.sampling.temperature for c in run.backend.calls] == [0.0, 0.0]
+    assert [s.factor for s in run.of(StepStarted)] == ["hypothesize", "verify"]
+    assert run.of(ToolResult)[0].output.strip() == "9"
+
+
+def test_the_program_is_written_from_the_question_alone(think):
+    run = think("cascade", {"reason": REASON_11, "program": PROGRAM_9}, samples=2)
+    (program,) = run.backend.asked("program")
+    (reason,) = run.backend.asked("reason")
+    assert "What is 16 - 3 - 4?" in program.prompt and "What is 16 - 3 - 4?" in reason.prompt
+    for leaked in ("13 - 4", "boxed", "11", "Candidate"):
+        assert leaked not in program.prompt.split("Question:")[-1]
+    assert "print(" not in reason.prompt and program.prompt.endswith("```python\n")
+    assert program.sampling.stop == ("```",)
+
+
+def test_disagreement_samples_more_of_both_routes_and_the_weighted_vote_decides(think):
+    says = {"reason": [REASON_11, REASON_9], "program": PROGRAM_9}
+    run = think("cascade", says, samples=8, parallel=2)
+    (tally,) = run.of(VoteTally)
+    # after 6 routes: 9 has 5 votes and the bonus (6), 11 could reach 1 + bonus + 2 left (4)
+    assert run.answer == "9" and tally.stopped == "decided" and tally.samples == 6
+    assert run.backend.batches == [2, 2, 2]
+    assert [r.index for r in run.of(RoundStarted)] == list(range(1, 7))
+    assert [c.rule for c in run.of(CandidateScored)] == ["reason", "program"] * 3
+    temperatures = [c.sampling.temperature for c in run.backend.calls]
+    assert temperatures[:2] == [0.0, 0.0] and set(temperatures[2:]) == {0.7}
+    assert len({c.sampling.seed for c in run.backend.calls[2:]}) == 4
+    nine = next(g for g in tally.groups if g["answer"] == "9")
+    assert nine["routes"] == ["program", "reason"] and nine["votes"] == 5
+    assert nine["weight"] == pytest.approx(2 * ROUTE_WEIGHTS["reason"] + 3 * ROUTE_WEIGHTS["program"] + AGREEMENT_BONUS)
+
+
+def test_a_program_that_fails_casts_no_vote(think):
+    run = think("cascade", {"reason": REASON_9, "program": CRASH}, samples=3, parallel=1)
+    scores = {c.rule: c.score for c in run.of(CandidateScored)}
+    assert scores["program"] == 0.0 and run.answer == "9"
+    verify = run.steps("verify")[0]
+    assert verify.outcome == "fail" and "ZeroDivisionError" in verify.observation
+
+
+def test_the_samples_budget_bounds_the_routes(think):
+    says = {"reason": [REASON_11, REASON_9], "program": [PROGRAM_9, PROGRAM_11]}
+    run = think("cascade", says, samples=8, budget=Budget(samples=3), parallel=4)
+    assert len(run.of(RoundStarted)) == 3 and run.of(VoteTally)[0].stopped == "budget"
+    assert run.answer in ("9", "11")
+
+
+def test_a_text_without_a_number_has_no_answer_and_no_vote(think):
+    run = think("cascade", {"reason": "I cannot tell.", "program": PROGRAM_9}, samples=2)
+    assert [c.score for c in run.of(CandidateScored)] == [0.0, ROUTE_WEIGHTS["program"]]
+    assert run.answer == "9"
