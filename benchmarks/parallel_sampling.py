@@ -177,7 +177,7 @@ def main() -> None:
     from ponder.machine import machine_info
 
     path = resolve_model(args.model)
-    backend = LlamaBackend(path, LoadOptions(n_ctx=8192))
+    backend = LlamaBackend(path, LoadOptions(n_ctx=4096, sequences=max(SIZES)))
     prompt = backend.chat_prompt([{"role": "user", "content": QUESTION + "\nPlease reason step by step."}])
     together(backend, prompt, 2, 8)  # warm-up
     rows = [] if args.skip_throughput else throughput(backend, prompt, args.tokens, args.trials)
@@ -188,7 +188,8 @@ def main() -> None:
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "machine": machine_info(),
-        "model": {"path": path.name, "bytes": path.stat().st_size, "n_ctx": 8192, "threads": os.cpu_count(),
+        "model": {"path": path.name, "bytes": path.stat().st_size, "n_ctx_per_sequence": 4096,
+                  "sequences": max(SIZES), "threads": os.cpu_count(),
                   "gpu_layers": backend.gpu_layers},
         "throughput": {"tokens_per_sequence": args.tokens, "temperature": 0.8, "rows": rows},
         "vote": {"samples": args.samples, "parallel": args.parallel, "items": "gsm8k_train.jsonl lines 7001-",

@@ -17,7 +17,8 @@ strategy would sample them, so its answer, tokens and routes are what the live r
 Accuracy with 95% Wilson intervals, completion tokens (mean and median), and each as a
 ratio to the plain chain; a plot of accuracy against tokens.
 
-    python benchmarks/quality.py collect --items 150 --routes 0-7 [--parallel 4]
+    python benchmarks/quality.py collect --items 150 --routes 0-1            # the greedy routes
+    python benchmarks/quality.py collect --items 150 --routes 2-7 --only-disagreeing   # what the cascade reads
     python benchmarks/quality.py collect --items 150 --routes 8,10,12,14,16   # more chains for SC@8
     python benchmarks/quality.py report
 
@@ -89,7 +90,7 @@ def collect(args: argparse.Namespace) -> None:
     from ponder.llm.registry import resolve_model
     from ponder.thought_factors.catalogue import load_catalogue
 
-    backend = LlamaBackend(resolve_model(args.model), LoadOptions(n_ctx=8192))
+    backend = LlamaBackend(resolve_model(args.model), LoadOptions(n_ctx=4096, sequences=max(2, args.parallel)))
     catalogue = load_catalogue()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     pool = read_pool(args.out)
@@ -97,6 +98,8 @@ def collect(args: argparse.Namespace) -> None:
     with open(args.out, "a", encoding="utf-8") as sink:
         for count, item in enumerate(items(args.items, args.offset), start=1):
             missing = [n for n in wanted if (item["id"], n) not in pool]
+            if args.only_disagreeing and _greedy_agree(pool, item["id"]):
+                missing = [n for n in missing if n < 2]  # the cascade reads no more routes here
             for start in range(0, len(missing), args.parallel):
                 wave = missing[start: start + args.parallel]
                 ids = SpanIds()
@@ -116,6 +119,14 @@ def collect(args: argparse.Namespace) -> None:
                     pool[(item["id"], n)] = row
             print(f"{count}/{args.items} {item['id']}: " + ", ".join(
                 f"{n}:{pool[(item['id'], n)]['answer'] or '-'}" for n in wanted), file=sys.stderr)
+
+
+def _greedy_agree(pool: dict[tuple[str, int], dict[str, Any]], item_id: str) -> bool:
+    from ponder.tools.answers import equivalent
+
+    first, second = pool.get((item_id, 0)), pool.get((item_id, 1))
+    return bool(first and second and first["answer"] and second["answer"]
+                and equivalent(first["answer"], second["answer"]))
 
 
 def _drain(work):  # type: ignore[no-untyped-def]
@@ -311,6 +322,8 @@ def main() -> None:
     parser.add_argument("--offset", type=int, default=0)
     parser.add_argument("--routes", default="0-1")
     parser.add_argument("--parallel", type=int, default=4)
+    parser.add_argument("--only-disagreeing", action="store_true",
+                        help="collect routes 2+ only where the greedy routes disagree (all the cascade reads)")
     parser.add_argument("--cascade-samples", type=int, nargs="*", default=[2, 4, 6, 8])
     parser.add_argument("--model", default="default")
     parser.add_argument("--out", type=Path, default=RESULTS / "pool.jsonl")

@@ -78,7 +78,7 @@ def test_a_fork_evaluates_only_its_new_tokens_and_single_streams_still_work(llam
 
 def test_a_wave_that_cannot_fit_the_context_is_one_clear_error(llama):
     with pytest.raises(PonderError, match="raise --ctx"):
-        list(sample_n(llama, story(llama), [Sampling(max_tokens=1000) for _ in range(4)]))
+        list(sample_n(llama, story(llama), [Sampling(max_tokens=2100) for _ in range(4)]))
     assert collect(sample_n(llama, story(llama), [Sampling(max_tokens=4)] * 2))  # and the backend still works
 
 

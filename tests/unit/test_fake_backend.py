@@ -54,7 +54,9 @@ def test_a_purpose_without_a_script_is_an_error_not_a_silent_empty_step():
     from ponder.llm.fake import by_purpose
 
     backend = FakeBackend(handler=by_purpose({"verify": "x"}))
-    with pytest.raises(LookupError, match="'review'"):
+    from ponder.errors import ModelError
+
+    with pytest.raises(ModelError, match="'review'"):
         run(backend, "p", purpose="review")
 
 

@@ -211,8 +211,9 @@ def build_options(values: dict[str, Any], many_strategies: bool = False) -> Opti
         raise UsageError("; ".join(problems))
     if values.get("as_json") and values.get("events"):
         raise UsageError("--json and --events cannot be used together")
+    sides = values["parallel"] if any(STRATEGIES[name].parallel for name in strategies) else 1
     load = LoadOptions(n_ctx=values["ctx"], n_threads=values["threads"], gpu_layers=values["gpu_layers"],
-                       seed=values["seed"] or 0, verbose=values["verbose"])
+                       seed=values["seed"] or 0, verbose=values["verbose"], sequences=sides)
     output = Output(reasoning=_value(values.get("reasoning")), as_json=values.get("as_json", False),
                     events=values.get("events", False), trace_dir=values["trace_dir"], no_trace=values["no_trace"],
                     verbose=values["verbose"])

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterator, Mapping, Sequence, Union
 
+from ponder.errors import ModelError
 from ponder.llm.backend import Completion, Delta, ManyItem, Request, Sampling, SeqDelta, SeqDone, StreamItem
 from ponder.llm.stops import StopScanner
 
@@ -67,12 +68,12 @@ def queue(outputs: Sequence[Script], cycle: bool = False) -> Handler:
 
 def by_purpose(says: Mapping[str, Script | Sequence[Script]]) -> Handler:
     """A handler that answers by what is asked: a script per purpose, or a list of them used in
-    turn (the last one repeats). A purpose the mapping does not name is a LookupError."""
+    turn (the last one repeats). A purpose the mapping does not name is a ModelError."""
     turns: dict[str, int] = {}
 
     def answer(call: FakeCall) -> str:
         if call.purpose not in says:
-            raise LookupError(f"the fake model has no script for {call.purpose!r}")
+            raise ModelError(f"the fake model has no script for {call.purpose!r}")
         scripts = says[call.purpose]
         if isinstance(scripts, (str, bytes)) or callable(scripts):
             script = scripts

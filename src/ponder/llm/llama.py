@@ -11,10 +11,11 @@ Rules that must hold:
   what happened to be cached (batched and single decodes round differently).
 - Confidence is the top-token probability read from the logits of each sampled position
   (no `logits_all`), costing one softmax per token.
-- The context holds PARALLEL_SEQUENCES sequences over one unified KV cache (the loaded
-  weights are shared, never copied): `stream` uses sequence 0, a batch (`open_batch`)
-  decodes several sequences together (`llama_parallel`). Whatever one path does to the
-  cache, the other's record of it is kept exact.
+- The context holds `sequences` sequences, each in a KV stream of its own of n_ctx cells
+  (the loaded weights are shared, never copied; split streams, because attention over one
+  unified buffer would also compute across every other sequence's cells): `stream` uses
+  sequence 0, a batch (`open_batch`) decodes several sequences together (`llama_parallel`).
+  Whatever one path does to the cache, the other's record of it is kept exact.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import Any, Iterator, Sequence
 
 from ponder.errors import ModelError, PonderError, UsageError
 from ponder.llm.backend import Completion, Delta, Sampling, StreamItem
-from ponder.llm.llama_parallel import PARALLEL_SEQUENCES, LlamaBatch, Slots
+from ponder.llm.llama_parallel import LlamaBatch, Slots
 from ponder.llm.stops import StopScanner
 
 GGUF_MAGIC = b"GGUF"
@@ -47,6 +48,7 @@ class LoadOptions:
     gpu_layers: str | int = "auto"
     seed: int = 0
     verbose: bool = False
+    sequences: int = 4  # sequences one context decodes together, each with n_ctx cells of its own
 
 
 def check_gguf(path: Path) -> None:
@@ -115,30 +117,32 @@ class LlamaBackend:
                 logits_all=False,
                 verbose=options.verbose,
             )
-            self._parallel_context(options.verbose)
+            if options.sequences > 1:
+                self._parallel_context(options.n_ctx, options.sequences, options.verbose)
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelError(f"cannot load model {path}: {exc}") from None
         self._llama_cpp = llama_cpp
         self.name = path.name
         self.path = path
-        self.n_ctx = self.llm.n_ctx()
+        self.n_ctx = options.n_ctx if options.sequences > 1 else self.llm.n_ctx()  # what one sequence may hold
         self.n_vocab = self.llm.n_vocab()
         self._vocab = self.llm._model.vocab
         self._known_tokens: list[int] = []
         self._known_pieces: list[bytes] = []
         self._grammars: dict[str, Any] = {}
         self._scratch: Any = None
-        self._slots = Slots(llama_cpp, self.llm, PARALLEL_SEQUENCES)
+        self._slots = Slots(llama_cpp, self.llm, max(1, options.sequences))
         self.n_batch = self.llm.n_batch
 
-    def _parallel_context(self, verbose: bool) -> None:
-        """Re-create the context (same weights) with room for PARALLEL_SEQUENCES sequences that
-        share one KV cache of n_ctx cells."""
+    def _parallel_context(self, n_ctx: int, sequences: int, verbose: bool) -> None:
+        """Re-create the context (same weights) with one KV stream of n_ctx cells for each of
+        `sequences` sequences: a sequence attends only to its own cells, never across."""
         from llama_cpp import _internals
 
         params = self.llm.context_params
-        params.n_seq_max = PARALLEL_SEQUENCES
-        params.kv_unified = True
+        params.n_ctx = n_ctx * sequences
+        params.n_seq_max = sequences
+        params.kv_unified = False
         self.llm._ctx.close()
         context = _internals.LlamaContext(model=self.llm._model, params=params, verbose=verbose)
         self.llm._ctx = self.llm._stack.enter_context(contextlib.closing(context))

@@ -2,20 +2,21 @@
 behind `LlamaBackend.open_batch`.
 
 Rules that must hold:
-- One context, one KV cache (unified, so a prefix's cells are shared by every sequence that
-  holds it); slot 0 is the sequence the single-stream path (`Llama.generate`) uses, slots
-  1..n_seq_max-1 belong to waves. A slot's token list mirrors exactly the cells it holds.
+- One context; each slot (sequence) has a KV stream of its own, so it attends only to its own
+  cells; slot 0 is the sequence the single-stream path (`Llama.generate`) uses, the others
+  belong to batches. A slot's token list mirrors exactly the cells it holds.
 - A request joins when it is added: it starts from the slot sharing its longest token
-  prefix (an idle slot, or a copy of any slot's prefix: `llama_memory_seq_cp` costs
-  nothing) and evaluates only its own tail, so a prompt shared by n samples is evaluated
-  once, and a chain's next step re-uses the cells of its last.
+  prefix (an idle slot, or a copy of another slot's stream, trimmed to the prefix:
+  `llama_memory_seq_cp` copies cells, it evaluates nothing) and evaluates only its own
+  tail, so a prompt shared by n samples is evaluated once, and a chain's next step re-uses
+  the cells of its last.
 - Generation is one `llama_decode` per step carrying the next token of every live sequence;
   logits are read at each sequence's own batch index; each sequence has its own sampler
   chain (its own seed and grammar) and stops on its own stop string, end of generation or
   token budget. A sequence that ends frees its place in the next step at once.
-- Idle slots keep their cells for re-use until the cache runs short; then they are dropped
-  and the decode is tried again. A request that cannot fit the context is refused before
-  anything is decoded, and a cache still too full is the same one-line PonderError.
+- Idle slots keep their cells for re-use. A request that its slot cannot hold (prompt and
+  token budget beyond --ctx) is refused before anything is decoded, with one line
+  (PonderError); a decode that finds no room is the same error, never a crash.
 - As in the single-stream path, each prompt's last token is decoded with the first
   generation step, never in the prefill.
 """
@@ -30,9 +31,6 @@ from typing import Any, Sequence
 from ponder.errors import PonderError
 from ponder.llm.backend import Completion, Delta, Request, SeqDelta, SeqDone
 from ponder.llm.stops import StopScanner
-
-PARALLEL_SEQUENCES = 8  # slots of the context: the most sequences one wave decodes together
-
 
 @dataclass
 class _Live:
@@ -126,10 +124,11 @@ class Slots:
         self.set_content(slot, self.content(slot)[:keep])
 
     def copy(self, source: int, target: int, length: int) -> None:
-        """Make `target` hold the first `length` cells of `source` (shared, not duplicated)."""
+        """Make `target` hold the first `length` cells of `source` (streams copy whole, then trim)."""
         self.clear(target)
-        self.lib.llama_memory_seq_cp(self.memory, source, target, 0, length)
-        self.set_content(target, self.content(source)[:length])
+        self.lib.llama_memory_seq_cp(self.memory, source, target, -1, -1)
+        self.set_content(target, self.content(source))
+        self.trim(target, length)
 
 
 def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
@@ -209,19 +208,12 @@ class LlamaBatch:
         return {seq.slot for seq in self.sequences if not seq.done}
 
     def _check_room(self, tokens: list[int], request: Request) -> None:
-        """Refuse a request when the live sequences and it, each at its full token budget, could
-        not fit the context (the prefix they share with slot 0 counted once)."""
+        """Refuse a request its sequence's cells could not hold, or one sequence too many."""
         if self.live >= self.slots.n_slots:
-            raise PonderError(f"at most {self.slots.n_slots} sequences are decoded together")
-        held = self.slots.content(0)
-        claims = [(seq.tokens, seq.request.sampling.max_tokens) for seq in self.sequences if not seq.done]
-        claims.append((tokens, request.sampling.max_tokens))
-        shared = [common_prefix(held, t) for t, _ in claims]
-        needed = max(shared) + sum(len(t) - p + budget for (t, budget), p in zip(claims, shared))
-        if needed > self.b.n_ctx:
-            most = max(budget for _, budget in claims)
-            raise PonderError(f"{len(claims)} sequences of up to {most} new tokens need about {needed} of --ctx "
-                              f"{self.b.n_ctx} tokens; raise --ctx or lower --parallel")
+            raise PonderError(f"at most {self.slots.n_slots} sequences are decoded together; lower --parallel")
+        if len(tokens) + request.sampling.max_tokens > self.b.n_ctx:
+            raise PonderError(f"a {len(tokens)}-token prompt and up to {request.sampling.max_tokens} new tokens "
+                              f"do not fit --ctx {self.b.n_ctx}; raise --ctx")
 
     def _best_source(self, head: list[int], busy: set[int]) -> tuple[int, int]:
         """The slot whose cells share the longest prefix with `head` (a free one on a tie)."""
@@ -246,7 +238,7 @@ class LlamaBatch:
                 for i, token in enumerate(chunk):
                     _put(batch, i, token, begin + i, slot, logits=False)
                 batch.n_tokens = len(chunk)
-                self._decode(batch, keep={slot})
+                self._decode(batch)
             finally:
                 self.lib.llama_batch_free(batch)
             self.slots.set_content(slot, head[: begin + len(chunk)])
@@ -310,23 +302,12 @@ class LlamaBatch:
         )))
         return out
 
-    def _decode(self, batch: Any, keep: set[int] | None = None) -> None:
-        """Decode; when the cache is full, drop the cells of idle slots once and try again."""
+    def _decode(self, batch: Any) -> None:
         status = self.lib.llama_decode(self.b.llm.ctx, batch)
-        if status == 1 and self._evict(keep or set()):
-            status = self.lib.llama_decode(self.b.llm.ctx, batch)
         if status == 1:
-            raise PonderError(f"the context is full (--ctx {self.b.n_ctx}); raise --ctx or lower --parallel")
+            raise PonderError(f"the context is full (--ctx {self.b.n_ctx}); raise --ctx")
         if status != 0:
             raise PonderError(f"llama.cpp failed to decode a batch (status {status})")
-
-    def _evict(self, keep: set[int]) -> bool:
-        """Clear the slots no live sequence uses (slot 0 and `keep` aside); whether any was."""
-        idle = [s for s in range(1, self.slots.n_slots)
-                if s not in self._reserved() and s not in keep and self.slots.content(s)]
-        for slot in idle:
-            self.slots.clear(slot)
-        return bool(idle)
 
 
 def _put(batch: Any, i: int, token: int, position: int, slot: int, *, logits: bool) -> None:

@@ -27,6 +27,8 @@ DEMO = {
     "review": "ACCEPT",
     "review-reasons": "The check computed the same product.",
     "judge": "yes",
+    "reason": "17 * 23 = 17 * 20 + 17 * 3 = 340 + 51 = 391.\nThe answer is \\boxed{391}.",
+    "program": "print(17 * 23)\n```",
 }
 
 

@@ -33,6 +33,7 @@ class Strategy:
     name: str
     summary: str
     body: Body
+    parallel: bool = False  # whether it decodes sequences side by side (--parallel)
 
     def __call__(self, backend: Backend, question: str, config: ChainConfig | RunConfig, *, run_id: str,
                  model: str, catalogue: Catalogue | None = None) -> Iterator[Event]:
@@ -45,13 +46,13 @@ class Strategy:
 STRATEGIES: dict[str, Strategy] = {}
 
 
-def register(name: str, summary: str) -> Callable[[Body], Body]:
-    """Register a strategy body under `name`."""
+def register(name: str, summary: str, parallel: bool = False) -> Callable[[Body], Body]:
+    """Register a strategy body under `name` (`parallel`: it decodes sequences side by side)."""
 
     def add(body: Body) -> Body:
         if name in STRATEGIES:
             raise ValueError(f"strategy {name!r} is registered twice")
-        STRATEGIES[name] = Strategy(name, summary, body)
+        STRATEGIES[name] = Strategy(name, summary, body, parallel)
         return body
 
     return add

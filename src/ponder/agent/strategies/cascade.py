@@ -34,7 +34,8 @@ AGREEMENT_BONUS = 1.0
 FIRST_WAVE = 2
 
 
-@register("cascade", "a chain of thought and an independent program; more samples only when they disagree")
+@register("cascade", "a chain of thought and an independent program; more samples only when they disagree",
+          parallel=True)
 def cascade(run: RunScaffold) -> StrategyBody:
     """Answer from two independent routes, sampling more of both only while they disagree."""
     config = run.config

@@ -35,7 +35,7 @@ WEIGHTINGS: dict[Weighting, tuple[Weigh, float]] = {
 }
 
 
-@register("vote", "majority of sampled chains (self-consistency), weighted by their checks")
+@register("vote", "majority of sampled chains (self-consistency), weighted by their checks", parallel=True)
 def vote(run: RunScaffold) -> StrategyBody:
     """Answer by a (weighted) majority vote over sampled chains."""
     config = run.config
