@@ -86,3 +86,11 @@ def test_vote_in_waves_on_the_real_model(llama):
     config = RunConfig(chain=ChainConfig(max_tokens=200, seed=1), samples=2, parallel=2)
     events = list(STRATEGIES["vote"](llama, "What is 9 + 10?", config, run_id="it", model="default"))
     assert len([e for e in events if isinstance(e, RoundStarted)]) == 2 and events[-1].answer
+
+
+def test_requests_beyond_the_slots_wait_and_start_as_sequences_end(llama):
+    prompt = story(llama)
+    requests = [Request(prompt, Sampling(temperature=0.8, seed=s, max_tokens=3 + s)) for s in range(6)]
+    done = collect(stream_many(llama, requests))  # the fixture's context has 4 sequence slots
+    assert sorted(done) == list(range(6))
+    assert [done[i].completion_tokens for i in range(6)] == [3 + s for s in range(6)]

@@ -20,7 +20,7 @@ Rules that must hold:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator, Protocol, Sequence, Union, runtime_checkable
+from typing import Any, Iterator, Protocol, Sequence, Union, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -195,6 +195,16 @@ def stream_many(backend: Backend, requests: Sequence[Request]) -> Iterator[ManyI
             yield from batch.step()
     finally:
         batch.close()
+
+
+def common_prefix(a: Sequence[Any], b: Sequence[Any]) -> int:
+    """How many leading items (tokens) `a` and `b` share."""
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 def sample_n(backend: Backend, prompt: str, samplings: Sequence[Sampling]) -> Iterator[ManyItem]:

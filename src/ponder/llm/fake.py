@@ -23,7 +23,17 @@ from dataclasses import dataclass
 from typing import Callable, Iterator, Mapping, Sequence, Union
 
 from ponder.errors import ModelError
-from ponder.llm.backend import Completion, Delta, ManyItem, Request, Sampling, SeqDelta, SeqDone, StreamItem
+from ponder.llm.backend import (
+    Completion,
+    Delta,
+    ManyItem,
+    Request,
+    Sampling,
+    SeqDelta,
+    SeqDone,
+    StreamItem,
+    common_prefix,
+)
 from ponder.llm.stops import StopScanner
 
 _TOKEN = re.compile(r"\s+|\w+|[^\w\s]", re.UNICODE)
@@ -128,7 +138,7 @@ class FakeBackend:
     def stream(self, prompt: str, sampling: Sampling) -> Iterator[StreamItem]:
         """Stream the handler's answer to this call."""
         prompt_tokens = fake_tokens(prompt)
-        evaluated = len(prompt_tokens) - _common_prefix(self._cached, prompt_tokens)
+        evaluated = len(prompt_tokens) - common_prefix(self._cached, prompt_tokens)
         held: list[list[str]] = []
         yield from self._answer(FakeCall(prompt, sampling), prompt_tokens, evaluated, held)
         self._cached = held[0]
@@ -192,7 +202,7 @@ class FakeBatch:
     def add(self, request: Request) -> int:
         """Start a request, charged for the prompt tokens no known sequence holds."""
         tokens = fake_tokens(request.prompt)
-        evaluated = len(tokens) - max(_common_prefix(k, tokens) for k in self.known)
+        evaluated = len(tokens) - max(common_prefix(k, tokens) for k in self.known)
         self.known.append(tokens)
         call = FakeCall(request.prompt, request.sampling)
         self.streams[self.added] = self.backend._answer(call, tokens, evaluated, [])
@@ -221,12 +231,3 @@ class FakeBatch:
     def close(self) -> None:
         """Abandon what is still streaming."""
         self.streams.clear()
-
-
-def _common_prefix(a: list[str], b: list[str]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n

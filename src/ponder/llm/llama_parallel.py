@@ -14,7 +14,8 @@ Rules that must hold:
   logits are read at each sequence's own batch index; each sequence has its own sampler
   chain (its own seed and grammar) and stops on its own stop string, end of generation or
   token budget. A sequence that ends frees its place in the next step at once.
-- Idle slots keep their cells for re-use. A request that its slot cannot hold (prompt and
+- Requests beyond the slots wait, and start as sequences end. Idle slots keep their cells
+  for re-use. A request that its slot cannot hold (prompt and
   token budget beyond --ctx) is refused before anything is decoded, with one line
   (PonderError); a decode that finds no room is the same error, never a crash.
 - As in the single-stream path, each prompt's last token is decoded with the first
@@ -26,10 +27,10 @@ from __future__ import annotations
 import codecs
 import time
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from ponder.errors import PonderError
-from ponder.llm.backend import Completion, Delta, Request, SeqDelta, SeqDone
+from ponder.llm.backend import Completion, Delta, Request, SeqDelta, SeqDone, common_prefix
 from ponder.llm.stops import StopScanner
 
 @dataclass
@@ -131,16 +132,6 @@ class Slots:
         self.trim(target, length)
 
 
-def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    """How many leading tokens `a` and `b` share."""
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
 class LlamaBatch:
     """Sequences decoded together in the context's slots, continuously (see the module rules)."""
 
@@ -150,15 +141,29 @@ class LlamaBatch:
         self.slots: Slots = backend._slots
         self.adds_bos = backend._adds_bos()
         self.sequences: list[_Live] = []
+        self.waiting: list[tuple[int, Request]] = []  # requests added while every slot was busy
+        self.added = 0
         self.batch = self.lib.llama_batch_init(self.slots.n_slots, 0, 1)
 
     @property
     def live(self) -> int:
-        """How many sequences are still generating."""
+        """How many sequences are still generating or waiting for a slot."""
+        return self._running() + len(self.waiting)
+
+    def _running(self) -> int:
         return sum(1 for seq in self.sequences if not seq.done)
 
     def add(self, request: Request) -> int:
-        """Give the request a slot holding its prompt but the last token; return its index."""
+        """Start the request in a slot (or queue it until one is free); return its index."""
+        index, self.added = self.added, self.added + 1
+        if self._running() >= self.slots.n_slots:
+            self.waiting.append((index, request))
+        else:
+            self._start(index, request)
+        return index
+
+    def _start(self, index: int, request: Request) -> None:
+        """Give the request a slot holding its prompt but the last token."""
         tokens = self.slots.tokens_for(request.prompt.encode("utf-8"), self.adds_bos)
         self._check_room(tokens, request)
         busy = {seq.slot for seq in self.sequences if not seq.done}
@@ -170,10 +175,9 @@ class LlamaBatch:
             self.slots.copy(source, target, length)
         self.slots.trim(target, length)
         self._decode_tail(target, head, length)
-        seq = _Live(len(self.sequences), target, request, tokens, len(tokens) - length, self._sampler(request),
+        seq = _Live(index, target, request, tokens, len(tokens) - length, self._sampler(request),
                     StopScanner(request.sampling.stop), start, pending=tokens[-1], decoded=len(tokens) - 1)
         self.sequences.append(seq)
-        return seq.index
 
     def step(self) -> list[SeqDelta | SeqDone]:
         """One llama_decode carrying the next token of every live sequence; what each wrote."""
@@ -186,6 +190,8 @@ class LlamaBatch:
         for i, seq in enumerate(active):
             seq.decoded += 1
             out += self._advance(seq, i)
+        while self.waiting and self._running() < self.slots.n_slots:
+            self._start(*self.waiting.pop(0))
         return out
 
     def close(self) -> None:
@@ -208,9 +214,7 @@ class LlamaBatch:
         return {seq.slot for seq in self.sequences if not seq.done}
 
     def _check_room(self, tokens: list[int], request: Request) -> None:
-        """Refuse a request its sequence's cells could not hold, or one sequence too many."""
-        if self.live >= self.slots.n_slots:
-            raise PonderError(f"at most {self.slots.n_slots} sequences are decoded together; lower --parallel")
+        """Refuse a request its sequence's cells could not hold."""
         if len(tokens) + request.sampling.max_tokens > self.b.n_ctx:
             raise PonderError(f"a {len(tokens)}-token prompt and up to {request.sampling.max_tokens} new tokens "
                               f"do not fit --ctx {self.b.n_ctx}; raise --ctx")
