@@ -53,10 +53,10 @@ def test_vote_on_the_real_model(llama):
     (tally,) = [e for e in events if isinstance(e, VoteTally)]
     assert tally.samples == len(rounds) <= 2
     assert len([e for e in events if isinstance(e, CandidateScored)]) == len(rounds)
-    # the samples share the system and question prefix: the second evaluates far less than its prompt
+    # the samples share the system and question prefix: side by side, one evaluates it, the other copies it
     firsts = [e for e in events if isinstance(e, StepFinished) and e.factor == "restate"]
     if len(firsts) == 2:
-        assert firsts[1].prompt_tokens_evaluated < firsts[1].prompt_tokens / 2
+        assert min(f.prompt_tokens_evaluated for f in firsts) < firsts[0].prompt_tokens / 2
 
 
 @pytest.mark.parametrize("scorers", [("verifier", "confidence", "judge")])
