@@ -7,7 +7,8 @@ greedy chain of thought (the raw model with the prompt its makers recommend: thi
 plain chain-of-thought baseline, no ponder scaffolding), n = 1 the greedy program, and n >= 2
 sampled routes at temperature 0.7 with seed 1000*n (even n: chain of thought, odd n:
 program). Each finished route is one JSON line, flushed at once, so an interrupted run
-resumes where it stopped; waves of `--parallel` routes are decoded side by side.
+resumes where it stopped; routes of neighbouring items are decoded side by side, `--parallel` at a time, continuously
+(a slot that finishes one route takes the next), and written in chunks of 4 x `--parallel`.
 
 `report` scores from the pool, on the same items: the plain chain of thought (n = 0), the
 greedy program (n = 1), plain self-consistency over k sampled chains of thought (k = 4, 8:
@@ -95,30 +96,34 @@ def collect(args: argparse.Namespace) -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     pool = read_pool(args.out)
     wanted = parse_routes(args.routes)
+    tasks = []
+    for item in items(args.items, args.offset):
+        missing = [n for n in wanted if (item["id"], n) not in pool]
+        if args.only_disagreeing and _greedy_agree(pool, item["id"]):
+            missing = [n for n in missing if n < 2]  # the cascade reads no more routes here
+        tasks += [(item, n) for n in missing]
     with open(args.out, "a", encoding="utf-8") as sink:
-        for count, item in enumerate(items(args.items, args.offset), start=1):
-            missing = [n for n in wanted if (item["id"], n) not in pool]
-            if args.only_disagreeing and _greedy_agree(pool, item["id"]):
-                missing = [n for n in missing if n < 2]  # the cascade reads no more routes here
-            for start in range(0, len(missing), args.parallel):
-                wave = missing[start: start + args.parallel]
-                ids = SpanIds()
-                works = []
-                for n in wave:
-                    config = ChainConfig(temperature=0.0 if n < 2 else SAMPLE_TEMPERATURE,
-                                         seed=SEED_STRIDE * n if n >= 2 else None)
-                    at = RouteCall(backend, catalogue, item["question"], "pool", f"n{n}", ids)
-                    works.append(run_route(at, route_of(n), config))
-                began = time.perf_counter()
-                results = list(_drain(drive_together(backend, works)))[-1]
-                seconds = time.perf_counter() - began
-                for n, result in zip(wave, results):
-                    row = _row(item, n, route_of(n), result, seconds, len(wave))
-                    sink.write(json.dumps(row, ensure_ascii=False) + "\n")
-                    sink.flush()
-                    pool[(item["id"], n)] = row
-            print(f"{count}/{args.items} {item['id']}: " + ", ".join(
-                f"{n}:{pool[(item['id'], n)]['answer'] or '-'}" for n in wanted), file=sys.stderr)
+        chunk = args.parallel * 4  # continuous batching within a chunk: a finished route's slot takes the next
+        for start in range(0, len(tasks), chunk):
+            wave = tasks[start: start + chunk]
+            ids = SpanIds()
+            works = []
+            for item, n in wave:
+                config = ChainConfig(temperature=0.0 if n < 2 else SAMPLE_TEMPERATURE,
+                                     seed=SEED_STRIDE * n if n >= 2 else None)
+                at = RouteCall(backend, catalogue, item["question"], "pool", f"{item['id']}-n{n}", ids)
+                works.append(run_route(at, route_of(n), config))
+            began = time.perf_counter()
+            results = list(_drain(drive_together(backend, works)))[-1]
+            seconds = time.perf_counter() - began
+            for (item, n), result in zip(wave, results):
+                row = _row(item, n, route_of(n), result, seconds, len(wave))
+                sink.write(json.dumps(row, ensure_ascii=False) + "\n")
+                sink.flush()
+                pool[(item["id"], n)] = row
+            done = min(start + chunk, len(tasks))
+            print(f"{done}/{len(tasks)} routes ({seconds:.0f}s): " + ", ".join(
+                f"{item['id']}:{n}:{pool[(item['id'], n)]['answer'] or '-'}" for item, n in wave), file=sys.stderr)
 
 
 def _greedy_agree(pool: dict[tuple[str, int], dict[str, Any]], item_id: str) -> bool:

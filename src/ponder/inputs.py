@@ -1,0 +1,139 @@
+"""Read untrusted inputs: every file or stream ponder reads goes through here, with a bound.
+
+Rules that must hold:
+- Nothing is read without a limit: a read stops one byte past the limit and refuses the input
+  with one line (UsageError) naming what was read and the limit; `/dev/zero` costs at most
+  the limit in memory.
+- A path must name a regular file (or stdin through '-'): a FIFO, a device, a directory or a
+  symlink loop is refused by what it is before any read, so nothing blocks forever.
+- A stdin that is closed (`<&-`) or fails to read is one line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import sys
+from typing import BinaryIO
+
+from ponder.errors import UsageError
+
+KIB = 1024
+MIB = 1024 * KIB
+MAX_QUESTION_BYTES = 256 * KIB   # one question (ask: argument and stdin together)
+MAX_CODE_BYTES = 1 * MIB          # a program for `tools python`
+MAX_SCRIPT_BYTES = 16 * MIB       # a fake model's script
+MAX_TRACE_BYTES = 256 * MIB       # one trace file
+MAX_RESULTS_BYTES = 1024 * MIB    # a results file being resumed
+
+
+def describe(path: str | os.PathLike[str]) -> str:
+    """What a path is, in words, when it is not a regular file ('' when it is one)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symlink loop"
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            return "not found"
+        return exc.strerror or "unreadable"
+    if stat.S_ISREG(mode):
+        return ""
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe); pipe it to stdin with '-' instead"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def open_regular(path: str | os.PathLike[str], what: str) -> BinaryIO:
+    """Open a regular file for reading in binary, or raise UsageError naming why not."""
+    problem = describe(path)
+    if problem:
+        raise UsageError(f"{what} {os.fspath(path)}: {problem}")
+    try:
+        # O_NONBLOCK: should the path be swapped for a FIFO after the check, open cannot block.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {os.fspath(path)}: {exc.strerror}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UsageError(f"{what} {os.fspath(path)}: not a regular file")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
+def read_stream(stream: BinaryIO, limit: int, what: str) -> bytes:
+    """At most `limit` bytes of an open stream; more than that is a UsageError."""
+    try:
+        data = stream.read(limit + 1)
+    except OSError as exc:
+        raise UsageError(f"cannot read {what}: {exc.strerror or exc}") from None
+    if data is None:
+        data = b""
+    if len(data) > limit:
+        raise UsageError(f"{what} is larger than {_size(limit)}; refusing to read it")
+    return data
+
+
+def read_file(path: str | os.PathLike[str], limit: int, what: str) -> bytes:
+    """At most `limit` bytes of a regular file; a non-regular file or a larger one is refused."""
+    with open_regular(path, what) as f:
+        return read_stream(f, limit, f"{what} {os.fspath(path)}")
+
+
+def stdin_bytes() -> BinaryIO | None:
+    """The binary stdin, or None when it is closed."""
+    stream = sys.stdin
+    if stream is None:
+        return None
+    try:
+        stream.fileno()
+    except (OSError, ValueError):
+        return None
+    return stream.buffer
+
+
+def read_stdin(limit: int, what: str = "stdin") -> bytes:
+    """At most `limit` bytes of stdin; a closed stdin is a UsageError."""
+    stream = stdin_bytes()
+    if stream is None:
+        raise UsageError(f"cannot read {what}: stdin is closed")
+    return read_stream(stream, limit, what)
+
+
+def read_source(source: str, limit: int, what: str) -> bytes:
+    """A file's bytes, or stdin's for '-', bounded by `limit`."""
+    return read_stdin(limit, f"{what} on stdin") if source == "-" else read_file(source, limit, what)
+
+
+def decode_utf8(data: bytes, what: str) -> str:
+    """Bytes as UTF-8 text without a leading BOM; invalid UTF-8 is a UsageError."""
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError:
+        raise UsageError(f"{what} is not valid UTF-8") from None
+
+
+def _size(limit: int) -> str:
+    return f"{limit // MIB} MiB" if limit >= MIB and limit % MIB == 0 else f"{limit // KIB} KiB"
+
+
+def is_same_file(first: str | os.PathLike[str], second: str | os.PathLike[str]) -> bool:
+    """Whether two paths name the same file (same device and inode); False when either is missing."""
+    try:
+        return os.path.samefile(first, second)
+    except OSError:
+        return False
+
+
+__all__ = [
+    "MAX_CODE_BYTES", "MAX_QUESTION_BYTES", "MAX_RESULTS_BYTES", "MAX_SCRIPT_BYTES", "MAX_TRACE_BYTES",
+    "decode_utf8", "describe", "is_same_file", "open_regular", "read_file", "read_source",
+    "read_stdin", "read_stream", "stdin_bytes",
+]
