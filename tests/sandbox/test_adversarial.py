@@ -148,6 +148,28 @@ def test_two_gigabyte_file_is_refused(sandbox):
     assert "File too large" in result.stderr or "No space" in result.stderr
 
 
+def test_every_writable_place_is_capped(sandbox):
+    """Many files under the file-size limit: the root and /dev refuse them, /tmp and /work fill their caps."""
+    code = (
+        "import os\n"
+        "for place in ['/', '/dev', '/dev/shm', '/code', '/usr', '/tmp', '/work']:\n"
+        "    written = 0\n"
+        "    try:\n"
+        "        for i in range(40):\n"
+        "            with open(os.path.join(place, f'fill{i}'), 'wb') as f:\n"
+        "                f.write(b'0' * 3 * 1024 * 1024)\n"
+        "            written += 3\n"
+        "    except OSError as exc:\n"
+        "        pass\n"
+        "    print(place, written)\n"
+    )
+    result = hostile(sandbox, code)
+    written = dict(line.split() for line in result.stdout.splitlines())
+    assert {place: int(written[place]) for place in ("/", "/dev", "/dev/shm", "/code", "/usr")} == dict.fromkeys(
+        ("/", "/dev", "/dev/shm", "/code", "/usr"), 0)
+    assert int(written["/tmp"]) <= 16 and int(written["/work"]) <= 64
+
+
 def test_printing_100_megabytes_is_capped(sandbox):
     result = hostile(sandbox, "import sys\nsys.stdout.write('x' * (100 * 1024 * 1024))")
     assert result.status == "output-truncated"

@@ -5,7 +5,9 @@ Rules that must hold:
   (llama.cpp threads live here). Limits are set by a bootstrap inside the child.
 - Isolation `bwrap`: bubblewrap with every namespace unshared (no network, a fresh /proc,
   its own pids), only the interpreter and libraries visible (read-only), a size-capped
-  tmpfs as the throwaway working directory, a new session (no terminal to inject into),
+  tmpfs as the throwaway working directory (/work, 64 MiB) and /tmp (16 MiB), and nothing
+  else writable: the root and /dev (tmpfs that bwrap makes without a size cap) are
+  remounted read-only, so model code can hold at most 80 MiB of host memory on disk, a new session (no terminal to inject into),
   death with its parent, a cleared environment and no capabilities; inside, rlimits on CPU,
   address space, file size, open files and processes, and no core dumps. As root, whose
   process count no rlimit bounds, a pids cgroup bounds it where one can be made.
@@ -194,6 +196,7 @@ def _bwrap_argv(code_dir: Path, limits: Limits) -> list[str]:
         "--size", str(16 * 1024 * 1024), "--tmpfs", "/tmp",
         "--size", str(limits.disk_bytes), "--tmpfs", "/work",
         "--ro-bind", str(code_dir), "/code", "--chdir", "/work",
+        "--remount-ro", "/", "--remount-ro", "/dev",  # the root and /dev are tmpfs too: no cap, so no writes
         "--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/work",
         "--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
         "--", _python(),
