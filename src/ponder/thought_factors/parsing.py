@@ -1,10 +1,17 @@
-"""Parse what the model wrote inside a step: code blocks and candidate answers."""
+"""Parse what the model wrote inside a step: code blocks and candidate answers.
+
+Rule that must hold: a block the model re-opens before writing any code (the engine's lead
+opens ```python, and the model writes ```python again) is one block, so its code runs,
+never just the comment above it.
+"""
 
 from __future__ import annotations
 
 import re
 
 _FENCE = re.compile(r"```[ \t]*(python|py|python3)?[ \t]*\n(.*?)(?:```|\Z)", re.S | re.I)
+_REOPENED = re.compile(
+    r"(```[ \t]*(?:python|py|python3)[ \t]*\n(?:[ \t]*(?:#[^\n]*)?\n)*)```[ \t]*(?:python|py|python3)[ \t]*\n", re.I)
 _CHECK = re.compile(r"^[ \t]*CHECK[ \t]*:[ \t]*(.+?)[ \t]*$", re.M)
 MAX_CHECKS = 5
 _CANDIDATE = re.compile(r"candidate answer\s*[:=]\s*(.+)", re.I)
@@ -13,7 +20,7 @@ _CANDIDATE = re.compile(r"candidate answer\s*[:=]\s*(.+)", re.I)
 def python_blocks(text: str) -> list[str]:
     """The ```python blocks in a step (an unclosed last block runs to the end)."""
     blocks = []
-    for match in _FENCE.finditer(text):
+    for match in _FENCE.finditer(_REOPENED.sub(r"\1", text)):
         lang, body = match.group(1), match.group(2)
         if lang is None and not _looks_like_python(body):
             continue

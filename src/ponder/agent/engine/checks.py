@@ -6,6 +6,9 @@ Rules that must hold:
 - The outcome is "pass", "fail" or "none" (nothing was checked); a failure always says why
   in the observation the model reads next. A refused or broken CHECK is no evidence either
   way; a false one is a failure.
+- A pass is evidence: a program passes only when it printed a value that was compared with
+  the candidate and agreed, or a CHECK claim held. Code that ran but printed nothing
+  readable (or ran with no candidate to compare) is "none", never a pass.
 """
 
 from __future__ import annotations
@@ -57,11 +60,15 @@ def judge_check(runs: list[Result], checks: list[CheckResult], candidate: Extrac
     shown = _join(_clip(runs[-1].stdout.strip()) or "(nothing was printed)", claims) if runs else claims
     if false:
         return CheckReport("fail", f"FALSE: the claim {false[0].claim} does not hold ({false[0].detail}).", shown)
+    held = any(c.status == "true" for c in checks)
     if not runs:
         return CheckReport("pass", "Every claim holds.", shown)
     printed = printed_value(runs[-1])
     if candidate is None or candidate.kind == "none" or printed.kind == "none":
-        return CheckReport("pass", "The code ran.", shown)
+        if held:
+            return CheckReport("pass", "Every claim holds.", shown)
+        why = "printed no value to compare with the candidate" if printed.kind == "none" else "had no candidate to compare with"
+        return CheckReport("none", f"The code ran but {why}: nothing was checked.", shown)
     if equivalent(printed, candidate):
         return CheckReport("pass", f"The check agrees with the candidate answer {candidate.normalized}.", shown)
     verdict = (
