@@ -89,3 +89,17 @@ def test_a_chain_whose_answer_step_states_no_number_falls_back_to_its_candidate(
     says = scripts.PASSING | {"answer": "The check agrees."}
     run = think("chain", says, review=False, question="How many apples are left after 16 - 3 - 4?")
     assert run.answer == "9"
+
+
+@pytest.mark.parametrize(
+    "a, b, same",
+    [("3.91e2", "391", True), ("3.91E+2", "391.0", True), ("1e999", "1E+999", True), ("2e-3", "0.002", True),
+     ("391%", "391", True), ("25 %", "25", True), ("391%", "3.91", False)],
+)
+def test_scientific_notation_is_a_number_and_percent_is_a_unit(a, b, same):
+    assert equivalent(a, b) is same
+
+
+def test_an_astronomical_exponent_is_not_a_number():
+    assert normalize_answer("1e99999").kind != "number"
+    assert len(normalize_answer("1e999").normalized) < 10

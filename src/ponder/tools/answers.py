@@ -7,7 +7,9 @@ Rules that must hold:
   symbolic equality is delegated to a checker the caller passes in (it runs in the sandbox).
 - Numbers are compared as exact fractions first, then with a relative tolerance; the
   canonical form of a number drops thousands separators, currency, percent signs, units and
-  trailing zeros ("$1,200.50" -> "1200.5").
+  trailing zeros ("$1,200.50" -> "1200.5"); scientific notation is a number ("3.91e2" -> 391).
+- A percent sign is a unit, like "$" or "cm": "25%" and "25" agree (GSM8K asks "what
+  percent..." and answers 25); it never means a division by 100.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ import ast
 import operator
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Callable
 
 _NUMBER = r"[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?|[-−]?\.\d+"
 _NUMBER_RE = re.compile(_NUMBER)
-_ONLY_NUMBER = re.compile(rf"^\s*({_NUMBER})\s*$")
+_EXPONENT = r"(?:[eE][-+]?\d{1,3})?"  # 3.91e2; at most three digits, so no number is astronomically long
+_ONLY_NUMBER = re.compile(rf"^\s*((?:{_NUMBER}){_EXPONENT})\s*$")
 _TAG = re.compile(r"<answer>(.*?)(?:</answer>|\Z)", re.S | re.I)
 _ANSWER_LINE = re.compile(r"(?:final answer|answer)\s*[:：]\s*(.+)", re.I)
 _ANSWER_IS = re.compile(r"the (?:final )?answer is\s*[:：]?\s*(.+)", re.I)
@@ -148,6 +151,8 @@ def parse_number(text: str) -> Fraction | None:
     if not _ONLY_NUMBER.match(t):
         return None
     t = t.replace(",", "")
+    if re.search(r"/.*[eE]|[eE].*/", t):
+        return None
     try:
         if "/" in t:
             num, den = t.split("/")
@@ -160,7 +165,8 @@ def parse_number(text: str) -> Fraction | None:
 def format_number(value: Fraction) -> str:
     """Canonical text for a number: an integer, a terminating decimal, or p/q."""
     if value.denominator == 1:
-        return str(value.numerator)
+        digits = str(value.numerator)
+        return digits if len(digits) <= 30 else str(Context(prec=len(digits)).normalize(Decimal(value.numerator)))
     decimal = Decimal(value.numerator) / Decimal(value.denominator)
     if Fraction(decimal) == value:
         return format(decimal.normalize(), "f")
