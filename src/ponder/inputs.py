@@ -7,6 +7,8 @@ Rules that must hold:
 - A path must name a regular file (or stdin through '-'): a FIFO, a device, a directory or a
   symlink loop is refused by what it is before any read, so nothing blocks forever.
 - A stdin that is closed (`<&-`) or fails to read is one line, never a traceback.
+- Text is UTF-8: a file's leading BOM is dropped, and bytes that are not UTF-8 (in a file, on
+  stdin, or in an argument, which Python decodes to lone surrogates) are refused.
 """
 
 from __future__ import annotations
@@ -22,10 +24,14 @@ from ponder.errors import UsageError
 KIB = 1024
 MIB = 1024 * KIB
 MAX_QUESTION_BYTES = 256 * KIB   # one question (ask: argument and stdin together)
+MAX_QUESTIONS_BYTES = 256 * MIB  # a question file of batch / eval (read line by line)
 MAX_CODE_BYTES = 1 * MIB          # a program for `tools python`
 MAX_SCRIPT_BYTES = 16 * MIB       # a fake model's script
 MAX_TRACE_BYTES = 256 * MIB       # one trace file
 MAX_RESULTS_BYTES = 1024 * MIB    # a results file being resumed
+
+
+FIFO = "a FIFO (named pipe)"
 
 
 def describe(path: str | os.PathLike[str]) -> str:
@@ -43,7 +49,7 @@ def describe(path: str | os.PathLike[str]) -> str:
     if stat.S_ISDIR(mode):
         return "a directory"
     if stat.S_ISFIFO(mode):
-        return "a FIFO (named pipe); pipe it to stdin with '-' instead"
+        return FIFO
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
         return "a device"
     if stat.S_ISSOCK(mode):
@@ -55,7 +61,8 @@ def open_regular(path: str | os.PathLike[str], what: str) -> BinaryIO:
     """Open a regular file for reading in binary, or raise UsageError naming why not."""
     problem = describe(path)
     if problem:
-        raise UsageError(f"{what} {os.fspath(path)}: {problem}")
+        hint = "; pipe it to stdin with '-' instead" if problem == FIFO else ""
+        raise UsageError(f"{what} {os.fspath(path)}: {problem}{hint}")
     try:
         # O_NONBLOCK: should the path be swapped for a FIFO after the check, open cannot block.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
@@ -120,6 +127,15 @@ def decode_utf8(data: bytes, what: str) -> str:
         raise UsageError(f"{what} is not valid UTF-8") from None
 
 
+def argument_text(value: str, what: str) -> str:
+    """A command-line argument as text; one holding bytes that are not UTF-8 is a UsageError."""
+    try:
+        value.encode("utf-8")  # Python decodes such bytes of argv to lone surrogates
+    except UnicodeEncodeError:
+        raise UsageError(f"{what} is not valid UTF-8") from None
+    return value
+
+
 def _size(limit: int) -> str:
     return f"{limit // MIB} MiB" if limit >= MIB and limit % MIB == 0 else f"{limit // KIB} KiB"
 
@@ -133,7 +149,7 @@ def is_same_file(first: str | os.PathLike[str], second: str | os.PathLike[str]) 
 
 
 __all__ = [
-    "MAX_CODE_BYTES", "MAX_QUESTION_BYTES", "MAX_RESULTS_BYTES", "MAX_SCRIPT_BYTES", "MAX_TRACE_BYTES",
-    "decode_utf8", "describe", "is_same_file", "open_regular", "read_file", "read_source",
-    "read_stdin", "read_stream", "stdin_bytes",
+    "MAX_CODE_BYTES", "MAX_QUESTION_BYTES", "MAX_QUESTIONS_BYTES", "MAX_RESULTS_BYTES", "MAX_SCRIPT_BYTES",
+    "MAX_TRACE_BYTES", "argument_text", "decode_utf8", "describe", "is_same_file", "open_regular", "read_file",
+    "read_source", "read_stdin", "read_stream", "stdin_bytes",
 ]

@@ -2,6 +2,8 @@
 interrupts, bad input and exit codes."""
 
 import json
+import os
+import resource
 import signal
 import subprocess
 import time
@@ -64,11 +66,12 @@ def test_existing_output_needs_resume_and_resume_needs_output(tmp_path):
 def test_resume_repairs_a_torn_last_line_and_never_repeats_an_id(tmp_path):
     (tmp_path / "q.txt").write_text("a\nb\nc\n")
     out = tmp_path / "out.jsonl"
-    out.write_text(json.dumps({"id": "1", "status": "ok", "answer": "9"}) + "\n" + '{"id": "2", "sta')
+    out.write_text(json.dumps({"id": "1", "status": "ok", "answer": "9", "error": None}) + "\n" + '{"id": "2", "sta')
     done = ponder("batch", str(tmp_path / "q.txt"), "-o", str(out), "--resume", "-m", script_for(tmp_path), "--no-trace")
     assert done.returncode == 0, done.stderr
     ids = [r["id"] for r in records(out)]
     assert ids == ["1", "2", "3"]
+    assert (tmp_path / "out.jsonl.rejected").read_text() == '{"id": "2", "sta\n'  # kept aside, not trusted
 
 
 def test_ctrl_c_stops_at_an_item_boundary_and_resume_finishes(tmp_path):
@@ -129,3 +132,112 @@ def test_eval_rejects_unknown_strategies_and_unanswered_data(tmp_path):
     assert ponder("eval", str(data), "--strategy", "telepathy", "-m", "fake").returncode == 2
     done = ponder("eval", str(data), "-m", "fake", "--out-dir", str(tmp_path / "ev"))
     assert done.returncode == 2 and b"answer" in done.stderr
+
+
+def test_an_output_that_is_the_input_is_refused(tmp_path):
+    questions = tmp_path / "q.txt"
+    questions.write_text("a\nb\n")
+    (tmp_path / "alias.txt").symlink_to("q.txt")
+    for args, stdin in [((str(questions), "-o", str(questions), "--resume"), ""),
+                        ((str(questions), "-o", str(tmp_path / "alias.txt")), ""),
+                        (("-", "-o", str(questions), "--resume"), None)]:
+        with open(questions, "rb") as f:
+            done = subprocess.run([*PONDER, "batch", *args, "-m", "fake", "--no-trace"], capture_output=True,
+                                  stdin=f if stdin is None else subprocess.DEVNULL, timeout=60)
+        assert done.returncode == 2 and b"is the input file" in done.stderr, (args, done.stderr)
+    assert questions.read_text() == "a\nb\n"
+
+
+def test_resume_trusts_only_whole_records_and_says_what_it_set_aside(tmp_path):
+    (tmp_path / "q.txt").write_text("a\nb\nc\nd\n")
+    out = tmp_path / "out.jsonl"
+    whole = {"id": "1", "line": 1, "question": "a", "answer": "9", "status": "ok", "error": None}
+    out.write_text(json.dumps(whole) + "\ngarbage\n" + '{"id": 3}\n' + json.dumps({**whole, "id": "4"}))
+    done = ponder("batch", str(tmp_path / "q.txt"), "-o", str(out), "--resume", "-m", script_for(tmp_path), "--no-trace")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count(b"\n") == 1 and b"3 line(s)" in done.stderr and b"out.jsonl.rejected" in done.stderr
+    assert [r["id"] for r in records(out)] == ["1", "2", "3", "4"]
+    assert len((tmp_path / "out.jsonl.rejected").read_text().splitlines()) == 3
+
+
+def test_a_device_output_fails_in_one_line_and_is_never_read_on_resume(tmp_path):
+    for args, code in [(("-o", "/dev/full"), 1), (("-o", "/dev/full", "--resume"), 2), (("-o", "/dev/zero", "--resume"), 2)]:
+        done = ponder("batch", "-", *args, "-m", "fake", "--no-trace", stdin="q\n", timeout=60)
+        assert done.returncode == code, (args, done.stderr)
+        assert done.stderr.count(b"\n") == 1 and done.stderr.startswith(b"ponder: error:"), done.stderr
+
+
+def test_results_on_stdout_that_fail_are_one_line(tmp_path):
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([*PONDER, "batch", "-", "-m", "fake", "--no-trace"], input=b"q\n", stdout=full,
+                              stderr=subprocess.PIPE, timeout=60)
+    assert done.returncode == 1 and done.stderr.count(b"\n") == 1 and b"stdout" in done.stderr, done.stderr
+
+
+def full_disk_at(limit):
+    """A child whose files cannot grow past `limit` bytes: writes then fail, as on a full disk."""
+    return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+def test_a_full_disk_stops_the_batch_in_one_line_leaving_whole_lines(tmp_path):
+    (tmp_path / "q.txt").write_text("".join(f"question {i}?\n" for i in range(6)))
+    out = tmp_path / "out.jsonl"
+    spec = "fake"  # runs no sandboxed check, which the file size limit would also hit
+    done = subprocess.run([*PONDER, "batch", str(tmp_path / "q.txt"), "-o", str(out), "-m", spec, "--no-trace"],
+                          capture_output=True, stdin=subprocess.DEVNULL, preexec_fn=full_disk_at(1200), timeout=120)
+    assert done.returncode == 1 and done.stderr.count(b"\n") == 1, done.stderr
+    assert b"cannot write results file" in done.stderr
+    assert out.read_bytes().endswith(b"\n") and 1 <= len(records(out)) < 6
+    traces = tmp_path / "t"
+    done = subprocess.run([*PONDER, "batch", str(tmp_path / "q.txt"), "-o", str(tmp_path / "o2.jsonl"), "-m", spec,
+                           "--trace-dir", str(traces)], capture_output=True, stdin=subprocess.DEVNULL,
+                          preexec_fn=full_disk_at(3000), timeout=120)
+    assert done.returncode == 1 and done.stderr.count(b"\n") == 1 and b"cannot write the trace" in done.stderr
+    for trace in traces.iterdir():  # cut back to whole lines, never a 0-byte trace
+        assert trace.stat().st_size > 0 and trace.read_bytes().endswith(b"\n")
+    resumed = ponder("batch", str(tmp_path / "q.txt"), "-o", str(out), "--resume", "-m", spec, "--no-trace")
+    assert resumed.returncode == 0 and [r["id"] for r in records(out)] == [str(i) for i in range(1, 7)]
+
+
+def test_non_finite_numbers_are_written_as_strict_json(tmp_path):
+    data = '{"id": "a", "question": "q", "n": 1e999, "w": [NaN, -Infinity]}\n{"id": "b", "question": "two"}\n'
+    traces = tmp_path / "t"
+    done = ponder("batch", "-", "-m", script_for(tmp_path), "--trace-dir", str(traces), stdin=data)
+    assert done.returncode == 0, done.stderr
+
+    def strict(text):
+        return json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+
+    out = [strict(line) for line in done.stdout.decode("ascii").splitlines()]
+    assert [r["id"] for r in out] == ["a", "b"]
+    assert out[0]["extra"] == {"n": "Infinity", "w": ["NaN", "-Infinity"]}
+    for trace in traces.iterdir():
+        assert [strict(line) for line in trace.read_text(encoding="ascii").splitlines()][-1]["status"] == "ok"
+
+
+def interrupt_mid_item(tmp_path, args, sig):
+    spec = fake_script(tmp_path, ["word " * 400] * 40, delay=0.01)
+    traces = tmp_path / "t"
+    proc = subprocess.Popen([*PONDER, *args, "-m", spec, "--trace-dir", str(traces)], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while time.time() < deadline and not any(traces.glob("*.jsonl")):
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    return proc.returncode, err, [json.loads(t.read_text().splitlines()[-1]) for t in traces.iterdir()]
+
+
+def test_sigterm_in_batch_and_sigint_in_eval_close_the_running_trace(tmp_path):
+    (tmp_path / "q.txt").write_text("a\nb\n")
+    code, err, lasts = interrupt_mid_item(tmp_path, ["batch", str(tmp_path / "q.txt"), "-o", str(tmp_path / "o")],
+                                          signal.SIGTERM)
+    assert code == 143 and b"--resume" in err, err
+    assert lasts and all(e["type"] == "run_finished" for e in lasts) and lasts[-1]["status"] == "interrupted"
+    (tmp_path / "d.jsonl").write_text('{"question": "a", "answer": "1"}\n')
+    os.rename(tmp_path / "t", tmp_path / "t-batch")
+    code, err, lasts = interrupt_mid_item(tmp_path, ["eval", str(tmp_path / "d.jsonl"), "--out-dir", str(tmp_path / "ev")],
+                                          signal.SIGINT)
+    assert code == 130, err
+    assert [(e["type"], e["status"]) for e in lasts] == [("run_finished", "interrupted")]

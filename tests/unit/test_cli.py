@@ -191,3 +191,73 @@ def test_strategies_lists_the_registry():
     lines = done.stdout.decode().splitlines()
     assert done.returncode == 0 and [line.split()[0] for line in lines] == list(STRATEGIES)
     assert "(default)" in lines[0]
+
+
+def run_with(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, close=None):
+    """Run ponder with chosen stdout/stderr (a file such as /dev/full), or with fd `close` closed."""
+    env = {k: v for k, v in os.environ.items() if k != "PONDER_MODEL"}
+    return subprocess.run([*PONDER, *args], stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, env=env,
+                          timeout=120, preexec_fn=(lambda: os.close(close)) if close is not None else None)
+
+
+def one_error_line(stderr: bytes, text: bytes) -> bool:
+    return stderr.count(b"\n") == 1 and stderr.startswith(b"ponder: error:") and text in stderr
+
+
+def test_a_failing_stderr_never_costs_the_answer(tmp_path):
+    with open("/dev/full", "w") as full:
+        done = run_with(["ask", "-m", "fake", "--reasoning", "show", "--trace-dir", str(tmp_path / "t"), "q"],
+                        stderr=full)
+    assert done.returncode == 0 and done.stdout == b"391\n"
+    closed = run_with(["ask", "-m", "fake", "--reasoning", "show", "--no-trace", "q"], close=2)
+    assert closed.returncode == 0 and closed.stdout == b"391\n"
+    (trace,) = (tmp_path / "t").iterdir()
+    assert json.loads(trace.read_text().splitlines()[-1])["status"] == "ok"
+
+
+def test_a_failing_stdout_is_one_line_naming_stdout_and_exit_1(tmp_path):
+    (tmp_path / "code.py").write_text("print(1)\n")
+    cases = [("ask", "-m", "fake", "--no-trace", "q"), ("ask", "-m", "fake", "--no-trace", "--json", "q"),
+             ("ask", "-m", "fake", "--events", "--trace-dir", str(tmp_path / "t"), "q"),
+             ("tools", "python", str(tmp_path / "code.py")), ("strategies",)]
+    for args in cases:
+        with open("/dev/full", "w") as full:
+            done = run_with(args, stdout=full)
+        assert done.returncode == 1, (args, done.stderr)
+        assert one_error_line(done.stderr, b"cannot write to stdout: No space left on device"), (args, done.stderr)
+    (trace,) = (tmp_path / "t").iterdir()  # --events: the trace still ends, saying what failed
+    last = json.loads(trace.read_text().splitlines()[-1])
+    assert last["status"] == "error" and "stdout" in last["error"]
+    closed = run_with(["ask", "-m", "fake", "--no-trace", "q"], close=1)
+    assert closed.returncode == 1 and one_error_line(closed.stderr, b"stdout is closed"), closed.stderr
+
+
+def test_a_reader_that_goes_away_is_one_line_without_noise(tmp_path):
+    proc = subprocess.Popen([*PONDER, "ask", "-m", "fake", "--events", "--no-trace", "q"], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.read(10)
+    proc.stdout.close()  # like `| head -c 10`
+    err = proc.stderr.read()
+    proc.wait(timeout=60)
+    assert proc.returncode == 1 and one_error_line(err, b"stdout"), err
+
+
+def test_a_trace_directory_that_takes_no_files_is_a_usage_error(tmp_path):
+    for directory in ("/proc/1", "/proc/self/fd"):
+        done = ponder("ask", "-m", "fake", "--trace-dir", directory, "q")
+        assert done.returncode == 2 and one_error_line(done.stderr, b"trace directory"), done.stderr
+
+
+def test_sigterm_closes_the_trace_as_interrupted_and_exits_143(tmp_path):
+    spec = fake_script(tmp_path, ["word " * 400] * 3, delay=0.01)
+    proc = subprocess.Popen([*PONDER, "ask", "-m", spec, "--trace-dir", str(tmp_path / "t"), "q"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 30
+    while time.time() < deadline and not any((tmp_path / "t").glob("*.jsonl")):
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, err
+    (trace,) = list((tmp_path / "t").iterdir())
+    assert json.loads(trace.read_text().splitlines()[-1])["status"] == "interrupted"

@@ -20,7 +20,18 @@ def test_python_from_a_file_with_limits(tmp_path):
 
 def test_missing_file_is_a_usage_error(tmp_path):
     done = ponder("tools", "python", str(tmp_path / "none.py"))
-    assert done.returncode == 2 and done.stderr.startswith(b"ponder: error: cannot read")
+    assert done.returncode == 2 and done.stderr.startswith(b"ponder: error: program ")
+    assert done.stderr.endswith(b"none.py: not found\n")
+
+
+def test_the_program_is_bounded_and_utf8_without_bom(tmp_path):
+    big = ponder("tools", "python", "-", stdin=b"#" * (1024 * 1024 + 1))
+    assert big.returncode == 2 and big.stderr == b"ponder: error: program on stdin is larger than 1 MiB; refusing to read it\n"
+    bad = tmp_path / "bad.py"
+    bad.write_bytes(b"print('\xff')")
+    assert ponder("tools", "python", str(bad)).stderr.endswith(b"is not valid UTF-8\n")
+    done = ponder("tools", "python", "-", stdin=b"\xef\xbb\xbfprint(6 * 7)")
+    assert done.returncode == 0 and json.loads(done.stdout)["stdout"] == "42\n"
 
 
 def test_check_exit_codes():

@@ -115,3 +115,101 @@ def test_candidates_nest_under_their_sample_and_the_tally_under_the_run():
     for round_node in [c for c in root.children if c.kind == "round"]:
         assert [c.kind for c in round_node.children][-1] == "candidate_scored"
     assert [c.kind for c in root.children][-1] == "vote_tally"
+
+
+def test_to_json_is_strict_ascii_json_whatever_the_values():
+    from ponder.trace.jsonl import to_json
+
+    text = to_json({"a": float("nan"), "b": [float("inf"), -float("inf")], "q": "caf\u00e9 \ud800", 1.5: 2})
+    assert text.isascii()
+    assert json.loads(text, parse_constant=lambda c: pytest.fail(f"non-strict {c}")) == {
+        "a": "NaN", "b": ["Infinity", "-Infinity"], "q": "caf\u00e9 \ud800", "1.5": 2}
+
+
+def test_a_lone_surrogate_round_trips_through_a_trace(tmp_path):
+    event = RunStarted("r", question="q \ud800 \udcff", model="m")
+    write(tmp_path / "run.jsonl", [event])
+    assert read_trace(tmp_path / "run.jsonl").events == [event]
+
+
+def failing_write(monkeypatch, after: int):
+    """Make os.write (as the line writer sees it) write `after` bytes once, then fail as on a full disk."""
+    import errno
+    import os
+
+    import ponder.trace.jsonl as jsonl
+
+    real, calls = os.write, []
+
+    def write(fd, data):
+        calls.append(len(data))
+        if after == 0 or len(calls) > 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fd, bytes(data[:after]))
+
+    monkeypatch.setattr(jsonl.os, "write", write)
+
+
+def test_a_failed_write_is_cut_back_to_the_last_whole_line(tmp_path, monkeypatch):
+    from ponder.trace.jsonl import WriteError
+
+    path = tmp_path / "run.jsonl"
+    writer = TraceWriter(path)
+    writer.write(RunStarted("r", question="q", model="m"))
+    whole = path.read_bytes()
+    failing_write(monkeypatch, after=7)  # a first partial write, then ENOSPC
+    with pytest.raises(WriteError, match="cannot write the trace .*No space left"):
+        writer.write(RunStarted("r", question="q" * 100, model="m"))
+    writer.close()
+    assert path.read_bytes() == whole
+
+
+def test_a_trace_that_never_got_a_whole_line_is_removed(tmp_path, monkeypatch):
+    from ponder.trace.jsonl import WriteError
+
+    path = tmp_path / "run.jsonl"
+    writer = TraceWriter(path)
+    failing_write(monkeypatch, after=0)
+    with pytest.raises(WriteError):
+        writer.write(RunStarted("r", question="q", model="m"))
+    writer.close()
+    assert not path.exists()
+
+
+def test_an_unusable_trace_directory_is_one_write_error(tmp_path):
+    from ponder.trace.jsonl import WriteError
+
+    (tmp_path / "file").write_text("")
+    with pytest.raises(WriteError, match="cannot write the trace"):
+        TraceWriter(tmp_path / "file" / "run.jsonl")
+
+
+@pytest.fixture
+def installed_handlers():
+    import signal
+
+    from ponder import interrupts
+
+    saved = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    interrupts.install()
+    yield interrupts
+    signal.signal(signal.SIGINT, saved[0])
+    signal.signal(signal.SIGTERM, saved[1])
+
+
+def test_a_signal_inside_held_is_raised_when_the_block_ends(installed_handlers):
+    import os
+    import signal
+
+    interrupts = installed_handlers
+    finished = False
+    with pytest.raises(interrupts.Terminated):
+        with interrupts.held():
+            os.kill(os.getpid(), signal.SIGTERM)
+            sum(range(1000))  # the handler runs here, between bytecodes, and only notes it
+            finished = True
+    assert finished and interrupts.exit_code() == 143
+    with pytest.raises(KeyboardInterrupt):
+        os.kill(os.getpid(), signal.SIGINT)
+        sum(range(1000))
+    assert interrupts.exit_code() == 130

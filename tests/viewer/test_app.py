@@ -7,6 +7,7 @@ import json
 import shutil
 
 from ponder.cli.viewer.app import PENDING, RunListScreen, RunScreen
+from ponder.trace.events import TextDelta
 from tests.viewer.helpers import DATA, pilot_test, REAL, SIZE, cursor, lines_of, record, screen_text, tree, viewer
 
 
@@ -178,7 +179,7 @@ async def test_unknown_event_types_are_shown_generically(tmp_path):
         tree(app).reveal("c1")
         await pilot.pause()
         assert "score: 0.75" in screen_text(app) and "votes: 3" in screen_text(app)
-        tree(app).reveal("event:0")
+        tree(app).reveal(0)  # the first event kept on the run
         await pilot.pause()
         assert "shimmer: [bold red]loud[/]" in screen_text(app)
 
@@ -252,3 +253,89 @@ async def test_quit_key_exits():
         await pilot.press("q")
         await asyncio.sleep(0.05)
         assert not app.is_running
+
+
+ESCAPE = "\x1b]0;TITLE\x07\x1b[31m"
+
+
+@pilot_test
+async def test_escapes_in_any_field_of_any_type_are_shown_as_text(tmp_path):
+    lines = lines_of(REAL)
+    finished = {**json.loads(lines[-1]), "status": ESCAPE,
+                "usage": {"steps": ESCAPE, "completion_tokens": [ESCAPE], "seconds": {"s": ESCAPE}}}
+    path = tmp_path / "escape.jsonl"
+    path.write_text("".join(lines[:-1]) + json.dumps(finished) + "\n")
+    app = viewer(path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        assert "\x1b" not in text and "\x07" not in text
+        assert "A 391   \\x1b]0;TITLE\\x07\\x1b[31m" in text  # the status
+        assert "\\x1b]0;TITL… steps" in text and "[\"\\u001b]0;… tok" in text  # usage, cut to fit
+
+
+@pilot_test
+async def test_malformed_events_are_warnings_and_the_app_keeps_running(tmp_path):
+    lines = lines_of(REAL)
+    records = [json.loads(line) for line in lines]
+    next(r for r in records if r["type"] == "step_finished")["text"] = None
+    for r in records:
+        if r["type"] == "text_delta" and r["span"] == "s3":
+            r["text"] = {"not": "text"}
+    path = tmp_path / "damaged.jsonl"
+    path.write_text(lines[0] + "[" * 100_000 + "]" * 100_000 + "\n" + "".join(json.dumps(r) + "\n" for r in records[1:]))
+    app = viewer(path)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("e", "down", "down", "r", "r", "down", "slash", *"text", "enter", "n", "n")
+        await pilot.pause()
+        text = screen_text(app)
+        assert app.is_running and "more" in text and "★ 9. answer" in text
+
+
+@pilot_test
+async def test_a_file_with_nothing_to_show_is_a_message(tmp_path):
+    path = tmp_path / "deep.jsonl"
+    path.write_text("[" * 100_000 + "]" * 100_000 + "\n")
+    app = viewer(path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "not a ponder trace" in screen_text(app) and app.is_running
+
+
+@pilot_test
+async def test_broken_files_in_the_run_list_are_listed_and_open_as_messages(tmp_path):
+    shutil.copy(REAL, tmp_path / "good.jsonl")
+    first = json.loads(lines_of(REAL)[0])
+    (tmp_path / "deep.jsonl").write_text("[" * 5000 + "]" * 5000 + "\n")
+    (tmp_path / "typed.jsonl").write_text(json.dumps({**first, "ts": "yesterday", "question": None}) + "\n")
+    (tmp_path / "far.jsonl").write_text(json.dumps({**first, "ts": 1e300, "question": ESCAPE}) + "\n")
+    app = viewer(tmp_path)
+    async with app.run_test(size=(120, 24)) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        assert "What is 17 * 23?" in text and text.count("invalid") == 2 and "\\x1b]0;TITLE" in text
+        for _ in range(4):
+            await pilot.press("enter")
+            await pilot.pause()
+            assert isinstance(app.screen, RunScreen) and "\x1b" not in screen_text(app)
+            await pilot.press("escape", "down")
+            await pilot.pause()
+        assert app.is_running
+
+
+@pilot_test
+async def test_follow_folds_appended_deltas_into_the_same_tree(tmp_path):
+    lines = lines_of(REAL)
+    path = tmp_path / "live.jsonl"
+    path.write_text("".join(lines[:3]))
+    app = viewer(path, follow=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        step = screen.folding.nodes["s2"]
+        with open(path, "a", encoding="utf-8") as f:
+            f.write("".join(record(type="text_delta", run="r", ts=2.0, span="s2", text=f"w{i} ") for i in range(50)))
+        await _until(pilot, lambda: "w49" in step.text)
+        assert screen.folding.nodes["s2"] is step  # folded into the tree it had, not rebuilt
+        assert all(not isinstance(e, TextDelta) for e in screen.kept)

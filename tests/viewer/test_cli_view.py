@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from tests.cli_helpers import ponder
+import json
+import os
+import re
+import subprocess
+
+from tests.cli_helpers import PONDER, ponder
 from tests.viewer.helpers import DATA, REAL, lines_of, record
 
 
@@ -53,3 +58,63 @@ def test_usage_errors_are_one_line_and_exit_2(tmp_path):
 def test_view_is_listed_in_help():
     done = ponder("--help", timeout=60)
     assert done.returncode == 0 and b"view" in done.stdout
+
+
+def _one_error_line(done, code: int) -> str:
+    assert done.returncode == code, done.stderr
+    lines = done.stderr.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ponder: error: "), lines
+    return lines[0]
+
+
+def test_export_makes_every_field_visible_whatever_its_type(tmp_path):
+    lines = lines_of(REAL)
+    finished = {**json.loads(lines[-1]), "status": "\x1b]0;TITLE\a\x1b[31m",
+                "usage": {"steps": "\x1b[2J", "completion_tokens": ["\x1b"], "seconds": {"s": "\x9b"}}}
+    trace = tmp_path / "t.jsonl"
+    trace.write_text("".join(lines[:-1]) + json.dumps(finished) + "\n")
+    done = ponder("view", "--export", "md", str(trace), timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert not re.search(rb"[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]", done.stdout + done.stderr)
+    assert b"\\\\x1b\\]0;TITLE\\\\x07" in done.stdout
+
+
+def test_malformed_events_are_warnings_and_a_file_with_nothing_to_show_is_exit_2(tmp_path):
+    lines = lines_of(REAL)
+    records = [json.loads(line) for line in lines]
+    next(r for r in records if r["type"] == "step_finished")["text"] = None
+    trace = tmp_path / "t.jsonl"
+    trace.write_text(lines[0] + "[" * 100_000 + "]" * 100_000 + "\n" + "".join(json.dumps(r) + "\n" for r in records[1:]))
+    done = ponder("view", "--export", "md", str(trace), timeout=60)
+    assert done.returncode == 0, done.stderr
+    warnings = done.stderr.decode().splitlines()
+    assert len(warnings) == 2 and all(w.startswith("ponder: warning: ") for w in warnings)
+    assert "nested too deeply" in warnings[0] and "bad text (null)" in warnings[1]
+    deep = tmp_path / "deep.jsonl"
+    deep.write_text("[" * 100_000 + "]" * 100_000 + "\n")
+    assert "not a ponder trace" in _one_error_line(ponder("view", "--export", "md", str(deep), timeout=60), 2)
+
+
+def test_fifos_and_devices_are_refused_before_reading(tmp_path):
+    fifo = tmp_path / "f.jsonl"
+    os.mkfifo(fifo)
+    assert "FIFO" in _one_error_line(ponder("view", "--export", "md", str(fifo), timeout=60), 2)
+    assert "FIFO" in _one_error_line(ponder("view", str(fifo), timeout=60), 2)
+    assert "device" in _one_error_line(ponder("view", "--export", "md", "/dev/zero", timeout=60), 2)
+
+
+def test_a_full_or_closed_stdout_is_one_line_and_exit_1():
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run([*PONDER, "view", "--export", "md", str(REAL)], stdout=full, stderr=subprocess.PIPE,
+                              timeout=60)
+    assert "cannot write" in _one_error_line(done, 1)
+    closed = subprocess.run([*PONDER, "view", "--export", "md", str(REAL)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, timeout=60, preexec_fn=lambda: os.close(1))
+    assert "stdout" in _one_error_line(closed, 1)
+
+
+def test_export_ignores_the_theme_and_the_app_refuses_an_unknown_one():
+    done = ponder("view", "--export", "md", str(REAL), env={"PONDER_THEME": "neon"}, timeout=60)
+    assert done.returncode == 0 and done.stdout.startswith(b"# ponder run ")
+    assert "unknown theme 'neon'" in _one_error_line(ponder("view", str(REAL), env={"PONDER_THEME": "neon"}, timeout=60), 2)
+    assert "unknown theme" in _one_error_line(ponder("view", "--theme", "neon", str(REAL), timeout=60), 2)

@@ -41,7 +41,7 @@ def test_a_file_that_is_not_a_trace_is_a_problem_not_an_error():
     assert "not a ponder trace" in load_bytes(b'{"hello": 1}\n[1, 2]\n').problem
     assert "empty" in load_bytes(b"").problem
     assert load_bytes(b"", follow=True).problem is None
-    assert "cannot read" in load_path(DATA / "missing.jsonl").problem
+    assert "missing.jsonl: not found" in load_path(DATA / "missing.jsonl").problem
 
 
 def test_scan_lists_newest_first_and_marks_files_that_are_not_traces(tmp_path):

@@ -1,23 +1,35 @@
-"""A resumable JSONL results file: one complete line per item, never an id twice.
+"""A resumable JSONL results file: one whole line per item, never an id twice.
 
 Rules that must hold:
-- A line is written whole and flushed, with SIGINT held off while it is written, so an
-  interrupted run leaves only valid lines.
-- Opening with `resume` first repairs a torn last line (cutting back to the last newline),
-  then reports the ids already present, which the caller must skip.
+- A record is written as one whole line (`LineFile`: SIGINT and SIGTERM held off, a failed
+  write cut back), so an interrupted run or a full disk leaves only whole lines.
 - Without `resume`, an existing non-empty file is refused rather than overwritten.
+- With `resume`, the file is read bounded (a regular file of at most MAX_RESULTS_BYTES).
+  Only whole result records count as done: a line ending in a newline that holds a JSON
+  object with a non-empty string `id`, `status` "ok" with a non-empty string `answer` and a
+  null `error`, or `status` "error" with a string `error` (and an `answer` key), and an id
+  not seen on an earlier line. Every other line (not JSON, a stub, a torn last line, a
+  repeated id) is moved to OUT.rejected, the file keeps only the records, and `rejected`
+  counts them for the caller to report; items left without a record run again. Blank lines carry nothing
+  and are dropped when the file is rewritten.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, BinaryIO, Iterator
 
 from ponder.errors import UsageError
+from ponder.inputs import MAX_RESULTS_BYTES, open_regular
+from ponder.interrupts import held
+from ponder.trace.jsonl import LineFile, WriteError, to_json
+
+WHAT = "results file"
 
 
 class ResultsFile:
@@ -26,90 +38,180 @@ class ResultsFile:
     def __init__(self, path: Path | None, resume: bool = False) -> None:
         self.path = path
         self.done: dict[str, str] = {}
-        self.repaired = False
+        self.rejected = 0
+        self._file: LineFile | None = None
         if path is None:
             if resume:
                 raise UsageError("--resume needs -o OUT.jsonl")
-            self._file: IO[str] = sys.stdout
             return
-        if path.exists() and path.is_dir():
-            raise UsageError(f"{path} is a directory")
-        if resume and path.exists():
-            self.repaired = repair_torn_tail(path)
-            self.done = completed_ids(path)
-        elif path.exists() and path.stat().st_size > 0:
-            raise UsageError(f"{path} already has results; pass --resume to continue it, or choose another file")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(path, "a", encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+        scan = _prepare(path, resume)
+        self.done, self.rejected = scan.done, scan.rejected
+        self._file = _append_to(path)
+
+    @property
+    def rejected_path(self) -> Path | None:
+        """Where lines that were not whole records went (when there were any)."""
+        return rejected_path(self.path) if self.path and self.rejected else None
 
     def write(self, record: dict[str, Any]) -> None:
         """Append one record as a whole line; record its id as done."""
-        line = json.dumps(record, ensure_ascii=True) + "\n"
-        blocked = _block_sigint()
-        try:
-            self._file.write(line)
-            self._file.flush()
-        finally:
-            _restore(blocked)
+        line = to_json(record)
+        if self._file is not None:
+            self._file.write_line(line)
+        else:
+            with held():
+                sys.stdout.write(line + "\n")
+                sys.stdout.flush()
         self.done[str(record["id"])] = str(record.get("status"))
 
     def close(self) -> None:
-        """Close the file (never stdout)."""
-        if self._file is not sys.stdout:
+        """Close the file (never stdout); never raises."""
+        if self._file is not None:
             self._file.close()
 
 
-def repair_torn_tail(path: Path) -> bool:
-    """Cut a last line that has no newline (a torn write); True when something was cut."""
-    with open(path, "rb+") as f:
-        size = f.seek(0, os.SEEK_END)
-        if size == 0:
-            return False
-        f.seek(size - 1)
-        if f.read(1) == b"\n":
-            return False
-        keep = _last_newline(f, size)
-        f.truncate(keep)
-        return True
-
-
-def _last_newline(f, size: int) -> int:  # type: ignore[no-untyped-def]
-    position = size
-    while position > 0:
-        step = min(65536, position)
-        position -= step
-        f.seek(position)
-        chunk = f.read(step)
-        index = chunk.rfind(b"\n")
-        if index >= 0:
-            return position + index + 1
-    return 0
-
-
-def completed_ids(path: Path) -> dict[str, str]:
-    """Ids that already have a record in a results file, with their status."""
-    done: dict[str, str] = {}
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict) and "id" in record:
-                done[str(record["id"])] = str(record.get("status"))
-    return done
-
-
-def _block_sigint() -> bool:
-    if not hasattr(signal, "pthread_sigmask"):
+def is_result(record: Any) -> bool:
+    """Whether a parsed line is a whole result record, as the batch runner writes them."""
+    if not isinstance(record, dict) or not isinstance(record.get("id"), str) or not record["id"]:
         return False
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    return True
+    if record.get("status") == "ok":
+        answer = record.get("answer")
+        return isinstance(answer, str) and bool(answer) and "error" in record and record["error"] is None
+    if record.get("status") == "error":
+        return isinstance(record.get("error"), str) and "answer" in record
+    return False
 
 
-def _restore(blocked: bool) -> None:
-    if blocked:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+@dataclass
+class Scan:
+    """What resuming found: the ids done (with their status) and how many lines were set aside."""
+
+    done: dict[str, str]
+    rejected: int
+
+
+def _prepare(path: Path, resume: bool) -> Scan:
+    """Check an output before writing to it: what it already holds when resuming, else that it is new."""
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory")
+    if resume and os.path.lexists(path):
+        return resume_results(path)
+    if path.is_file() and path.stat().st_size > 0:
+        raise UsageError(f"{path} already has results; pass --resume to continue it, or choose another file")
+    return Scan({}, 0)
+
+
+def _append_to(path: Path) -> LineFile:
+    """Open the output for whole-line appends; failing here (before any item runs) is exit 2."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return LineFile(path, WHAT)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    except WriteError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def rejected_path(path: Path) -> Path:
+    """Where lines of a results file that are not whole records are moved: OUT.rejected."""
+    return path.with_name(path.name + ".rejected")
+
+
+def resume_results(path: Path) -> Scan:
+    """Read a results file to resume; move every line that is not a whole record aside."""
+    done: dict[str, str] = {}
+    rejected = 0
+    with _open_results(path) as f:
+        for _, record in _classify(f):
+            if record is None:
+                rejected += 1
+            else:
+                done[record["id"]] = record["status"]
+    if rejected:
+        _set_aside(path)
+    return Scan(done, rejected)
+
+
+def read_results(path: Path) -> list[dict[str, Any]]:
+    """The whole result records of a results file (bounded read; other lines skipped)."""
+    with _open_results(path) as f:
+        return [record for _, record in _classify(f) if record is not None]
+
+
+def _open_results(path: Path) -> BinaryIO:
+    f = open_regular(path, WHAT)
+    if os.fstat(f.fileno()).st_size > MAX_RESULTS_BYTES:
+        f.close()
+        raise UsageError(f"{WHAT} {path} is larger than {MAX_RESULTS_BYTES // 2**20} MiB; refusing to read it")
+    return f
+
+
+def _classify(f: BinaryIO) -> Iterator[tuple[bytes, dict[str, Any] | None]]:
+    """Each non-blank line with its record, or None when it is not a whole, new result record."""
+    seen: set[str] = set()
+    for raw in _bounded_lines(f):
+        if not raw.strip():
+            continue
+        try:
+            record = json.loads(raw) if raw.endswith(b"\n") else None
+        except ValueError:
+            record = None
+        if not is_result(record) or record["id"] in seen:
+            yield raw, None
+            continue
+        seen.add(record["id"])
+        yield raw, record
+
+
+def _bounded_lines(f: BinaryIO) -> Iterator[bytes]:
+    left = MAX_RESULTS_BYTES
+    while True:
+        raw = f.readline(left + 1)
+        if not raw:
+            return
+        left -= len(raw)
+        if left < 0:
+            raise UsageError(f"{WHAT} is larger than {MAX_RESULTS_BYTES // 2**20} MiB; refusing to read it")
+        yield raw
+
+
+def _set_aside(path: Path) -> None:
+    """Append the lines that are not records to OUT.rejected; atomically keep only the records."""
+    aside = LineFile(rejected_path(path), "rejected results")
+    try:
+        with _open_results(path) as f:
+            for raw, record in _classify(f):
+                if record is None:
+                    aside.append(raw if raw.endswith(b"\n") else raw + b"\n")
+    finally:
+        aside.close()
+    with held():
+        _keep_records(path)
+
+
+def _keep_records(path: Path) -> None:
+    """Replace the file by its whole records, through a temporary file (a symlink stays one)."""
+    target = Path(os.path.realpath(path))
+    temp = None
+    try:
+        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        with os.fdopen(fd, "wb") as out, _open_results(path) as f:
+            for raw, record in _classify(f):
+                if record is not None:
+                    out.write(raw)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temp, os.stat(target).st_mode & 0o7777)
+        os.replace(temp, target)
+    except OSError as exc:
+        raise WriteError(f"cannot rewrite {WHAT} {path}: {exc.strerror or exc}") from None
+    finally:
+        if temp is not None and os.path.exists(temp):
+            _discard(temp)
+
+
+def _discard(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

@@ -2,8 +2,11 @@
 
 Rules that must hold:
 - The record is built from the run's events (the RunFinished event's answer and usage).
-- Failures of one item (a model-side error, no answer) become the item's record; only
-  KeyboardInterrupt escapes, so the caller can stop at an item boundary.
+- Failures of one item (a model-side error, no answer) become the item's record. Only an
+  interrupt (KeyboardInterrupt, which SIGTERM raises too) and a failure to write the trace
+  (WriteError) escape, so the caller stops at an item boundary.
+- The trace always ends with a `run_finished` event: `error` for a failed item,
+  `interrupted` when SIGINT or SIGTERM stopped it (unless the trace itself failed).
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from ponder.errors import PonderError
 from ponder.llm.backend import Backend
 from ponder.tools.answers import equivalent
 from ponder.trace.events import Event, RunFinished
-from ponder.trace.jsonl import TraceWriter
+from ponder.trace.jsonl import TraceWriter, WriteError
+from ponder.trace.usage import summarize
 
 
 def bad_line_record(bad: BadLine) -> dict[str, Any]:
@@ -36,26 +40,36 @@ def run_item(backend: Backend, item: Item, config: ChainConfig | RunConfig, stra
     run_id = new_run_id()
     path = trace_dir / f"{run_id}.jsonl" if trace_dir else None
     start = time.monotonic()
-    finished: RunFinished | None = None
+    seen: list[Event] = []
     error = None
     writer = TraceWriter(path) if path else None
     try:
         for event in STRATEGIES[strategy](backend, item.question, config, run_id=run_id, model=model):
-            _keep(writer, event)
-            if isinstance(event, RunFinished):
-                finished = event
+            seen.append(event)
+            if writer:
+                writer.write(event)
+    except KeyboardInterrupt:
+        _close(writer, RunFinished(run_id, status="interrupted", usage=summarize(seen)))
+        raise
+    except WriteError:
+        raise
     except PonderError as exc:
         error = str(exc)
-        _keep(writer, RunFinished(run_id, status="error", error=error))
+        _close(writer, RunFinished(run_id, status="error", usage=summarize(seen), error=error))
     finally:
         if writer:
             writer.close()
+    finished = next((e for e in reversed(seen) if isinstance(e, RunFinished)), None)
     return _record(item, strategy, finished, error, time.monotonic() - start, path)
 
 
-def _keep(writer: TraceWriter | None, event: Event) -> None:
+def _close(writer: TraceWriter | None, final: RunFinished) -> None:
+    """End a trace with its closing event (a trace that already failed stays as it is)."""
     if writer:
-        writer.write(event)
+        try:
+            writer.write(final)
+        except (WriteError, ValueError):
+            pass
 
 
 def _record(item: Item, strategy: str, finished: RunFinished | None, error: str | None,

@@ -7,6 +7,9 @@ Rules that must hold:
 - Flags shared by ask, batch and eval are declared once, in `cli/options.py`.
 - stdout carries only the answer (or `--json`, or `--events` JSONL); everything else goes to
   stderr. Every user error is one line on stderr and a documented exit code.
+- `main` is the one place that guards the process: closed standard fds get /dev/null, a
+  failed stdout is one line and exit 1 (`cli/streams.py`), a failed stderr costs nothing,
+  and SIGTERM stops a run as SIGINT does (`ponder.interrupts`), with exit 143 instead of 130.
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ import typer
 from ponder.agent.strategies import STRATEGIES
 from ponder.cli.options import (
     DEFAULT_STRATEGY,
+    FORMAT_OPTION,
     LIMITS,
     MEMORY_HELP,
     SANDBOX_HELP,
     TIMEOUT_HELP,
     Options,
+    QuestionFormat,
     SandboxMode,
     limits,
     with_options,
@@ -63,13 +68,14 @@ def ask(
 def batch(
     source: str = typer.Argument("-", help="Questions: a text file (one per line) or JSONL (id, question); - for stdin."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Results JSONL (default: stdout)."),
-    resume: bool = typer.Option(False, "--resume", help="Skip ids already in OUTPUT (repairing a torn last line)."),
+    resume: bool = typer.Option(False, "--resume", help="Skip ids already in OUTPUT; lines that are not whole records move to OUTPUT.rejected."),
+    question_format: QuestionFormat = FORMAT_OPTION,
     *, options: Options,
 ) -> None:
     """Answer every question of a file, one JSON line per item (exit 4 if any failed)."""
     from ponder.cli.batch import run_batch
 
-    raise typer.Exit(run_batch(source, output, resume, options))
+    raise typer.Exit(run_batch(source, output, resume, options, question_format.value))
 
 
 @app.command("eval")
@@ -79,13 +85,14 @@ def evaluate(
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N lines of the dataset."),
     out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="Results, report.json and the plot [default: ponder-eval-DATASET]."),
     resume: bool = typer.Option(False, "--resume", help="Continue the results already in OUT_DIR."),
+    question_format: QuestionFormat = FORMAT_OPTION,
     *, options: Options,
 ) -> None:
     """Measure accuracy, tokens and time of strategies on questions with known answers."""
     from ponder.cli.batch import run_eval
 
     directory = out_dir or Path(f"ponder-eval-{Path(dataset).stem}")
-    raise typer.Exit(run_eval(dataset, limit, directory, resume, options))
+    raise typer.Exit(run_eval(dataset, limit, directory, resume, options, question_format.value))
 
 
 @app.command("strategies")
@@ -103,13 +110,6 @@ class ExportFormat(str, Enum):
     md = "md"
 
 
-class Theme(str, Enum):
-    """Colour themes of the viewer."""
-
-    dark = "dark"
-    light = "light"
-
-
 @app.command()
 def view(
     trace: Optional[str] = typer.Argument(None, help="A trace file, a directory of traces, or - for stdin (default: the trace directory)."),
@@ -117,13 +117,14 @@ def view(
     export: Optional[ExportFormat] = typer.Option(None, "--export", help="Print the run as Markdown instead of opening the viewer."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="With --export: write to this file instead of stdout."),
     trace_dir: Optional[Path] = typer.Option(None, "--trace-dir", help="Directory of traces to list when no TRACE is given."),
-    theme: Theme = typer.Option(Theme.dark, "--theme", envvar="PONDER_THEME", help="Colour theme of the viewer."),
+    theme: str = typer.Option("dark", "--theme", envvar="PONDER_THEME",
+                              help="Colour theme of the viewer: dark or light (--export ignores it)."),
 ) -> None:
     """Browse traces of past or running runs: steps, checks, tool calls and totals."""
     from ponder.cli.viewer.command import run_view
 
     code = run_view(trace, follow=follow, export=export.value if export else None, output=output,
-                    trace_dir=trace_dir, theme=theme.value)
+                    trace_dir=trace_dir, theme=theme)
     raise typer.Exit(code)
 
 
@@ -165,22 +166,37 @@ def _fail(message: str, code: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the app and map errors to one line and an exit code."""
-    usage_error = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+    """Entry point: guard the streams and signals, run the app, map errors to one line and a code."""
+    from ponder import interrupts
+    from ponder.cli import streams
+
+    streams.guard()
+    interrupts.install()
     verbose = any(a in ("-v", "--verbose") for a in (argv if argv is not None else sys.argv[1:]))
     try:
-        code = app(args=argv, prog_name="ponder", standalone_mode=False)
-    except usage_error as exc:  # type: ignore[misc]
-        code = _fail(exc.format_message().replace("\n", " "), EXIT_USAGE)
-    except typer.Exit as exc:
-        code = exc.exit_code
-    except (typer.Abort, KeyboardInterrupt):
-        code = _fail("interrupted", EXIT_INTERRUPTED)
-
+        code = _dispatch(argv)
+        streams.flush_stdout()
+    except KeyboardInterrupt:
+        code = _fail("interrupted", interrupts.exit_code())
     except PonderError as exc:
         if verbose:
             import traceback
 
             traceback.print_exc()
         code = _fail(str(exc), exc.exit_code)
+    if code == EXIT_INTERRUPTED:
+        code = interrupts.exit_code()  # 143 when it was SIGTERM
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _dispatch(argv: list[str] | None) -> int | None:
+    """Run the app; usage errors, exits and aborts become exit codes (PonderError escapes)."""
+    usage_error = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+    try:
+        return app(args=argv, prog_name="ponder", standalone_mode=False)
+    except usage_error as exc:  # type: ignore[misc]
+        return _fail(exc.format_message().replace("\n", " "), EXIT_USAGE)
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        return _fail("interrupted", EXIT_INTERRUPTED)

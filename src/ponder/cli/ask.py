@@ -1,52 +1,50 @@
 """`ponder ask`: read the question, load the model, run, and feed every consumer of events.
 
 Rules that must hold:
-- The question is checked (non-empty, valid UTF-8) and the trace directory made usable
-  before the model is loaded, so user errors fail fast with exit 2.
+- The question is checked (non-empty, valid UTF-8 in the argument and on stdin, at most
+  256 KiB, stdin read through `ponder.inputs` so a read stops at the limit) and the trace
+  directory made usable before the model is loaded, so user errors fail fast with exit 2.
 - Every event goes, in order, to the trace file, to `--events` on stdout, to the reasoning
-  view on stderr, and to the collector for `--json`; on Ctrl-C a closing `interrupted`
-  event reaches the same sinks before exit 130.
+  view on stderr, and to the collector for `--json`; on Ctrl-C (or SIGTERM) a closing
+  `interrupted` event reaches the same sinks before exit 130 (143).
+- A failure names what failed: the trace (WriteError), stdout (StdoutError), both exit 1;
+  the sinks that still work get a closing `error` event. A failing stderr costs nothing
+  (`cli/streams.py` drops it): the answer still reaches stdout.
+- The trace directory must be one ponder can create files in (tried before the model loads).
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
 from ponder.cli.options import Options
 from ponder.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, PonderError, UsageError
+from ponder.inputs import MAX_QUESTION_BYTES, argument_text, decode_utf8, read_stream, stdin_bytes
 from ponder.trace.events import Event, RunFinished, StepFinished, ToolCall, ToolResult
 
 
-MAX_QUESTION_BYTES = 256 * 1024
-
-
 def read_question(argument: str | None) -> str:
-    """The question from the argument and/or piped stdin (stdin first, like `llm`)."""
-    parts = []
-    if not sys.stdin.isatty():
-        try:
-            data = sys.stdin.buffer.read()
-        except OSError as exc:
-            raise UsageError(f"cannot read stdin: {exc.strerror}") from None
-        try:
-            piped = data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise UsageError("stdin is not valid UTF-8") from None
-        if piped.strip():
-            parts.append(piped.strip())
-    if argument and argument.strip():
-        parts.append(argument.strip())
-    question = "\n".join(parts)
+    """The question from the argument and/or piped stdin (stdin first, like `llm`), at most 256 KiB."""
+    parts = [_piped_question(), argument_text(argument or "", "the question").strip()]
+    question = "\n".join(part for part in parts if part)
     if len(question.encode("utf-8")) > MAX_QUESTION_BYTES:
-        raise UsageError(f"the question is longer than {MAX_QUESTION_BYTES // 1024} KiB")
+        raise UsageError(f"the question is larger than {MAX_QUESTION_BYTES // 1024} KiB")
     if not question:
         raise UsageError("no question given: pass it as an argument or pipe it on stdin")
     if "\x00" in question:
         raise UsageError("the question contains NUL bytes")
     return question
+
+
+def _piped_question() -> str:
+    """Piped stdin as text, read through the bounded reader ('' when stdin is a terminal or closed)."""
+    stream = stdin_bytes()
+    if stream is None or sys.stdin.isatty():
+        return ""
+    data = read_stream(stream, MAX_QUESTION_BYTES, "the question on stdin")
+    return decode_utf8(data, "the question on stdin").strip()
 
 
 def trace_path(options: Options, run_id: str) -> Path | None:
@@ -68,7 +66,24 @@ def trace_directory(options: Options) -> Path | None:
         raise UsageError(f"cannot use trace directory {directory}: {exc.strerror}") from None
     if not directory.is_dir():
         raise UsageError(f"trace directory {directory} is not a directory")
+    _try_writing(directory)
     return directory
+
+
+def _try_writing(directory: Path) -> None:
+    """Create and remove a file in the trace directory, or fail with one line (exit 2)."""
+    import os
+    import tempfile
+
+    try:
+        fd, name = tempfile.mkstemp(prefix=".ponder-", suffix=".probe", dir=directory)
+    except OSError as exc:
+        raise UsageError(f"cannot write in trace directory {directory}: {exc.strerror or exc}") from None
+    os.close(fd)
+    try:
+        os.unlink(name)
+    except OSError:
+        pass
 
 
 def run_ask(argument: str | None, options: Options) -> int:
@@ -88,7 +103,7 @@ def load_model(options: Options):  # type: ignore[no-untyped-def]
     from ponder.llm.registry import needs_assembly
 
     spec = model_spec(options.model)
-    if needs_assembly(spec):
+    if not options.load.base_url and needs_assembly(spec):
         sys.stderr.write(f"ponder: assembling the {spec} model into the cache (once)…\n")
     return load_backend(spec, options.load)
 
@@ -96,7 +111,7 @@ def load_model(options: Options):  # type: ignore[no-untyped-def]
 def _run(backend, question: str, options: Options, run_id: str, path: Path | None) -> int:  # type: ignore[no-untyped-def]
     from ponder.agent.strategies import STRATEGIES
     from ponder.cli.render import ReasoningView
-    from ponder.trace.jsonl import TraceWriter, dumps
+    from ponder.trace.jsonl import TraceWriter
     from ponder.trace.usage import summarize
 
     mode = options.output.reasoning or ("collapse" if sys.stderr.isatty() else "hide")
@@ -107,7 +122,7 @@ def _run(backend, question: str, options: Options, run_id: str, path: Path | Non
     if writer:
         sinks.append(writer.write)
     if options.output.events:
-        sinks.append(lambda e: _print_line(dumps(e)))
+        sinks.append(_print_event)
     model_name = getattr(backend, "name", "model")
     try:
         for event in STRATEGIES[options.strategy](backend, question, options.run, run_id=run_id, model=model_name):
@@ -117,21 +132,10 @@ def _run(backend, question: str, options: Options, run_id: str, path: Path | Non
         _close(sinks, RunFinished(run_id, status="interrupted", usage=summarize(seen)), view, writer)
         sys.stderr.write("ponder: interrupted\n")
         return EXIT_INTERRUPTED
-    except PonderError as exc:
+    except PonderError as exc:  # the model, the trace (WriteError) or stdout (StdoutError) failed
         _close(sinks, RunFinished(run_id, status="error", usage=summarize(seen), error=str(exc)), view, writer)
         raise
-    except BrokenPipeError:
-        view.close()
-        if writer:  # the reader of stdout went away: the trace still ends properly
-            writer.write(RunFinished(run_id, status="error", usage=summarize(seen), error="stdout was closed"))
-            writer.close()
-        raise
-    except OSError as exc:
-        view.close()
-        raise PonderError(f"cannot write the trace {path}: {exc.strerror}") from None
-    view.close()
-    if writer:
-        writer.close()
+    _close([], None, view, writer)  # the run ended itself: its RunFinished went to every sink
     return _report(seen, options, path)
 
 
@@ -146,9 +150,13 @@ def warn_weak_isolation(event: Event) -> None:
                          "only and can read your files (use --sandbox strict to refuse)\n")
 
 
-def _close(sinks, final: RunFinished, view, writer) -> None:  # type: ignore[no-untyped-def]
-    for sink in sinks:
-        sink(final)
+def _close(sinks, final: RunFinished | None, view, writer) -> None:  # type: ignore[no-untyped-def]
+    """Give a closing event (if any) to every sink that still works, then close the view and trace."""
+    for sink in sinks if final else []:
+        try:
+            sink(final)
+        except (PonderError, ValueError):
+            pass  # this sink already failed; that first failure is what gets reported
     view.close()
     if writer:
         writer.close()
@@ -156,10 +164,11 @@ def _close(sinks, final: RunFinished, view, writer) -> None:  # type: ignore[no-
 
 def _report(events: list[Event], options: Options, path: Path | None) -> int:
     from ponder.cli.safe import visible
+    from ponder.trace.jsonl import to_json
 
     finished = next(e for e in reversed(events) if isinstance(e, RunFinished))
     if options.output.as_json:
-        _print_line(json.dumps(json_result(events, path), ensure_ascii=False))
+        _print_line(to_json(json_result(events, path)))
     elif not options.output.events and finished.answer:
         _print_line(visible(finished.answer))
     if not finished.answer:
@@ -219,6 +228,16 @@ def strategy_result(events: list[Event]) -> dict[str, Any]:
     }
 
 
+def _print_event(event: Event) -> None:
+    from ponder.trace.jsonl import dumps
+
+    _print_line(dumps(event))
+
+
 def _print_line(text: str) -> None:
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
+    """One whole line on stdout (an interrupt waits for its end)."""
+    from ponder.interrupts import held
+
+    with held():
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()

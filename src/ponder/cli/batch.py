@@ -3,26 +3,33 @@
 Rules that must hold:
 - User errors (unreadable input, an existing results file without --resume, an unknown
   strategy) fail with exit 2 before the model loads.
-- Results are written one whole line per item as it finishes; Ctrl-C stops at an item
-  boundary (sandbox children die with their run) and exits 130; `--resume` finishes the rest.
+- The question file is a regular file or '-' (stdin, a pipe by design): a FIFO, device or
+  directory is refused before any read (`ponder.inputs`); `--format` forces text or JSONL.
+- The results file is never the input file (exit 2); resuming trusts only whole result
+  records and moves every other line to OUT.rejected, saying so in one line on stderr.
+- Results are written one whole line per item as it finishes; Ctrl-C or SIGTERM stops at an
+  item boundary (the item's trace is closed as `interrupted`, sandbox children die with
+  their run) and exits 130 (143 for SIGTERM); `--resume` finishes the rest.
+- A results file, trace or stdout that cannot be written stops the run: one line, exit 1.
 - Exit 4 when any item of the file failed, else 0. Progress is animated only on a terminal.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, ContextManager
 
 from ponder.agent.settings import RunConfig
 from ponder.batch.items import BadLine, Entry, Item, read_items
-from ponder.batch.results import ResultsFile
+from ponder.batch.results import ResultsFile, read_results
 from ponder.cli.ask import load_model, trace_directory
 from ponder.cli.options import Options
 from ponder.errors import EXIT_BATCH_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError
+from ponder.inputs import is_same_file, open_regular, stdin_bytes
 
 
 @dataclass(frozen=True)
@@ -35,25 +42,33 @@ class BatchJob:
     label: str
 
 
-def read_entries(source: str, limit: int | None = None) -> list[Entry]:
-    """Question entries from a file or '-' (stdin); the known answer, if any, from 'answer'."""
+def read_entries(source: str, limit: int | None = None, fmt: str = "auto") -> list[Entry]:
+    """Question entries in `fmt` from a regular file or '-' (stdin); the known answer, if any, from 'answer'."""
+    what = "stdin" if source == "-" else f"question file {source}"
     try:
-        if source == "-":
-            entries = read_items(sys.stdin.buffer, reference_key="answer")
-        else:
-            with open(source, "rb") as f:
-                entries = read_items(f, reference_key="answer")
-    except IsADirectoryError:
-        raise UsageError(f"{source} is a directory") from None
+        with _open_questions(source) as stream:
+            entries = read_items(stream, reference_key="answer", fmt=fmt, what=what)
     except OSError as exc:
-        raise UsageError(f"cannot read {source}: {exc.strerror}") from None
+        raise UsageError(f"cannot read {what}: {exc.strerror or exc}") from None
     return entries[:limit] if limit is not None else entries
 
 
-def run_batch(source: str, out: Path | None, resume: bool, options: Options) -> int:
+def _open_questions(source: str) -> ContextManager[BinaryIO]:
+    """stdin for '-' (left open), else the regular file (a FIFO, device or directory is refused)."""
+    if source != "-":
+        return open_regular(source, "question file")
+    stream = stdin_bytes()
+    if stream is None:
+        raise UsageError("cannot read the questions: stdin is closed")
+    return nullcontext(stream)
+
+
+def run_batch(source: str, out: Path | None, resume: bool, options: Options, fmt: str = "auto") -> int:
     """`ponder batch`: answer every question of a file."""
-    entries = read_entries(source)
-    results = ResultsFile(out, resume)
+    if out is not None:
+        refuse_input_as_output(source, out)
+    entries = read_entries(source, fmt=fmt)
+    results = open_results(out, resume)
     try:
         code = run_jobs([BatchJob(entries, results, options.strategy, options.strategy)], options)
     finally:
@@ -79,7 +94,8 @@ def run_jobs(jobs: list[BatchJob], options: Options) -> int:
         done = sum(len(j.results.done) for j in jobs)
         sys.stderr.write(f"ponder: interrupted with {done} results written; rerun with --resume to finish\n")
         return EXIT_INTERRUPTED
-    progress.close()
+    finally:
+        progress.close()
     failed = any(status != "ok" for job in jobs for status in job.results.done.values())
     return EXIT_BATCH_FAILED if failed else EXIT_OK
 
@@ -92,14 +108,24 @@ def _answer(backend, entry: Entry, strategy: str, options: Options, trace_dir: P
     return run_item(backend, entry, options.run, strategy, getattr(backend, "name", "model"), trace_dir)
 
 
-def run_eval(dataset: str, limit: int | None, out_dir: Path, resume: bool, options: Options) -> int:
+def run_eval(dataset: str, limit: int | None, out_dir: Path, resume: bool, options: Options,
+             fmt: str = "auto") -> int:
     """`ponder eval`: accuracy and cost of each strategy on a dataset with known answers."""
     strategies = options.strategies
-    entries = read_entries(dataset, limit)
+    entries = read_entries(dataset, limit, fmt)
     graded = [e for e in entries if isinstance(e, Item) and e.reference is not None]
     if not graded:
         raise UsageError(f"{dataset} has no items with both 'question' and 'answer'")
-    jobs = [BatchJob(entries, ResultsFile(out_dir / f"{name}.jsonl", resume), name, name) for name in strategies]
+    for name in strategies:
+        refuse_input_as_output(dataset, out_dir / f"{name}.jsonl")
+    jobs: list[BatchJob] = []
+    try:
+        for name in strategies:
+            jobs.append(BatchJob(entries, open_results(out_dir / f"{name}.jsonl", resume), name, name))
+    except BaseException:
+        for job in jobs:
+            job.results.close()
+        raise
     try:
         code = run_jobs(jobs, options)
     finally:
@@ -134,25 +160,48 @@ def write_report(dataset: str, entries: list[Entry], jobs: list[BatchJob], out_d
     }
     for job in jobs:
         assert job.results.path is not None
-        records = [r for r in _records(job.results.path) if r.get("id") in ids]
+        records = [r for r in read_results(job.results.path) if r.get("id") in ids]
         report["strategies"][job.strategy] = summarize(records)
-    (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_json_file(out_dir / "report.json", report)
     from ponder.cli.plot import plot_accuracy
 
-    plot = plot_accuracy(report, out_dir / "accuracy_vs_tokens.png")
+    try:
+        plot = plot_accuracy(report, out_dir / "accuracy_vs_tokens.png")
+    except OSError as exc:
+        from ponder.trace.jsonl import WriteError
+
+        raise WriteError(f"cannot write {out_dir / 'accuracy_vs_tokens.png'}: {exc.strerror or exc}") from None
     report["plot"] = str(plot) if plot else None
     return report
 
 
-def _records(path: Path) -> list[dict[str, Any]]:
-    records = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            try:
-                records.append(json.loads(line))
-            except ValueError:
-                continue
-    return records
+def write_json_file(path: Path, value: dict[str, Any]) -> None:
+    """Write a JSON document whole (through a temporary file), or fail with one line."""
+    from ponder.trace.jsonl import WriteError, to_json
+
+    temp = path.with_name(f".{path.name}.tmp")
+    try:
+        temp.write_text(to_json(value, indent=2) + "\n", encoding="ascii")
+        os.replace(temp, path)
+    except OSError as exc:
+        if temp.exists():
+            temp.unlink()
+        raise WriteError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def refuse_input_as_output(source: str, out: Path) -> None:
+    """A results file that is the input file (same inode) would grow into it: exit 2."""
+    if is_same_file("/dev/stdin" if source == "-" else source, out):
+        raise UsageError(f"the results file {out} is the input file; choose another -o")
+
+
+def open_results(out: Path | None, resume: bool) -> ResultsFile:
+    """Open the results file; when resuming, say on stderr how many lines were set aside."""
+    results = ResultsFile(out, resume)
+    if results.rejected:
+        sys.stderr.write(f"ponder: warning: {results.rejected} line(s) of {out} were not whole result records; "
+                         f"moved to {results.rejected_path}; items without a whole record run again\n")
+    return results
 
 
 def settings_record(config: RunConfig) -> dict[str, Any]:

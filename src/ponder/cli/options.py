@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
@@ -33,6 +34,7 @@ from ponder.agent.settings import (
     RunConfig,
 )
 from ponder.agent.strategies import STRATEGIES
+from ponder.batch.items import FORMATS
 from ponder.errors import UsageError
 from ponder.llm.llama import LoadOptions
 from ponder.tools.sandbox import Limits
@@ -43,6 +45,7 @@ DEFAULT_STRATEGY = "chain"
 SandboxMode = Enum("SandboxMode", {name: name for name in SANDBOX_MODES}, type=str)  # type: ignore[misc]
 Weighting = Enum("Weighting", {name: name for name in WEIGHTINGS}, type=str)  # type: ignore[misc]
 Rule = Enum("Rule", {name: name for name in RULES}, type=str)  # type: ignore[misc]
+QuestionFormat = Enum("QuestionFormat", {name: name for name in FORMATS}, type=str)  # type: ignore[misc]
 
 
 class Reasoning(str, Enum):
@@ -93,6 +96,21 @@ def gpu_layers(value: str) -> str:
     raise typer.BadParameter("must be 'auto' or a whole number of layers (-1 = all)")
 
 
+def base_url(value: str | None) -> str | None:
+    """Accept an http(s) URL (the API root of an OpenAI-compatible server), normalized;
+    without one, $OPENAI_BASE_URL's (checked the same way)."""
+    fallback = os.environ.get("OPENAI_BASE_URL", "").strip()
+    if not value and not fallback:
+        return None
+    from ponder.llm.openai_http import normalize_base_url
+
+    try:
+        return normalize_base_url(value or fallback)
+    except UsageError:
+        raise typer.BadParameter("must be an http:// or https:// URL, such as http://127.0.0.1:8000/v1",
+                                 param_hint="--base-url" if value else "$OPENAI_BASE_URL") from None
+
+
 def limits(timeout: float, memory_mib: int) -> Limits:
     """Sandbox limits for each piece of model code."""
     return replace(LIMITS, wall_seconds=timeout, cpu_seconds=max(1, int(timeout + 0.999)),
@@ -104,6 +122,11 @@ def _strategy_help(many: bool) -> str:
     return f"{'Comma-separated strategies to compare' if many else 'Strategy'}: {names}. See `ponder strategies`."
 
 
+# `--format` of the commands that read a question file (batch, eval); declared here once.
+FORMAT_OPTION: Any = typer.Option(
+    QuestionFormat("auto"), "--format",
+    help="Question file: text (one per line), jsonl, or auto: JSONL when the first non-blank line is a JSON object.")
+
 SANDBOX_HELP = "auto: bubblewrap, else rlimits only (warned); strict: bubblewrap or refuse; off: never run code."
 TIMEOUT_HELP = "Wall-clock seconds each piece of model code may run."
 MEMORY_HELP = "Address space each piece of model code may use, in MiB."
@@ -113,7 +136,13 @@ _M, _T, _B, _O, _S = "Model", "Thinking", "Budget", "Output", "Sandbox"
 # name -> (annotation, typer.Option). The order is the order of --help within each panel.
 MODEL_FLAGS: dict[str, tuple[Any, Any]] = {
     "model": (Optional[str], typer.Option(None, "-m", "--model", envvar="PONDER_MODEL", rich_help_panel=_M,
-                                          help="default (1.5B), small (0.5B), fake, or a GGUF path.")),
+                                          help="default (1.5B), small (0.5B), fake, or a GGUF path; with --base-url, "
+                                               "the server's model (default: the first it lists).")),
+    "base_url": (Optional[str], typer.Option(LOAD.base_url, "--base-url", envvar="PONDER_BASE_URL",
+                                             callback=base_url, rich_help_panel=_M,
+                                             help="An OpenAI-compatible server (vLLM, llama-server…), e.g. "
+                                                  "http://127.0.0.1:8000/v1 (else $OPENAI_BASE_URL); "
+                                                  "key from $PONDER_API_KEY or $OPENAI_API_KEY.")),
     "ctx": (int, typer.Option(LOAD.n_ctx, "--ctx", min=256, rich_help_panel=_M, help="Context size in tokens.")),
     "threads": (Optional[int], typer.Option(None, "--threads", min=1, max=1024, rich_help_panel=_M,
                                             help="CPU threads (default: all cores).")),
@@ -209,11 +238,14 @@ def build_options(values: dict[str, Any], many_strategies: bool = False) -> Opti
     problems = run.problems()
     if problems:
         raise UsageError("; ".join(problems))
+    if values["model"] is not None and not values["model"].strip():  # not the default model in disguise
+        raise UsageError("-m/--model is empty; give default, small, fake or a GGUF path")
     if values.get("as_json") and values.get("events"):
         raise UsageError("--json and --events cannot be used together")
     sides = values["parallel"] if any(STRATEGIES[name].parallel for name in strategies) else 1
     load = LoadOptions(n_ctx=values["ctx"], n_threads=values["threads"], gpu_layers=values["gpu_layers"],
-                       seed=values["seed"] or 0, verbose=values["verbose"], sequences=sides)
+                       seed=values["seed"] or 0, verbose=values["verbose"], sequences=sides,
+                       base_url=values.get("base_url"))
     output = Output(reasoning=_value(values.get("reasoning")), as_json=values.get("as_json", False),
                     events=values.get("events", False), trace_dir=values["trace_dir"], no_trace=values["no_trace"],
                     verbose=values["verbose"])

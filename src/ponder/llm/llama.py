@@ -49,6 +49,7 @@ class LoadOptions:
     seed: int = 0
     verbose: bool = False
     sequences: int = 4  # sequences one context decodes together, each with n_ctx cells of its own
+    base_url: str | None = None  # an OpenAI-compatible server to use instead (`llm.openai_http`)
 
 
 def check_gguf(path: Path) -> None:

@@ -4,7 +4,13 @@ Specs: 'default' / 'small' (embedded), a path to a GGUF file, 'fake' (a built-in
 answers every step of every strategy by what it asks), or 'fake:FILE.json' (for tests and
 demos: a JSON list of outputs replayed in order, or an object {"outputs": [...], "delay":
 seconds per token}, or {"says": {"verify": "...", "answer": ["first", "then"]}, "delay": ...}
-to answer by what is asked, as `FakeBackend(handler=by_purpose(...))` does).
+to answer by what is asked, as `FakeBackend(handler=by_purpose(...))` does). With a
+`--base-url` the spec names the server's model instead (`llm.openai_http`); the fake stays
+the fake, so tests and demos never depend on $OPENAI_BASE_URL.
+
+Rule that must hold: a fake script is read through `ponder.inputs` (a regular file of at most
+MAX_SCRIPT_BYTES, so a FIFO or `/dev/zero` is refused, never waited on); every problem with
+it, like every problem with a GGUF path, is one ModelError line (exit 3).
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ import json
 import os
 from pathlib import Path
 
-from ponder.errors import ModelError
+from ponder.errors import ModelError, UsageError
+from ponder.inputs import MAX_SCRIPT_BYTES, decode_utf8, describe, read_file
 from ponder.llm.backend import Backend
 from ponder.llm.llama import LoadOptions
 
@@ -33,8 +40,8 @@ DEMO = {
 
 
 def model_spec(spec: str | None) -> str:
-    """The effective spec: the flag, else $PONDER_MODEL, else 'default'."""
-    return spec or os.environ.get("PONDER_MODEL") or "default"
+    """The effective spec: the flag (even empty: that is no model), else $PONDER_MODEL, else 'default'."""
+    return spec if spec is not None else (os.environ.get("PONDER_MODEL") or "default")
 
 
 def load_backend(spec: str | None, options: LoadOptions) -> Backend:
@@ -42,6 +49,10 @@ def load_backend(spec: str | None, options: LoadOptions) -> Backend:
     spec = model_spec(spec)
     if spec == "fake" or spec.startswith("fake:"):
         return _fake(spec)
+    if options.base_url:  # a server's model: `spec` is its name ('default': the first it lists)
+        from ponder.llm.openai_http import HttpBackend
+
+        return HttpBackend(options.base_url, spec, options.sequences)
     from ponder.llm.llama import LlamaBackend
     from ponder.llm.registry import resolve_model
 
@@ -54,10 +65,7 @@ def _fake(spec: str) -> Backend:
     if spec == "fake":
         return FakeBackend(handler=by_purpose(DEMO))
     path = Path(spec[len("fake:"):])
-    try:
-        script = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"cannot read fake script {path}: {exc}") from None
+    script = _read_script(spec[len("fake:"):])
     if not isinstance(script, dict):
         script = {"outputs": script}
     delay = script.get("delay", 0.0)
@@ -69,6 +77,19 @@ def _fake(spec: str) -> Backend:
     if not isinstance(outputs, list) or not all(isinstance(o, str) for o in outputs):
         raise ModelError(f"fake script {path} must hold a list of strings")
     return FakeBackend(outputs, delay=float(delay))
+
+
+def _read_script(name: str) -> object:
+    """A fake script's JSON, read bounded from a regular file; any problem is a ModelError."""
+    problem = describe(name) if name else "no file named (use fake:FILE.json)"
+    if problem:
+        raise ModelError(f"fake script {name}: {problem}")
+    try:
+        return json.loads(decode_utf8(read_file(name, MAX_SCRIPT_BYTES, "fake script"), f"fake script {name}"))
+    except UsageError as exc:
+        raise ModelError(str(exc)) from None
+    except (ValueError, RecursionError) as exc:
+        raise ModelError(f"fake script {name} is not valid JSON ({exc})") from None
 
 
 def _says(says: object, path: Path) -> dict[str, str | list[str]]:

@@ -7,6 +7,9 @@ Rules that must hold:
 - A missing extra or a bad checksum raises ModelError with one line naming the fix.
 - A file already assembled is trusted when its size matches and its stamp (written after a
   verified assembly) names the same size and modification time.
+- A path spec must name a regular file, checked before anything opens it: a missing path, a
+  directory, a FIFO, a device or a symlink loop is a ModelError saying which
+  (`ponder.inputs.describe`), so nothing blocks and a loop is not called "not found".
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 
 from ponder import paths
 from ponder.errors import ModelError
+from ponder.inputs import describe
 
 CHUNK = 8 * 1024 * 1024
 
@@ -69,10 +73,15 @@ EMBEDDED = {
 
 def resolve_model(spec: str | None) -> Path:
     """Path of the GGUF named by `spec`: an embedded model's name, a path, or None (default)."""
-    spec = spec or os.environ.get("PONDER_MODEL") or "default"
+    if spec is None:
+        spec = os.environ.get("PONDER_MODEL") or "default"
     if spec in EMBEDDED:
         return ensure_embedded(EMBEDDED[spec])
-    return Path(spec).expanduser()
+    path = os.path.expanduser(spec)
+    problem = describe(path) if spec else "empty"
+    if problem:
+        raise ModelError(f"model file {spec}: {problem}")
+    return Path(path)
 
 
 def needs_assembly(spec: str, cache: Path | None = None) -> bool:

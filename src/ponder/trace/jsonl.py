@@ -1,41 +1,154 @@
-"""JSONL traces: one event per line, flushed as written; a reader that survives damage.
+"""JSONL: the one JSON serialiser, a whole-line file appender, traces written and read back.
 
 Rules that must hold:
-- The writer writes one complete line per event and flushes it, so a follower or a crash
-  never sees more than one torn line, and only at the end.
-- The reader never raises on content: a torn last line, a line that is not JSON, or an
-  unknown event type become warnings or `UnknownEvent`s. Only an unreadable file raises.
+- `to_json` is the only way ponder writes JSON (traces, `--events`, `--json`, batch results,
+  the eval report): strict JSON, never NaN or Infinity (a non-finite number is written as
+  the string "NaN", "Infinity" or "-Infinity"), and ASCII only (every other character,
+  a lone surrogate included, is a `\\uXXXX` escape), so writing never fails on content.
+- `LineFile` appends whole lines: each is written with SIGINT and SIGTERM held off; a write
+  that fails (a full disk) is cut back to the last whole line and the file closed, and the
+  failure raised as one `WriteError` naming the file. A trace that never got a whole line
+  is removed when closed, so a failed run leaves no 0-byte trace.
+- The trace writer writes one complete line per event and flushes it to the OS, so a
+  follower or a crash never sees more than one torn line, and only at the end.
+- The reader never raises on content: a torn last line, a line that is not JSON (or nested
+  too deeply, or holding a number too long to read), or an unknown event type become warnings
+  or `UnknownEvent`s. Only an unreadable file raises.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterable
+from typing import Any, Iterable
 
+from ponder.errors import PonderError
+from ponder.interrupts import held
 from ponder.trace.events import Event, from_record, to_record
+
+
+class WriteError(PonderError):
+    """A file or stream could not be written (exit 1)."""
+
+
+def to_json(value: Any, *, compact: bool = False, indent: int | None = None) -> str:
+    """Strict, ASCII-only JSON text of a JSON-ready value (non-finite numbers as strings)."""
+    separators = (",", ":") if compact else None
+    try:
+        return json.dumps(value, ensure_ascii=True, allow_nan=False, separators=separators, indent=indent)
+    except ValueError:  # a NaN or an infinity somewhere
+        return json.dumps(_finite(value), ensure_ascii=True, allow_nan=False, separators=separators, indent=indent)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {_finite(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def dumps(event: Event) -> str:
     """One event as one JSON line (no trailing newline)."""
-    return json.dumps(to_record(event), ensure_ascii=False, separators=(",", ":"))
+    return to_json(to_record(event), compact=True)
+
+
+class LineFile:
+    """Appends whole lines to a file; a failed write is cut back and raised as WriteError."""
+
+    def __init__(self, path: Path, what: str, exclusive: bool = False, drop_empty: bool = False) -> None:
+        self.path = path
+        self.what = what
+        self._drop_empty = drop_empty
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+        existed = not exclusive and os.path.lexists(path)
+        try:
+            self._fd: int | None = os.open(path, flags | (os.O_EXCL if exclusive else 0), 0o666)
+        except FileExistsError:  # exclusive: an existing file is never appended to
+            raise
+        except OSError as exc:
+            raise self._error(exc) from None
+        self._created = not existed
+        self._regular = stat.S_ISREG(os.fstat(self._fd).st_mode)
+        self._end = os.lseek(self._fd, 0, os.SEEK_END) if self._regular else 0
+        self.lines = 0
+
+    def write_line(self, text: str) -> None:
+        """Append `text` and a newline, whole or not at all."""
+        self.append((text + "\n").encode("utf-8", "backslashreplace"))
+
+    def append(self, data: bytes) -> None:
+        """Append bytes that end with a newline, whole or not at all."""
+        if self._fd is None:
+            raise ValueError(f"{self.what} {self.path} is closed")
+        with held():
+            try:
+                _write_all(self._fd, data)
+            except OSError as exc:
+                self._abandon()
+                raise self._error(exc) from None
+            self._end += len(data)
+            self.lines += 1
+
+    def close(self) -> None:
+        """Close the file (never raises); with drop_empty, a created file with no line is removed."""
+        if self._fd is None:
+            return
+        try:
+            os.close(self._fd)
+        except OSError:
+            pass
+        self._fd = None
+        if self._drop_empty and self._created and self.lines == 0 and self._regular:
+            _remove(self.path)
+
+    def _abandon(self) -> None:
+        if self._regular and self._fd is not None:
+            try:
+                os.ftruncate(self._fd, self._end)
+            except OSError:
+                pass
+        self.close()
+
+    def _error(self, exc: OSError) -> WriteError:
+        return WriteError(f"cannot write {self.what} {self.path}: {exc.strerror or exc}")
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _remove(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 class TraceWriter:
-    """Appends events to a JSONL file, one flushed line each."""
+    """Appends events to a new JSONL trace file, one whole line each."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: IO[str] | None = open(path, "x", encoding="utf-8")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WriteError(f"cannot write the trace {path}: {exc.strerror or exc}") from None
+        self._file: LineFile | None = LineFile(path, "the trace", exclusive=True, drop_empty=True)
 
     def write(self, event: Event) -> None:
-        """Append one event and flush it to the OS."""
+        """Append one event as a whole line."""
         if self._file is None:
             raise ValueError("trace writer is closed")
-        self._file.write(dumps(event) + "\n")
-        self._file.flush()
+        self._file.write_line(dumps(event))
 
     def close(self) -> None:
         """Close the file; further writes are errors."""
@@ -71,6 +184,9 @@ def parse_lines(lines: Iterable[str]) -> TraceRead:
         except json.JSONDecodeError:
             where = "last line is truncated" if last and not line.endswith("\n") else "is not JSON"
             result.warnings.append(f"line {number} {where}; skipped")
+            continue
+        except (ValueError, RecursionError):  # nested too deeply, or a number too long to read
+            result.warnings.append(f"line {number} cannot be read (nested too deeply or a number too long); skipped")
             continue
         if not isinstance(record, dict):
             result.warnings.append(f"line {number} is not a JSON object; skipped")

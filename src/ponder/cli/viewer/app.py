@@ -1,10 +1,15 @@
 """The Textual app of `ponder view`: a run list, and a run screen with a tree and a detail pane.
 
 Rules that must hold:
-- Every string from a trace reaches a widget as `rich.text.Text` (or, for step text and tool
-  code, the Markdown widget after `visible()`); no widget is given a `str` it would parse.
-- `fold` builds the tree; this module only mirrors it into a `Tree` widget (`RunTree.sync`),
+- Every value from a trace, whatever its type, reaches a widget as `rich.text.Text` built from
+  `display.shown` / `number` / `one_line` / `cell` (or, for step text and tool code, the
+  Markdown widget after `visible()`); no widget is given a `str` it would parse.
+- `Folding` builds the tree; this module only mirrors it into a `Tree` widget (`RunTree.sync`),
   adding new nodes and relabelling old ones, so following a trace keeps cursor and expansion.
+  A followed trace's new events are folded into the same tree (never the whole trace again),
+  and the header's totals come from the events that are not text deltas.
+- Tree data is a span (a `str`) for a node, or the index (an `int`) of an event kept on the
+  run, so no span in a trace can pose as an event.
 - Nothing here crashes on a bad file: damaged lines show as a warning bar, a file that is not
   a trace as a message in place of the tree.
 - Everything is reachable from the keyboard; the footer lists the keys.
@@ -28,12 +33,14 @@ from ponder.cli.safe import visible
 from ponder.cli.viewer import detail as details
 from ponder.cli.viewer.export import to_markdown
 from ponder.cli.viewer.follow import Tail, follow
-from ponder.cli.viewer.labels import answer_span, chosen_spans, event_label, node_label, one_line
+from ponder.cli.viewer.display import cell, number, one_line, shown, utc
+from ponder.cli.viewer.labels import answer_span, chosen_spans, event_label, node_label
 from ponder.cli.viewer.messages import FollowFailed, OpenRun, TraceAppended
-from ponder.cli.viewer.runs import RunSummary, filter_runs, scan, utc
-from ponder.cli.viewer.source import Loaded, load_bytes, load_path
-from ponder.trace.events import Answer, Event, RunFinished, RunStarted, UnknownEvent
-from ponder.trace.tree import Node, fold
+from ponder.cli.viewer.runs import RunSummary, filter_runs, scan
+from ponder.cli.viewer.source import Loaded, load_bytes, read_path
+from ponder.errors import UsageError
+from ponder.trace.events import Answer, Event, RunFinished, RunStarted, TextDelta, UnknownEvent
+from ponder.trace.tree import Folding, Node
 from ponder.trace.usage import summarize
 
 PENDING = "the last line is incomplete: the run is still writing it, or the trace was cut off"
@@ -49,12 +56,12 @@ class Target:
     is_dir: bool = False
 
 
-class RunTree(Tree[str]):
-    """The run's tree; node data is a span, or 'event:N' for an event kept on the run."""
+class RunTree(Tree[object]):
+    """The run's tree; node data is a span, or the index N (an int) of an event kept on the run."""
 
     def __init__(self) -> None:
         super().__init__(Text("run"), data="run", id="tree")
-        self.items: dict[str, object] = {"run": self.root}
+        self.items: dict[object, object] = {"run": self.root}
         self.nodes: dict[str, Node] = {}
         self.loose: list[Event] = []
         self.root.expand()
@@ -79,11 +86,10 @@ class RunTree(Tree[str]):
     def _sync_loose(self, root: Node) -> None:
         loose = [e for e in root.events if isinstance(e, UnknownEvent)]
         for index in range(len(self.loose), len(loose)):
-            key = f"event:{index}"
-            self.items[key] = self.root.add_leaf(event_label(loose[index]), data=key)
+            self.items[index] = self.root.add_leaf(event_label(loose[index]), data=index)
         self.loose = loose
 
-    def reveal(self, key: str) -> None:
+    def reveal(self, key: object) -> None:
         """Expand the ancestors of an item and put the cursor on it."""
         item = self.items[key]
         parent = item.parent  # type: ignore[attr-defined]
@@ -153,6 +159,8 @@ class RunScreen(Screen[None]):
         self.follow_requested = follow
         self.can_go_back = can_go_back
         self.events: list[Event] = []
+        self.kept: list[Event] = []  # the events that are not text deltas (for the header's totals)
+        self.folding = Folding()
         self.warnings: list[str] = []
         self.show_raw = False
         self.query_text = ""
@@ -171,7 +179,8 @@ class RunScreen(Screen[None]):
 
     def on_mount(self) -> None:
         loaded = self._load()
-        self.events, self.warnings, self.pending = loaded.events, loaded.warnings, loaded.pending
+        self.warnings, self.pending = loaded.warnings, loaded.pending
+        self._add(loaded.events)
         if loaded.problem:
             self.problem = loaded.problem
             self._show_problem(loaded.problem)
@@ -190,15 +199,19 @@ class RunScreen(Screen[None]):
         if self.target.data is not None:
             return load_bytes(self.target.data)
         assert self.target.path is not None
-        loaded = load_path(self.target.path, follow=True)
+        try:
+            data = read_path(self.target.path)
+        except UsageError as exc:
+            return Loaded(problem=str(exc))
+        loaded = load_bytes(data, follow=True)
         finished = any(isinstance(e, RunFinished) for e in loaded.events)
         if not self.follow_requested and (finished or loaded.problem):
-            return load_path(self.target.path)
+            return load_bytes(data)
         return loaded
 
     def _show_problem(self, problem: str) -> None:
         name = str(self.target.path) if self.target.path else "stdin"
-        self.query_one("#header", Static).update(Text.assemble(("ponder view: ", "bold"), visible(name)))
+        self.query_one("#header", Static).update(Text.assemble(("ponder view: ", "bold"), shown(name)))
         warn = self.query_one("#warnings", Static)
         warn.update(Text.assemble(("✗ ", "bold red"), visible(problem)))
         warn.add_class("problem")
@@ -209,9 +222,15 @@ class RunScreen(Screen[None]):
         worker = get_current_worker()
         follow(tail, self.post_message, lambda: worker.is_cancelled)  # type: ignore[arg-type]
 
+    def _add(self, events: list[Event]) -> None:
+        """Take new events: keep them, and fold them into the tree."""
+        self.events.extend(events)
+        self.kept.extend(e for e in events if not isinstance(e, TextDelta))
+        self.folding.add(events)
+
     @on(TraceAppended)
     def _appended(self, message: TraceAppended) -> None:
-        self.events.extend(message.events)
+        self._add(message.events)
         self.warnings.extend(message.warnings)
         self.pending = message.pending
         self._refresh_all()
@@ -223,36 +242,35 @@ class RunScreen(Screen[None]):
         self._refresh_all()
 
     def _refresh_all(self) -> None:
-        root = fold(self.events)
-        self.query_one(RunTree).sync(root)
+        self.query_one(RunTree).sync(self.folding.root)
         self._refresh_header()
         self._refresh_warnings()
         self._refresh_detail()
 
     def _refresh_header(self) -> None:
-        self.query_one("#header", Static).update(header_text(self.events, self.following))
+        self.query_one("#header", Static).update(header_text(self.kept, self.following))
 
     def _refresh_warnings(self) -> None:
         warnings = self.warnings + ([PENDING] if self.pending else [])
         warn = self.query_one("#warnings", Static)
         warn.display = bool(warnings)
-        shown = warnings[-3:]
+        latest = warnings[-3:]
         more = f" (+{len(warnings) - 3} more)" if len(warnings) > 3 else ""
-        warn.update(Text("\n".join(f"⚠ {visible(w)}" for w in shown) + more))
+        warn.update(Text("\n".join(f"⚠ {visible(w)}" for w in latest) + more))
 
     def _refresh_detail(self) -> None:
         if self.problem:
             return
         tree = self.query_one(RunTree)
         key = tree.cursor_node.data if tree.cursor_node is not None else "run"
-        detail, events = self._detail_of(key or "run", tree)
+        detail, events = self._detail_of(key, tree)
         self.query_one(DetailPane).show(detail, details.raw_json(events), self.show_raw)
 
-    def _detail_of(self, key: str, tree: RunTree) -> tuple[details.Detail, list[Event]]:
-        if key.startswith("event:"):
-            event = tree.loose[int(key.split(":", 1)[1])]
+    def _detail_of(self, key: object, tree: RunTree) -> tuple[details.Detail, list[Event]]:
+        if isinstance(key, int) and 0 <= key < len(tree.loose):
+            event = tree.loose[key]
             return details.describe_event(event), [event]
-        node = tree.nodes.get(key) or tree.nodes["run"]
+        node = (tree.nodes.get(key) if isinstance(key, str) else None) or tree.nodes["run"]
         return details.describe(node), node.events
 
     @on(Tree.NodeHighlighted)
@@ -298,7 +316,7 @@ class RunScreen(Screen[None]):
             return
         tree = self.query_one(RunTree)
         current = tree.cursor_node.data if tree.cursor_node is not None else None
-        key = next_match(fold(self.events), tree.loose, self.query_text, current)
+        key = next_match(self.folding.root, tree.loose, self.query_text, current)
         if key is None:
             self.notify(f"no match for {visible(self.query_text)!r}", severity="warning", markup=False)
             return
@@ -325,9 +343,9 @@ class RunScreen(Screen[None]):
         try:
             path.write_text(self.markdown(), encoding="utf-8")
         except OSError as exc:
-            self.notify(f"cannot write {path}: {exc.strerror}", severity="error", markup=False)
+            self.notify(f"cannot write {visible(str(path))}: {exc.strerror}", severity="error", markup=False)
             return
-        self.notify(f"exported to {path}", markup=False)
+        self.notify(f"exported to {visible(str(path))}", markup=False)
 
     def action_copy(self) -> None:
         """Copy the run as Markdown to the clipboard (OSC 52, works over SSH)."""
@@ -346,22 +364,26 @@ def header_text(events: list[Event], following: bool) -> Text:
     text.append("\nA ", style="bold")
     given = next((e for e in reversed(events) if isinstance(e, Answer)), None)
     answer = finished.answer if finished else (given.text if given else None)
-    text.append(visible(answer) if answer else "(none yet)", style="bold")
+    text.append(shown(answer) if answer else "(none yet)", style="bold")
     status = finished.status if finished else ("following…" if following else "unfinished")
-    text.append(f"   {status}", style="green" if status == "ok" else "yellow")
+    text.append(f"   {one_line(status, 40)}", style="green" if status == "ok" else "yellow")
     text.append("\n")
     if started:
-        text.append(f"{one_line(started.model.removesuffix('.gguf'), 40)} · {visible(started.strategy)} · {utc(started.ts)} UTC · ", style="dim")
-    text.append(f"{usage.get('steps', 0)} steps · {usage.get('completion_tokens', 0)} tok · {usage.get('seconds', 0.0)} s",
-                style="dim")
+        text.append(f"{one_line(started.model.removesuffix('.gguf'), 40)} · {one_line(started.strategy, 20)} · "
+                    f"{utc(started.ts)} UTC · ", style="dim")
+    totals = (f"{one_line(usage.get('steps', 0), 12)} steps · {one_line(usage.get('completion_tokens', 0), 12)} tok · "
+              f"{one_line(usage.get('seconds', 0.0), 12)} s")
+    text.append(totals, style="dim")
     return text
 
 
-def next_match(root: Node, loose: list[Event], query: str, current: str | None) -> str | None:
-    """The key of the first node after `current` (wrapping) whose text contains the query."""
-    keys = [n.span for n in root.walk()] + [f"event:{i}" for i in range(len(loose))]
-    texts = {n.span: _searchable(n.label, n.text, n.events) for n in root.walk()}
-    texts.update({f"event:{i}": _searchable("", "", [e]) for i, e in enumerate(loose)})
+def next_match(root: Node, loose: list[Event], query: str, current: object) -> object:
+    """The key (a span, or a loose event's index) of the first node after `current` (wrapping)
+    whose text contains the query."""
+    keys: list[object] = [n.span for n in root.walk()]
+    keys += list(range(len(loose)))
+    texts: dict[object, str] = {n.span: _searchable(n.label, n.text, n.events) for n in root.walk()}
+    texts.update({i: _searchable("", "", [e]) for i, e in enumerate(loose)})
     start = keys.index(current) + 1 if current in keys else 0
     needle = query.lower().strip()
     for key in keys[start:] + keys[:start]:
@@ -371,7 +393,7 @@ def next_match(root: Node, loose: list[Event], query: str, current: str | None) 
 
 
 def _searchable(label: str, text: str, events: list[Event]) -> str:
-    parts = [label, text] + [str(v) for e in events for v in vars(e).values()]
+    parts = [label, text] + [shown(v) for e in events for v in vars(e).values()]
     return "\n".join(parts).lower()
 
 
@@ -445,11 +467,10 @@ class RunListScreen(Screen[None]):
 
 def run_row(run: RunSummary) -> list[Text]:
     """The cells of one run in the list, as Text."""
-    tokens = "" if run.tokens is None else str(run.tokens)
-    seconds = "" if run.seconds is None else f"{run.seconds:.1f}"
-    return [Text(utc(run.started)), Text(one_line(run.question, 40)), Text(one_line(run.answer, 16)),
-            Text(visible(run.status)), Text(visible(run.strategy)), Text(tokens, justify="right"),
-            Text(seconds, justify="right")]
+    seconds = None if run.seconds is None else number(run.seconds, ".1f")
+    return [cell(utc(run.started)), cell(one_line(run.question, 40)), cell(one_line(run.answer, 16)),
+            cell(one_line(run.status, 16)), cell(one_line(run.strategy, 16)), cell(run.tokens, justify="right"),
+            cell(seconds, justify="right")]
 
 
 class ViewerApp(App[None]):

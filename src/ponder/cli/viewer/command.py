@@ -4,7 +4,12 @@ Rules that must hold:
 - User errors (a path that does not exist, flags that do not fit together, a file that is
   not a trace with `--export md`) raise `UsageError`: one line on stderr, exit 2.
 - `--export md` never starts Textual (and never needs a terminal); it writes Markdown to
-  stdout or to `-o FILE`, and warnings about damaged lines to stderr.
+  stdout or to `-o FILE`, and warnings about damaged lines to stderr. It ignores the theme.
+  It writes through `sys.stdout`, so a closed or full stdout is one line and exit 1
+  (`cli/streams.py` guards it).
+- Traces are read through `ponder.inputs` (bounded; a FIFO or a device is refused before it is
+  read, for the app too), from a file or from stdin.
+- The theme is checked only when the app starts: an unknown one is one line and exit 2.
 - Textual is imported only when the app really starts, so the export path stays light.
 """
 
@@ -14,10 +19,13 @@ import os
 import sys
 from pathlib import Path
 
+from ponder import inputs
 from ponder.cli.safe import visible
 from ponder.cli.viewer.export import to_markdown
-from ponder.cli.viewer.source import Loaded, load_bytes, load_path
+from ponder.cli.viewer.source import Loaded, load_bytes, read_path
 from ponder.errors import PonderError, UsageError
+
+THEMES = ("dark", "light")
 
 
 def run_view(target: str | None, *, follow: bool = False, export: str | None = None,
@@ -25,6 +33,8 @@ def run_view(target: str | None, *, follow: bool = False, export: str | None = N
     """Run `ponder view`; return the exit code."""
     if output is not None and export is None:
         raise UsageError("-o/--output needs --export md")
+    if not export and theme not in THEMES:
+        raise UsageError(f"unknown theme {visible(theme)!r}: use {' or '.join(THEMES)} (--theme or PONDER_THEME)")
     if target == "-":
         if follow:
             raise UsageError("--follow needs a trace file, not stdin")
@@ -34,7 +44,7 @@ def run_view(target: str | None, *, follow: bool = False, export: str | None = N
     if export:
         if is_dir:
             raise UsageError("--export md needs one trace: pass a trace file or -")
-        return _export(load_path(path), str(path), output)
+        return _export(load_bytes(read_path(path)), str(path), output)
     if follow and is_dir:
         path, is_dir = _newest(path), False
     return _start(path, None, is_dir, follow, theme)
@@ -51,7 +61,12 @@ def _resolve(target: str | None, trace_dir: Path | None) -> tuple[Path, bool]:
     path = Path(target).expanduser()
     if not path.exists():
         raise UsageError(f"no such trace file or directory: {path}")
-    return path, path.is_dir()
+    if path.is_dir():
+        return path, True
+    problem = inputs.describe(path)
+    if problem:
+        raise UsageError(f"trace {path}: {problem}")
+    return path, False
 
 
 def _newest(directory: Path) -> Path:
@@ -64,12 +79,10 @@ def _newest(directory: Path) -> Path:
 
 
 def _read_stdin() -> bytes:
-    if sys.stdin.isatty():
+    stream = inputs.stdin_bytes()
+    if stream is not None and stream.isatty():
         raise UsageError("'-' reads a trace from stdin, but stdin is a terminal: pipe a trace in")
-    try:
-        return sys.stdin.buffer.read()
-    except OSError as exc:
-        raise UsageError(f"cannot read stdin: {exc.strerror}") from None
+    return inputs.read_stdin(inputs.MAX_TRACE_BYTES, "the trace on stdin")
 
 
 def _export(loaded: Loaded, name: str, output: Path | None) -> int:
@@ -79,8 +92,7 @@ def _export(loaded: Loaded, name: str, output: Path | None) -> int:
         sys.stderr.write(f"ponder: warning: {visible(name)}: {visible(warning)}\n")
     text = to_markdown(loaded.events, loaded.warnings)
     if output is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        _write_stdout(text)
         return 0
     try:
         output.write_text(text, encoding="utf-8")
@@ -89,8 +101,14 @@ def _export(loaded: Loaded, name: str, output: Path | None) -> int:
     return 0
 
 
+def _write_stdout(text: str) -> None:
+    """Write the Markdown to stdout; `main`'s guard on stdout turns a failure into one line, exit 1."""
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
 def _start(path: Path | None, data: bytes | None, is_dir: bool, follow: bool, theme: str) -> int:
-    if not sys.stdout.isatty():
+    if sys.stdout is None or not sys.stdout.isatty():
         raise UsageError("ponder view needs a terminal; use --export md to print a run as Markdown")
     if data is not None:
         _keys_from_terminal()

@@ -1,23 +1,23 @@
 """What the detail pane shows for a node of the tree: fields, step text, tool code and output.
 
 Rules that must hold:
-- Pure: a `Detail` is plain strings; `render_fields` and `render_blocks` turn it into
-  `rich.text.Text` without parsing markup. Every string has been through `visible()`.
+- Pure: a `Detail` holds the trace's values as they are (any type); `render_fields` and
+  `render_blocks` turn each into text through `display.shown` (the one way a trace value is
+  shown) and build `rich.text.Text` without parsing markup. Numbers are formatted by
+  `display.number`, which formats only what is a number.
 - Only step text and tool code go to the Markdown widget (code inside a safe fence).
 - A node or event this version does not know shows generically: its type and its fields.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 from rich.text import Text
 
-from ponder.cli.safe import visible
-from ponder.cli.viewer.export import fenced
+from ponder.cli.viewer.display import number, shown, utc_seconds
+from ponder.cli.viewer.export import fenced, json_text
 from ponder.cli.viewer.labels import last_of
-from ponder.cli.viewer.runs import utc_seconds
 from ponder.trace.events import (
     Answer, Event, RoundStarted, RunFinished, RunStarted, StepFinished, StepStarted, ToolCall,
     ToolResult, UnknownEvent, to_record,
@@ -29,10 +29,10 @@ from ponder.trace.tree import Node
 class Detail:
     """The content of the detail pane for one node."""
 
-    title: str
-    fields: list[tuple[str, str]] = field(default_factory=list)
+    title: object
+    fields: list[tuple[str, object]] = field(default_factory=list)
     markdown: str | None = None
-    blocks: list[tuple[str, str]] = field(default_factory=list)
+    blocks: list[tuple[object, object]] = field(default_factory=list)
 
 
 def describe(node: Node) -> Detail:
@@ -51,22 +51,22 @@ def describe(node: Node) -> Detail:
 def describe_event(event: Event) -> Detail:
     """The detail of a single event shown on its own (e.g. an unknown type on the run)."""
     kind = event.record.get("type", "event") if isinstance(event, UnknownEvent) else event.type
-    return _generic(f"event of unknown type {kind!r}", [event])
+    return _generic(f"event of unknown type '{shown(kind)}'", [event])
 
 
 def raw_json(events: list[Event]) -> str:
     """The node's events as pretty JSON records, one after another."""
-    return "\n".join(json.dumps(to_record(e), indent=2, ensure_ascii=False) for e in events) or "(no events)"
+    return "\n".join(json_text(to_record(e), indent=2) for e in events) or "(no events)"
 
 
 def render_fields(detail: Detail) -> Text:
     """Title and fields as Text (no markup)."""
-    out = Text(visible(detail.title), style="bold")
+    out = Text(shown(detail.title), style="bold")
     width = max((len(k) for k, _ in detail.fields), default=0)
     for key, value in detail.fields:
         out.append("\n")
-        out.append(f"{key:<{width}}  ", style="bold dim")
-        out.append(visible(value))
+        out.append(f"{shown(key):<{width}}  ", style="bold dim")
+        out.append(shown(value))
     return out
 
 
@@ -76,9 +76,9 @@ def render_blocks(detail: Detail) -> Text:
     for i, (heading, body) in enumerate(detail.blocks):
         if i:
             out.append("\n\n")
-        out.append(visible(heading), style="bold underline")
+        out.append(shown(heading), style="bold underline")
         out.append("\n")
-        out.append(visible(body) or "(empty)")
+        out.append(shown(body) or "(empty)")
     return out
 
 
@@ -87,21 +87,21 @@ def _run(node: Node) -> Detail:
     finished = last_of(node.events, RunFinished)
     detail = Detail("run")
     if started:
-        detail.title = f"run {started.run}"
+        detail.title = f"run {shown(started.run)}"
         detail.fields += [("started", utc_seconds(started.ts)), ("model", started.model), ("strategy", started.strategy)]
     if finished:
         detail.fields += [("status", finished.status), ("answer", finished.answer or "(none)")]
-        detail.fields += [(k.replace("_", " "), _value(v)) for k, v in finished.usage.items()]
+        detail.fields += [(k.replace("_", " "), v) for k, v in finished.usage.items()]
         if finished.error:
             detail.blocks.append(("error", finished.error))
     else:
         detail.fields.append(("status", "running (no run_finished event yet)"))
     if started:
         detail.blocks.insert(0, ("question", started.question))
-        detail.blocks.append(("parameters", json.dumps(started.params, indent=2, ensure_ascii=False)))
+        detail.blocks.append(("parameters", json_text(started.params, indent=2)))
     for event in node.events:
         if isinstance(event, UnknownEvent):
-            detail.blocks.append((f"event {event.record.get('type')!r}", _record_text(event.record)))
+            detail.blocks.append((f"event '{shown(event.record.get('type'))}'", _record_text(event.record)))
     return detail
 
 
@@ -109,8 +109,8 @@ def _round(node: Node) -> Detail:
     started = last_of(node.events, RoundStarted)
     steps = [last_of(c.events, StepFinished) for c in node.children if c.kind == "step"]
     done = [s for s in steps if s]
-    detail = Detail(node.label, [("steps", str(len(steps))), ("tokens", str(sum(s.completion_tokens for s in done))),
-                                 ("model time", f"{sum(s.seconds for s in done):.2f} s")])
+    detail = Detail(node.label, [("steps", len(steps)), ("tokens", sum(s.completion_tokens for s in done)),
+                                 ("model time", f"{number(sum(s.seconds for s in done), '.2f')} s")])
     if started:
         detail.fields.insert(0, ("started", utc_seconds(started.ts)))
     return detail
@@ -120,8 +120,8 @@ def _step(node: Node) -> Detail:
     started = last_of(node.events, StepStarted)
     finished = last_of(node.events, StepFinished)
     answer = last_of(node.events, Answer)
-    index = f"{started.index}. " if started else ""
-    detail = Detail(f"step {index}{node.label}", markdown=node.text or "(no text yet)")
+    index = f"{shown(started.index)}. " if started else ""
+    detail = Detail(f"step {index}{shown(node.label)}", markdown=node.text or "(no text yet)")
     if started:
         detail.fields.append(("started", utc_seconds(started.ts)))
     if finished is None:
@@ -134,37 +134,39 @@ def _step(node: Node) -> Detail:
     if tools:
         detail.blocks.append(("tool calls", "\n".join(_tool_line(t) for t in tools)))
     if answer:
-        detail.fields += [("answer", answer.text), ("normalized", f"{answer.normalized} ({answer.kind}, from {answer.source})")]
+        detail.fields += [("answer", answer.text),
+                          ("normalized", f"{shown(answer.normalized)} ({shown(answer.kind)}, from {shown(answer.source)})")]
     return detail
 
 
 def _step_fields(s: StepFinished) -> list[tuple[str, str]]:
-    confidence = f"{s.confidence:.3f}" if s.confidence is not None else "n/a"
     return [
-        ("outcome", s.outcome), ("stop", s.stop_reason), ("confidence", confidence),
-        ("tokens", f"{s.completion_tokens} out, {s.prompt_tokens} prompt ({s.prompt_tokens_evaluated} evaluated)"),
-        ("time", f"{s.seconds:.3f} s (prompt {s.prompt_seconds:.3f} s)"),
+        ("outcome", s.outcome), ("stop", s.stop_reason), ("confidence", number(s.confidence, ".3f")),
+        ("tokens", f"{number(s.completion_tokens)} out, {number(s.prompt_tokens)} prompt "
+                   f"({number(s.prompt_tokens_evaluated)} evaluated)"),
+        ("time", f"{number(s.seconds, '.3f')} s (prompt {number(s.prompt_seconds, '.3f')} s)"),
     ]
 
 
 def _tool_line(node: Node) -> str:
     result = last_of(node.events, ToolResult)
     status = result.status if result else "running"
-    return f"[{status}] {node.label}: {node.text.strip().splitlines()[-1] if node.text.strip() else ''}"
+    last = node.text.strip().rsplit("\n", 1)[-1]
+    return f"[{shown(status)}] {shown(node.label)}: {shown(last)}"
 
 
 def _tool(node: Node) -> Detail:
     call = last_of(node.events, ToolCall)
     result = last_of(node.events, ToolResult)
     lang = "python" if node.label == "python" else "text"
-    detail = Detail(f"tool call: {node.label}", markdown=fenced(visible(node.text), lang))
+    detail = Detail(f"tool call: {shown(node.label)}", markdown=fenced(shown(node.text), lang))
     if call:
         detail.fields.append(("called", utc_seconds(call.ts)))
     if result is None:
         detail.fields.append(("status", "running"))
         return detail
-    detail.fields += [("status", result.status), ("exit code", _value(result.exit_code)),
-                      ("time", f"{result.seconds:.3f} s"), ("isolation", result.isolation or "n/a")]
+    detail.fields += [("status", result.status), ("exit code", result.exit_code),
+                      ("time", f"{number(result.seconds, '.3f')} s"), ("isolation", result.isolation or "n/a")]
     detail.blocks.append(("output", result.output))
     if result.error:
         detail.blocks.append(("error", result.error))
@@ -175,18 +177,9 @@ def _generic(title: str, events: list[Event]) -> Detail:
     detail = Detail(title)
     for event in events:
         record = event.record if isinstance(event, UnknownEvent) else to_record(event)
-        detail.blocks.append((str(record.get("type", "event")), _record_text(record)))
+        detail.blocks.append((record.get("type", "event"), _record_text(record)))
     return detail
 
 
 def _record_text(record: dict[str, object]) -> str:
-    return "\n".join(f"{k}: {_value(v)}" for k, v in record.items())
-
-
-def _value(value: object) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False)
-
+    return "\n".join(f"{shown(k)}: {shown(v)}" for k, v in record.items())

@@ -4,7 +4,10 @@ Rules that must hold:
 - Pure: events in, a string out; nothing here touches a terminal.
 - Model and user text is text, never Markdown: multi-line text goes in a fence longer than
   any backtick run inside it, one-line values are backslash-escaped.
-- No terminal control byte survives: every untrusted string goes through `visible()`.
+- No terminal control byte survives: every trace value, whatever its type, goes through
+  `display.shown` (or `number`, which formats only what is a number) before it is written.
+- The tree is walked without recursion, and JSON of any value is written by `json_text`,
+  which never raises.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 
-from ponder.cli.safe import visible
+from ponder.cli.viewer.display import UNSHOWABLE, number, shown
 from ponder.trace.events import Answer, Event, RunFinished, RunStarted, StepFinished, StepStarted, ToolResult, UnknownEvent, to_record
 from ponder.trace.tree import Node, fold
 from ponder.cli.viewer.labels import last_of
@@ -27,9 +30,17 @@ def fenced(text: str, lang: str = "text") -> str:
     return f"{fence}{lang}\n{text.rstrip(chr(10))}\n{fence}"
 
 
-def inline(text: object) -> str:
-    """A value on one Markdown line: visible, newlines folded, active characters escaped."""
-    return _ACTIVE.sub(r"\\\1", visible(str(text)).replace("\n", " ").replace("\t", " "))
+def inline(value: object) -> str:
+    """A value on one Markdown line: shown, newlines folded, active characters escaped."""
+    return _ACTIVE.sub(r"\\\1", shown(value).replace("\n", " ").replace("\t", " "))
+
+
+def json_text(value: object, indent: int | None = None) -> str:
+    """Any value as visible JSON text (a placeholder when it cannot be encoded)."""
+    try:
+        return shown(json.dumps(value, ensure_ascii=False, indent=indent, default=repr))
+    except (ValueError, TypeError, RecursionError):
+        return UNSHOWABLE
 
 
 def to_markdown(events: list[Event], warnings: list[str] | None = None) -> str:
@@ -37,11 +48,14 @@ def to_markdown(events: list[Event], warnings: list[str] | None = None) -> str:
     root = fold(events)
     out: list[str] = []
     _header(root, out)
-    for child in root.children:
-        _node(child, 2, out)
+    stack = [(child, 2) for child in reversed(root.children)]
+    while stack:
+        node, depth = stack.pop()
+        _node(node, depth, out)
+        stack.extend((child, depth + 1) for child in reversed(node.children))
     others = [e for e in root.events if isinstance(e, UnknownEvent)]
     if others:
-        out += ["## Other events", "", fenced(visible(_records(others)), "json"), ""]
+        out += ["## Other events", "", fenced(_records(others), "json"), ""]
     if warnings:
         out += ["## Warnings", ""] + [f"- {inline(w)}" for w in warnings] + [""]
     return "\n".join(out).rstrip("\n") + "\n"
@@ -59,13 +73,13 @@ def _header(root: Node, out: list[str]) -> None:
     else:
         rows.append(("status", "running"))
     if rows:
-        out += ["| field | value |", "| --- | --- |"] + [f"| {inline(k)} | {inline(_plain(v))} |" for k, v in rows] + [""]
+        out += ["| field | value |", "| --- | --- |"] + [f"| {inline(k)} | {inline(shown(v, none='null'))} |" for k, v in rows] + [""]
     if started:
-        out += ["## Question", "", fenced(visible(started.question)), ""]
+        out += ["## Question", "", fenced(shown(started.question)), ""]
     answer = finished.answer if finished and finished.answer is not None else None
-    out += ["## Answer", "", fenced(visible(answer)) if answer is not None else "(no answer)", ""]
+    out += ["## Answer", "", fenced(shown(answer)) if answer is not None else "(no answer)", ""]
     if finished and finished.error:
-        out += ["## Error", "", fenced(visible(finished.error)), ""]
+        out += ["## Error", "", fenced(shown(finished.error)), ""]
 
 
 def _node(node: Node, depth: int, out: list[str]) -> None:
@@ -77,25 +91,22 @@ def _node(node: Node, depth: int, out: list[str]) -> None:
     elif node.kind == "tool":
         _tool(node, heading, out)
     else:
-        out += [f"{heading} {inline(node.kind)}", "", fenced(visible(_records(node.events)), "json"), ""]
-    for child in node.children:
-        _node(child, depth + 1, out)
+        out += [f"{heading} {inline(node.kind)}", "", fenced(_records(node.events), "json"), ""]
 
 
 def _step(node: Node, heading: str, out: list[str]) -> None:
     started = last_of(node.events, StepStarted)
     finished = last_of(node.events, StepFinished)
     answer = last_of(node.events, Answer)
-    number = f"{started.index}. " if started else ""
+    index = f"{shown(started.index)}. " if started else ""
     mark = " (chosen answer)" if answer else ""
-    out += [f"{heading} {inline(number + node.label)}{mark}", ""]
+    out += [f"{heading} {inline(index + shown(node.label))}{mark}", ""]
     if finished:
-        confidence = f"{finished.confidence:.3f}" if finished.confidence is not None else "n/a"
-        out += [f"- outcome: {inline(finished.outcome)}; confidence: {confidence}; "
-                f"tokens: {finished.completion_tokens}; seconds: {finished.seconds:.3f}", ""]
-    out += [fenced(visible(node.text)), ""]
+        out += [f"- outcome: {inline(finished.outcome)}; confidence: {inline(number(finished.confidence, '.3f'))}; "
+                f"tokens: {inline(number(finished.completion_tokens))}; seconds: {inline(number(finished.seconds, '.3f'))}", ""]
+    out += [fenced(shown(node.text)), ""]
     if finished and finished.observation is not None:
-        out += ["Observation:", "", fenced(visible(finished.observation)), ""]
+        out += ["Observation:", "", fenced(shown(finished.observation)), ""]
     if answer:
         out += [f"Answer: {inline(answer.text)} (normalized {inline(answer.normalized)}, from {inline(answer.source)})", ""]
 
@@ -104,16 +115,12 @@ def _tool(node: Node, heading: str, out: list[str]) -> None:
     result = last_of(node.events, ToolResult)
     status = result.status if result else "running"
     lang = "python" if node.label == "python" else "text"
-    out += [f"{heading} Tool call: {inline(node.label)} ({inline(status)})", "", fenced(visible(node.text), lang), ""]
+    out += [f"{heading} Tool call: {inline(node.label)} ({inline(status)})", "", fenced(shown(node.text), lang), ""]
     if result:
-        out += ["Output:", "", fenced(visible(result.output)), ""]
+        out += ["Output:", "", fenced(shown(result.output)), ""]
         if result.error:
-            out += ["Error:", "", fenced(visible(result.error)), ""]
+            out += ["Error:", "", fenced(shown(result.error)), ""]
 
 
 def _records(events: list[Event]) -> str:
-    return "\n".join(json.dumps(to_record(e), ensure_ascii=False) for e in events)
-
-
-def _plain(value: object) -> str:
-    return value if isinstance(value, str) else json.dumps(value)
+    return "\n".join(json_text(to_record(e)) for e in events)

@@ -1,7 +1,8 @@
 """Tree labels and the chosen path, computed from the folded tree (`trace.tree.fold`).
 
 Rules that must hold:
-- Labels are `rich.text.Text` on one line, built from plain strings: never markup.
+- Labels are `rich.text.Text` on one line, never markup; every value in them comes from the
+  trace through `display` (`shown`, `number`, `one_line`), whatever its type.
 - The chosen path is the steps that led to the final answer: the step the `answer` event
   names, the steps before it in its round, and their ancestors. In a search tree (a step
   whose parent is a step) earlier siblings are alternatives, so only ancestors are marked.
@@ -16,7 +17,7 @@ from typing import TypeVar
 
 from rich.text import Text
 
-from ponder.cli.safe import visible
+from ponder.cli.viewer.display import number, one_line, shown
 from ponder.trace.events import Answer, Event, SearchNode, StepFinished, ToolResult, UnknownEvent
 from ponder.trace.tree import Node
 
@@ -51,12 +52,6 @@ def chosen_spans(root: Node) -> set[str]:
     return chosen
 
 
-def one_line(text: str, width: int = 60) -> str:
-    """The first line of a text, made visible and cut to a width."""
-    line = visible(text.strip().split("\n", 1)[0]).replace("\t", " ")
-    return line if len(line) <= width else line[: width - 1] + "…"
-
-
 def node_label(node: Node, chosen: set[str], answer: str | None) -> Text:
     """The one-line tree label of a node."""
     label = _body(node, answer)
@@ -71,14 +66,14 @@ def node_label(node: Node, chosen: set[str], answer: str | None) -> Text:
 def event_label(event: Event) -> Text:
     """The label of an event kept on the run itself (e.g. an unknown type)."""
     kind = event.record.get("type", "event") if isinstance(event, UnknownEvent) else event.type
-    return Text.assemble(("? ", "bold yellow"), one_line(str(kind), 40))
+    return Text.assemble(("? ", "bold yellow"), one_line(kind, 40))
 
 
 def _body(node: Node, answer: str | None) -> Text:
     if node.kind == "run":
         return Text.assemble(("run ", "bold"), one_line(node.label, 50))
     if node.kind == "round":
-        return Text(visible(node.label), style="bold")
+        return Text(one_line(node.label), style="bold")
     if node.kind == "step":
         return _step(node, node.span == answer)
     if node.kind == "tool":
@@ -88,9 +83,9 @@ def _body(node: Node, answer: str | None) -> Text:
 
 def _step(node: Node, is_answer: bool) -> Text:
     finished = last_of(node.events, StepFinished)
-    index = getattr(node.events[0], "index", "") if node.events else ""
-    label = Text(f"{index}. " if index != "" else "")
-    label.append(visible(node.label), style="bold")
+    index = getattr(node.events[0], "index", None) if node.events else None
+    label = Text(f"{shown(index)}. " if index is not None else "")
+    label.append(one_line(node.label), style="bold")
     if finished is None:
         label.append("  …", style="italic")
         return label
@@ -100,7 +95,7 @@ def _step(node: Node, is_answer: bool) -> Text:
     mark = OUTCOME_MARKS.get(finished.outcome)
     if mark:
         label.append(f" {mark[0]}", style=mark[1])
-    label.append(f"  {finished.completion_tokens} tok {finished.seconds:.1f}s", style="dim")
+    label.append(f"  {number(finished.completion_tokens)} tok {number(finished.seconds, '.1f')}s", style="dim")
     stats = last_of(node.events, SearchNode)
     if stats is not None:
         label.append(f"  {_search_stats(stats)}", style="cyan")
@@ -109,13 +104,13 @@ def _step(node: Node, is_answer: bool) -> Text:
 
 def _search_stats(stats: SearchNode) -> str:
     if stats.visits:
-        return f"N={stats.visits} Q={stats.value:.2f} P={stats.prior:.2f}"
-    return f"score {stats.score:.2f}" + (" kept" if stats.kept else "")
+        return f"N={number(stats.visits)} Q={number(stats.value, '.2f')} P={number(stats.prior, '.2f')}"
+    return f"score {number(stats.score, '.2f')}" + (" kept" if stats.kept is True else "")
 
 
 def _tool(node: Node) -> Text:
     result = last_of(node.events, ToolResult)
-    label = Text(visible(node.label), style="italic")
+    label = Text(one_line(node.label), style="italic")
     if result is None:
         label.append(" …")
     else:

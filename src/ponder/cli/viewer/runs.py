@@ -2,20 +2,23 @@
 
 Rules that must hold:
 - Scanning is pure reading: a summary comes from a trace's first line (the question) and its
-  tail (the answer and totals), so a long list of large traces stays quick to open.
-- A file that is not a trace, or cannot be read, is still listed, marked as such; never raises.
+  tail (the answer and totals), so a long list of large traces stays quick to open. Each file
+  is opened through `ponder.inputs` (regular files only) and at most `2 * TAIL_BYTES` of it read.
+- Lines are parsed by `source.parse`, so every event in a summary has the types it declares.
+- A file that is not a trace, is damaged, or cannot be read, is still listed, marked as such;
+  never raises.
 - Times are UTC, from the trace's own timestamps (the file's mtime only when it has none).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
+from ponder.cli.viewer.source import parse, split_lines
+from ponder.errors import UsageError
+from ponder.inputs import open_regular
 from ponder.trace.events import Answer, Event, RunFinished, RunStarted
-from ponder.trace.jsonl import parse_lines
-from ponder.cli.viewer.source import split_lines
 
 TAIL_BYTES = 64 * 1024
 
@@ -41,16 +44,6 @@ class RunSummary:
         return "\n".join(parts).lower()
 
 
-def utc(ts: float) -> str:
-    """A timestamp as 'YYYY-MM-DD HH:MM' in UTC."""
-    return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
-
-
-def utc_seconds(ts: float) -> str:
-    """A timestamp as 'YYYY-MM-DD HH:MM:SS UTC'."""
-    return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
 def scan(directory: Path) -> list[RunSummary]:
     """Summaries of every *.jsonl trace in a directory, newest first."""
     try:
@@ -70,18 +63,20 @@ def filter_runs(runs: list[RunSummary], query: str) -> list[RunSummary]:
 def summarize_file(path: Path) -> RunSummary:
     """Summarize one trace file from its head and tail."""
     try:
-        head, tail = _head_and_tail(path)
+        head, tail, why = _head_and_tail(path)
         mtime = path.stat().st_mtime
     except OSError as exc:
         return RunSummary(path, path.stem, 0.0, f"(cannot read: {exc.strerror or exc})", "", "unreadable")
-    return summarize_events(path, head, tail, mtime)
+    except UsageError as exc:
+        return RunSummary(path, path.stem, 0.0, f"(cannot read: {exc})", "", "unreadable")
+    return summarize_events(path, head, tail, mtime, why)
 
 
-def summarize_events(path: Path, head: list[Event], tail: list[Event], mtime: float) -> RunSummary:
-    """A summary from the first events and the last events of a trace."""
+def summarize_events(path: Path, head: list[Event], tail: list[Event], mtime: float, why: str = "") -> RunSummary:
+    """A summary from the first events and the last events of a trace (`why`: what was wrong with its first line)."""
     started = next((e for e in head if isinstance(e, RunStarted)), None)
     if started is None:
-        return RunSummary(path, path.stem, mtime, "(not a ponder trace)", "", "invalid")
+        return RunSummary(path, path.stem, mtime, f"(not a ponder trace{': ' + why if why else ''})", "", "invalid")
     finished = next((e for e in reversed(tail) if isinstance(e, RunFinished)), None)
     answer = next((e for e in reversed(tail) if isinstance(e, Answer)), None)
     usage = finished.usage if finished else {}
@@ -93,18 +88,18 @@ def summarize_events(path: Path, head: list[Event], tail: list[Event], mtime: fl
     )
 
 
-def _head_and_tail(path: Path) -> tuple[list[Event], list[Event]]:
-    with open(path, "rb") as f:
+def _head_and_tail(path: Path) -> tuple[list[Event], list[Event], str]:
+    with open_regular(path, "trace") as f:
         first = f.readline(TAIL_BYTES)
         size = f.seek(0, 2)
         start = max(0, size - TAIL_BYTES)
         f.seek(start)
-        data = f.read()
-    head = parse_lines(split_lines(first, whole_only=True)[0]).events
+        data = f.read(TAIL_BYTES)
+    head = parse(split_lines(first, whole_only=True)[0])
     lines, _ = split_lines(data, whole_only=False)
     if start > 0 and lines:
         lines = lines[1:]
-    return head, parse_lines(lines).events
+    return head.events, parse(lines).events, head.warnings[0] if head.warnings else ""
 
 
 def _int(value: object) -> int | None:

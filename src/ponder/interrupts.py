@@ -1,0 +1,63 @@
+"""Interrupts: SIGINT and SIGTERM stop a run the same way, and never tear a line being written.
+
+Rules that must hold:
+- After `install()` (the CLI's main calls it once), SIGINT raises KeyboardInterrupt and
+  SIGTERM raises `Terminated`, a KeyboardInterrupt: every path that closes a run on Ctrl-C
+  (its trace ends with an `interrupted` event) closes it on SIGTERM too.
+- `exit_code()` is 130 after SIGINT and 143 (128 + 15) after SIGTERM.
+- Inside `held()` a signal is only noted; it is raised when the outermost `held()` ends, so
+  a whole line (of a trace or a results file) is written or not at all. Without `install()`
+  (a library caller) the default handlers stay and `held()` holds nothing back.
+"""
+
+from __future__ import annotations
+
+import signal
+from contextlib import contextmanager
+from typing import Iterator
+
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: stop as on Ctrl-C, but exit 143."""
+
+
+_state = {"depth": 0, "pending": 0, "last": 0}
+
+
+def install() -> None:
+    """Route SIGINT and SIGTERM through the handler (main thread only)."""
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+
+
+def exit_code() -> int:
+    """The exit code of an interrupted run: 143 after SIGTERM, else 130."""
+    return EXIT_SIGTERM if _state["last"] == signal.SIGTERM else EXIT_SIGINT
+
+
+@contextmanager
+def held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM off for the block; raise one that came when it ends."""
+    _state["depth"] += 1
+    try:
+        yield
+    finally:
+        _state["depth"] -= 1
+    if _state["depth"] == 0 and _state["pending"]:
+        signum, _state["pending"] = _state["pending"], 0
+        _raise(signum)
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    _state["last"] = signum
+    if _state["depth"]:
+        _state["pending"] = signum
+        return
+    _raise(signum)
+
+
+def _raise(signum: int) -> None:
+    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
