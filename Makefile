@@ -3,28 +3,41 @@
 #   make test                       create .venv, install ponder with the model and test extras, run the tests
 #
 # Q reaches the shell only as an environment variable, never spliced into a command line.
+# Before anything is built, scripts/prerequisites.sh checks what the system must provide (make,
+# Python with venv, a C/C++ compiler and CMake to build llama-cpp-python, bubblewrap): as root
+# with apt-get it installs what is missing and says so; otherwise it stops at once with one line
+# naming what is missing and the command that installs it.
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.ponder-installed
 Q      ?= What is 17 * 23?
+PREREQ := PYTHON='$(PYTHON)' VENV='$(VENV)' scripts/prerequisites.sh
 export Q
 
-.PHONY: setup ask test bench clean
+.PHONY: setup ask test bench clean prerequisites-ask prerequisites-test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(PREREQ) announce
 	$(BIN)/python -m pip install --quiet -e '.[model,test]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+# Serial make builds prerequisites left to right: the system is checked before the venv is built.
+prerequisites-ask:
+	@$(PREREQ) ask
 
-ask: $(STAMP)
+prerequisites-test:
+	@$(PREREQ) test
+
+setup: prerequisites-ask $(STAMP)
+
+ask: prerequisites-ask $(STAMP)
 	$(BIN)/ponder ask -- "$$Q"
 
-test: $(STAMP)
+test: prerequisites-test $(STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

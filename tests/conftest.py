@@ -3,6 +3,7 @@ strategy on the fake model scripted by purpose (what it says at each factor)."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Mapping
 
@@ -19,10 +20,37 @@ _CHAIN_FIELDS = {f.name for f in fields(ChainConfig)}
 
 @pytest.fixture(autouse=True)
 def ponder_dirs(tmp_path_factory, monkeypatch):
-    """Keep traces of tests out of the user's data directory (the model cache stays shared)."""
+    """Keep traces of tests out of the user's data directory, and the user's registered models
+    and default model out of the tests (the model cache stays shared)."""
     data = tmp_path_factory.mktemp("ponder-data")
     monkeypatch.setenv("PONDER_DATA_DIR", str(data))
+    monkeypatch.setenv("PONDER_CONFIG_DIR", str(tmp_path_factory.mktemp("ponder-config")))
     return data
+
+
+NO_BWRAP = "bubblewrap (bwrap) is not installed: apt-get install bubblewrap"
+
+
+@functools.cache
+def _bwrap_problem() -> str | None:
+    """Why the real sandbox cannot run here (checked once per session), or None."""
+    import shutil
+
+    from ponder.tools.sandbox import bwrap_works
+
+    if bwrap_works():
+        return None
+    if shutil.which("bwrap") is None:
+        return NO_BWRAP
+    return "bubblewrap (bwrap) is installed but cannot create its namespaces here (try running as root)"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item):
+    """A test marked `bwrap` fails with one line, instead of running, where bubblewrap cannot run
+    (its fixtures must not need bubblewrap: they set up, then this fails the test)."""
+    if item.get_closest_marker("bwrap") and _bwrap_problem():
+        pytest.fail(_bwrap_problem(), pytrace=False)
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """Where ponder keeps files: platformdirs locations, each overridable by an environment variable.
 
-PONDER_CACHE_DIR  assembled models          (default: the user cache dir)
-PONDER_DATA_DIR   traces of runs            (default: the user data dir)
+PONDER_CACHE_DIR   assembled models                    (default: the user cache dir)
+PONDER_DATA_DIR    traces of runs                      (default: the user data dir)
+PONDER_CONFIG_DIR  registered models (`models.json`)   (default: the user config dir)
 """
 
 from __future__ import annotations
@@ -30,6 +31,16 @@ def data_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir(APP_NAME))
+
+
+def config_dir() -> Path:
+    """Directory for user settings (the registered models)."""
+    env = os.environ.get("PONDER_CONFIG_DIR")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir(APP_NAME))
 
 
 def trace_dir() -> Path:

@@ -12,6 +12,7 @@ def box():
     return Sandbox("auto")
 
 
+@pytest.mark.bwrap
 @pytest.mark.parametrize(
     "claim, status, detail",
     [

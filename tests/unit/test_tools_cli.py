@@ -2,9 +2,12 @@
 
 import json
 
+import pytest
+
 from tests.cli_helpers import ponder
 
 
+@pytest.mark.bwrap
 def test_python_from_stdin_prints_json():
     done = ponder("tools", "python", "-", stdin="print(2 ** 10)")
     result = json.loads(done.stdout)

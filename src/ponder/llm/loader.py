@@ -1,12 +1,15 @@
-"""Turn a `-m` spec into a loaded Backend: an embedded model, a GGUF path, or the fake.
+"""Turn a `-m` spec into a loaded Backend: an embedded model, a registered one, a GGUF path, or the fake.
 
-Specs: 'default' / 'small' (embedded), a path to a GGUF file, 'fake' (a built-in demo that
+Specs: 'default' / 'small' (embedded), a name registered with `ponder models add` (a GGUF
+file, or a server's model: `llm.user_models`), a path to a GGUF file, 'fake' (a built-in demo that
 answers every step of every strategy by what it asks), or 'fake:FILE.json' (for tests and
 demos: a JSON list of outputs replayed in order, or an object {"outputs": [...], "delay":
 seconds per token}, or {"says": {"verify": "...", "answer": ["first", "then"]}, "delay": ...}
 to answer by what is asked, as `FakeBackend(handler=by_purpose(...))` does). With a
 `--base-url` the spec names the server's model instead (`llm.openai_http`); the fake stays
-the fake, so tests and demos never depend on $OPENAI_BASE_URL.
+the fake, so tests and demos never depend on $OPENAI_BASE_URL. A registered name always means
+what was registered, whatever the base URL; without -m and $PONDER_MODEL the default set by
+`ponder models default` is used, except with a base URL (then the server's first model).
 
 Rule that must hold: a fake script is read through `ponder.inputs` (a regular file of at most
 MAX_SCRIPT_BYTES, so a FIFO or `/dev/zero` is refused, never waited on); every problem with
@@ -23,6 +26,7 @@ from ponder.errors import ModelError, UsageError
 from ponder.inputs import MAX_SCRIPT_BYTES, decode_utf8, describe, read_file
 from ponder.llm.backend import Backend
 from ponder.llm.llama import LoadOptions
+from ponder.llm.user_models import UserModel, default_name, lookup
 
 DEMO = {
     "restate": "We need the product of 17 and 23.\n",
@@ -39,16 +43,24 @@ DEMO = {
 }
 
 
-def model_spec(spec: str | None) -> str:
-    """The effective spec: the flag (even empty: that is no model), else $PONDER_MODEL, else 'default'."""
-    return spec if spec is not None else (os.environ.get("PONDER_MODEL") or "default")
+def model_spec(spec: str | None, server: bool = False) -> str:
+    """The effective spec: the flag (even empty: that is no model), else $PONDER_MODEL, else (with
+    no `server` base URL) the default of `ponder models default`, else 'default'."""
+    if spec is not None:
+        return spec
+    if os.environ.get("PONDER_MODEL"):
+        return os.environ["PONDER_MODEL"]
+    return (None if server else default_name()) or "default"
 
 
 def load_backend(spec: str | None, options: LoadOptions) -> Backend:
     """Load the backend a spec names."""
-    spec = model_spec(spec)
+    spec = model_spec(spec, server=bool(options.base_url))
     if spec == "fake" or spec.startswith("fake:"):
         return _fake(spec)
+    registered = lookup(spec)
+    if registered is not None:
+        return _registered(registered, options)
     if options.base_url:  # a server's model: `spec` is its name ('default': the first it lists)
         from ponder.llm.openai_http import HttpBackend
 
@@ -57,6 +69,20 @@ def load_backend(spec: str | None, options: LoadOptions) -> Backend:
     from ponder.llm.registry import resolve_model
 
     return LlamaBackend(resolve_model(spec), options)
+
+
+def _registered(model: UserModel, options: LoadOptions) -> Backend:
+    """The backend of a registered model: its GGUF file, or its server's model."""
+    if model.path is None:
+        from ponder.llm.openai_http import HttpBackend
+
+        return HttpBackend(model.base_url or "", model.model, options.sequences)
+    problem = describe(model.path)
+    if problem:
+        raise ModelError(f"model file {model.path} (registered as {model.name}): {problem}")
+    from ponder.llm.llama import LlamaBackend
+
+    return LlamaBackend(model.path, options)
 
 
 def _fake(spec: str) -> Backend:

@@ -1,4 +1,5 @@
-"""Model registry: the embedded models, assembled from PyPI chunk packages, and `-m` resolution.
+"""Model registry: the embedded models, assembled from PyPI chunk packages, and `-m` resolution
+(names the user registered are `llm.user_models`; `llm.loader` tries them first).
 
 Rules that must hold:
 - An embedded model is assembled once into the cache directory, atomically: chunks are
@@ -79,6 +80,8 @@ def resolve_model(spec: str | None) -> Path:
         return ensure_embedded(EMBEDDED[spec])
     path = os.path.expanduser(spec)
     problem = describe(path) if spec else "empty"
+    if problem == "not found" and os.sep not in spec:
+        problem += ", nor a model name (see `ponder models`)"
     if problem:
         raise ModelError(f"model file {spec}: {problem}")
     return Path(path)
@@ -90,6 +93,27 @@ def needs_assembly(spec: str, cache: Path | None = None) -> bool:
     if model is None or _trusted((cache or paths.cache_dir()) / "models" / model.filename, model):
         return False
     return all(importlib.util.find_spec(model.part_module(n)) for n in range(1, model.parts + 1))
+
+
+@dataclass(frozen=True)
+class EmbeddedState:
+    """What of an embedded model is here: its parts installed, the file assembled and verified."""
+
+    installed: bool
+    assembled: bool
+    verified: bool
+    path: Path
+
+
+def embedded_state(model: EmbeddedModel, cache: Path | None = None) -> EmbeddedState:
+    """The state of an embedded model on this machine (reads no model data)."""
+    target = (cache or paths.cache_dir()) / "models" / model.filename
+    installed = all(importlib.util.find_spec(model.part_module(n)) for n in range(1, model.parts + 1))
+    try:
+        assembled = target.is_file() and target.stat().st_size == model.size
+    except OSError:
+        assembled = False
+    return EmbeddedState(installed, assembled, assembled and _trusted(target, model), target)
 
 
 def ensure_embedded(model: EmbeddedModel, cache: Path | None = None) -> Path:

@@ -1,0 +1,135 @@
+"""scripts/prerequisites.sh, the system check of `make ask`, `make test` and .ci/run, run with a
+PATH of stand-ins: it names what is missing and how to install it in one line, installs with
+apt-get only as root (here in dry-run mode: nothing is installed), and announces the build."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "prerequisites.sh"
+BASH = "/bin/bash"
+BUILD_TOOLS = ("cc", "c++", "cmake", "make")
+
+
+@pytest.fixture
+def machine(tmp_path):
+    """A bare machine: a bin directory holding only `id` (which says who we are) and what a test adds."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+
+    def run(goal: str, *, tools=(), root: bool = False, apt: bool = True, built: bool = False,
+            python: str = sys.executable, dry_run: bool = True) -> subprocess.CompletedProcess[str]:
+        for path in bin_dir.iterdir():
+            path.unlink()
+        stub(bin_dir / "id", f"echo {0 if root else 1000}")
+        if apt:  # never to be run: dry-run mode prints instead
+            stub(bin_dir / "apt-get", f"touch {tmp_path / 'apt-get-ran'}; exit 1")
+        for tool in tools:
+            stub(bin_dir / tool, "exit 0")
+        venv = tmp_path / "venv"
+        if built:  # a venv whose python finds llama_cpp
+            stub(venv / "bin" / "python", "exit 0")
+        env = {"PATH": str(bin_dir), "PYTHON": python, "VENV": str(venv), "OSTYPE": "linux-gnu"}
+        if dry_run:
+            env["PONDER_PREREQ_DRY_RUN"] = "1"
+        done = subprocess.run([BASH, str(SCRIPT), goal], env=env, capture_output=True, text=True, timeout=30)
+        assert not (tmp_path / "apt-get-ran").exists(), "apt-get must not run"
+        return done
+
+    return run
+
+
+def stub(path: Path, body: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"#!/bin/sh\n{body}\n")
+    path.chmod(0o755)
+
+
+def test_a_bare_machine_stops_with_one_line_naming_what_and_how(machine):
+    done = machine("test")
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr == ("ponder: missing make, a C/C++ compiler, CMake, bubblewrap (bwrap): "
+                           "install with: sudo apt-get install make build-essential cmake bubblewrap\n")
+
+
+def test_without_apt_it_names_the_debian_packages(machine):
+    done = machine("test", tools=BUILD_TOOLS, apt=False)
+    assert done.returncode == 1
+    assert done.stderr == ("ponder: missing bubblewrap (bwrap): install with: your package manager "
+                           "(Debian's names: bubblewrap)\n")
+
+
+def test_as_root_with_apt_it_installs_what_is_missing(machine):
+    done = machine("test", root=True)
+    assert done.returncode == 0
+    assert done.stderr == "ponder: would run: apt-get update && apt-get install -y make build-essential cmake bubblewrap\n"
+
+
+def test_ask_installs_bubblewrap_as_root_and_only_warns_without(machine):
+    as_root = machine("ask", tools=BUILD_TOOLS, root=True)
+    assert as_root.returncode == 0 and as_root.stderr.endswith("apt-get install -y bubblewrap\n")
+    user = machine("ask", tools=BUILD_TOOLS)
+    assert user.returncode == 0 and user.stderr.count("\n") == 1
+    assert user.stderr.startswith("ponder: warning: bubblewrap (bwrap) is not installed: model code will run")
+    assert user.stderr.endswith("install it with: sudo apt-get install bubblewrap\n")
+
+
+def test_nothing_missing_is_silent(machine):
+    done = machine("test", tools=(*BUILD_TOOLS, "bwrap"))
+    assert (done.returncode, done.stderr) == (0, "")
+
+
+def test_a_built_llama_cpp_needs_no_compiler(machine):
+    done = machine("test", tools=("make", "bwrap"), built=True)
+    assert (done.returncode, done.stderr) == (0, "")
+
+
+def test_python_without_venv_or_too_old(machine, tmp_path):
+    no_venv = tmp_path / "python-no-venv"
+    stub(no_venv, 'case "$*" in *ensurepip*) exit 1;; esac; exit 0')
+    done = machine("ask", tools=(*BUILD_TOOLS, "bwrap"), python=str(no_venv))
+    assert done.returncode == 1
+    assert done.stderr == "ponder: missing Python's venv module: install with: sudo apt-get install python3-venv\n"
+    old = tmp_path / "python-old"
+    stub(old, "exit 1")
+    done = machine("ask", tools=(*BUILD_TOOLS, "bwrap"), python=str(old))
+    assert done.returncode == 1 and f"missing Python >= 3.10 ({old})" in done.stderr
+    assert done.stderr.endswith("sudo apt-get install python3 python3-venv\n")
+
+
+def test_the_build_is_announced_once(machine):
+    done = machine("announce")
+    assert done.returncode == 0
+    assert done.stderr.startswith("ponder: building llama.cpp for llama-cpp-python: about 5 minutes on 2 cores")
+    assert "pip caches the wheel" in done.stderr
+    assert machine("announce", built=True).stderr == ""
+
+
+def test_an_unknown_goal_is_refused(machine):
+    done = machine("everything")
+    assert done.returncode == 2 and "usage: scripts/prerequisites.sh ask|test|announce" in done.stderr
+
+
+def test_the_makefile_and_ci_share_the_script():
+    makefile = (ROOT / "Makefile").read_text()
+    assert "scripts/prerequisites.sh" in makefile and "prerequisites-test $(STAMP)" in makefile
+    ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()
+    assert "scripts/prerequisites.sh test" in ci and ci[-1] == "make test"
+    assert os.access(SCRIPT, os.X_OK) and os.access(ROOT / ".ci" / "run", os.X_OK)
+
+
+def test_without_bwrap_a_sandbox_test_fails_with_one_line():
+    """The `bwrap` marker (tests/conftest.py): the test fails with the fix, not a wall of errors."""
+    test = "tests/unit/test_tools_cli.py::test_python_from_stdin_prints_json"
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent), "COLUMNS": "200"}  # no bwrap on it
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "1 failed" in done.stdout
+    assert done.stdout.count("bubblewrap (bwrap) is not installed: apt-get install bubblewrap") == 2  # test + summary
+    assert "Traceback" not in done.stdout and "def test_" not in done.stdout
