@@ -20,6 +20,7 @@ from ponder.tools.sandbox import Limits
 SEED_STRIDE = 1000  # a chain seeds step k with seed + k; samples stay apart by this much
 MIN_CHAIN_TOKENS = 64  # no new chain starts with fewer completion tokens left than this
 MIN_STEP_TOKENS = 16
+MAX_SAMPLES = 64  # the most chains (vote, best-of-n) or rollouts (mcts) of one run
 MAX_PARALLEL = 8  # the most sequences one context decodes side by side  # a chain jumps to its answer when fewer are left for another step
 
 SandboxMode = Literal["auto", "strict", "off"]
@@ -89,6 +90,8 @@ class RunConfig:
             found.append(_not_one_of("rule", self.rule, RULES))
         if self.chain.sandbox not in SANDBOX_MODES:
             found.append(_not_one_of("sandbox mode", self.chain.sandbox, SANDBOX_MODES))
+        if not 1 <= self.samples <= MAX_SAMPLES:
+            found.append(f"--samples must be between 1 and {MAX_SAMPLES}")
         if not 1 <= self.parallel <= MAX_PARALLEL:
             found.append(f"--parallel must be between 1 and {MAX_PARALLEL}")
         found += _budget_problems(self)

@@ -4,7 +4,7 @@ Rules that must hold:
 - Importing this module is cheap: llama_cpp, sympy, Rich rendering and the engine's model
   calls are imported inside the commands that use them, so `ponder --help` answers at once
   (the strategy registry is imported, for help and validation: it loads no model).
-- Flags shared by ask, batch and eval are declared once, in `cli/options.py`.
+- Flags shared by ask, chat, batch and eval are declared once, in `cli/options.py`.
 - stdout carries only the answer (or `--json`, or `--events` JSONL); everything else goes to
   stderr. Every user error is one line on stderr and a documented exit code.
 - `main` is the one place that guards the process: closed standard fds get /dev/null, a
@@ -22,6 +22,7 @@ from typing import Optional
 import typer
 
 from ponder.agent.strategies import STRATEGIES
+from ponder.cli.models import models_app
 from ponder.cli.options import (
     DEFAULT_STRATEGY,
     FORMAT_OPTION,
@@ -61,6 +62,15 @@ def ask(
     from ponder.cli.ask import run_ask
 
     raise typer.Exit(run_ask(question, options))
+
+
+@app.command()
+@with_options(reasoning_flag=True)
+def chat(*, options: Options) -> None:
+    """Talk with the reasoner: questions and follow-ups at a prompt, the model loaded once (/help inside)."""
+    from ponder.cli.chat import run_chat
+
+    raise typer.Exit(run_chat(options))
 
 
 @app.command()
@@ -130,6 +140,7 @@ def view(
 
 tools_app = typer.Typer(help="Run the verifiers by hand: exactly what the reasoner may do.", no_args_is_help=True)
 app.add_typer(tools_app, name="tools")
+app.add_typer(models_app, name="models")
 
 
 @tools_app.command("python")

@@ -11,18 +11,22 @@ Rules that must hold:
   the sinks that still work get a closing `error` event. A failing stderr costs nothing
   (`cli/streams.py` drops it): the answer still reaches stdout.
 - The trace directory must be one ponder can create files in (tried before the model loads).
+- `run_question` runs one question on a loaded backend and is the one way a question is run
+  for a person (`ask`, each turn of `chat`): it returns the run's events, closed as
+  `interrupted` on Ctrl-C; reporting the answer is the caller's.
 """
 
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Generator, Iterator
 
 from ponder.cli.options import Options
 from ponder.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, PonderError, UsageError
 from ponder.inputs import MAX_QUESTION_BYTES, argument_text, decode_utf8, read_stream, stdin_bytes
-from ponder.trace.events import Event, RunFinished, StepFinished, ToolCall, ToolResult
+from ponder.trace.events import Event, RunFinished, RunStarted, StepFinished, ToolCall, ToolResult
 
 
 def read_question(argument: str | None) -> str:
@@ -94,7 +98,11 @@ def run_ask(argument: str | None, options: Options) -> int:
     run_id = new_run_id()
     path = trace_path(options, run_id)
     backend = load_model(options)
-    return _run(backend, question, options, run_id, path)
+    events = run_question(backend, question, options, run_id, path)
+    if was_interrupted(events):
+        sys.stderr.write("ponder: interrupted\n")
+        return EXIT_INTERRUPTED
+    return _report(events, options, path)
 
 
 def load_model(options: Options):  # type: ignore[no-untyped-def]
@@ -102,13 +110,17 @@ def load_model(options: Options):  # type: ignore[no-untyped-def]
     from ponder.llm.loader import load_backend, model_spec
     from ponder.llm.registry import needs_assembly
 
-    spec = model_spec(options.model)
+    spec = model_spec(options.model, server=bool(options.load.base_url))
     if not options.load.base_url and needs_assembly(spec):
         sys.stderr.write(f"ponder: assembling the {spec} model into the cache (once)…\n")
     return load_backend(spec, options.load)
 
 
-def _run(backend, question: str, options: Options, run_id: str, path: Path | None) -> int:  # type: ignore[no-untyped-def]
+def run_question(backend, question: str, options: Options, run_id: str, path: Path | None,  # type: ignore[no-untyped-def]
+                 params: dict[str, Any] | None = None) -> list[Event]:
+    """Run one question on a loaded backend, every event to every sink; return the run's events,
+    which end with its RunFinished (`interrupted` after Ctrl-C or SIGTERM). `params` are added
+    to the RunStarted event's params (chat: its session, the turn, the question as typed)."""
     from ponder.agent.strategies import STRATEGIES
     from ponder.cli.render import ReasoningView
     from ponder.trace.jsonl import TraceWriter
@@ -124,19 +136,39 @@ def _run(backend, question: str, options: Options, run_id: str, path: Path | Non
     if options.output.events:
         sinks.append(_print_event)
     model_name = getattr(backend, "name", "model")
+    stream: Generator[Event, None, None] | None = None
     try:
-        for event in STRATEGIES[options.strategy](backend, question, options.run, run_id=run_id, model=model_name):
+        stream = _with_params(STRATEGIES[options.strategy](backend, question, options.run, run_id=run_id,
+                                                           model=model_name), params)
+        for event in stream:
             for sink in sinks:
                 sink(event)
     except KeyboardInterrupt:
         _close(sinks, RunFinished(run_id, status="interrupted", usage=summarize(seen)), view, writer)
-        sys.stderr.write("ponder: interrupted\n")
-        return EXIT_INTERRUPTED
+        if stream is not None:
+            stream.close()  # the strategy's own clean-up (open batches) runs now, not when collected
+        return seen
     except PonderError as exc:  # the model, the trace (WriteError) or stdout (StdoutError) failed
         _close(sinks, RunFinished(run_id, status="error", usage=summarize(seen), error=str(exc)), view, writer)
         raise
     _close([], None, view, writer)  # the run ended itself: its RunFinished went to every sink
-    return _report(seen, options, path)
+    return seen
+
+
+def was_interrupted(events: list[Event]) -> bool:
+    """Whether Ctrl-C or SIGTERM stopped the run these events are of."""
+    return bool(events) and isinstance(events[-1], RunFinished) and events[-1].status == "interrupted"
+
+
+def _with_params(events: Iterator[Event], params: dict[str, Any] | None) -> Generator[Event, None, None]:
+    """The events, with `params` added to the RunStarted event's; closing it closes `events`."""
+    try:
+        for event in events:
+            if params and isinstance(event, RunStarted):
+                event = replace(event, params={**event.params, **params})
+            yield event
+    finally:
+        getattr(events, "close", lambda: None)()
 
 
 _WARNED: set[str] = set()

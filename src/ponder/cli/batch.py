@@ -146,6 +146,7 @@ def write_report(dataset: str, entries: list[Entry], jobs: list[BatchJob], out_d
     from datetime import datetime, timezone
 
     from ponder.batch.metrics import summarize
+    from ponder.llm.loader import model_spec
     from ponder.machine import machine_info
 
     ids = {e.id for e in entries}
@@ -153,7 +154,7 @@ def write_report(dataset: str, entries: list[Entry], jobs: list[BatchJob], out_d
         "dataset": dataset,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join(["ponder", *sys.argv[1:]]),
-        "model": options.model or os.environ.get("PONDER_MODEL") or "default",
+        "model": model_spec(options.model, server=bool(options.load.base_url)),
         "machine": machine_info(),
         "settings": settings_record(options.run),
         "strategies": {},

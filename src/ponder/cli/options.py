@@ -1,4 +1,4 @@
-"""The flags shared by `ask`, `batch` and `eval`, declared once, and the one typed `Options`
+"""The flags shared by `ask`, `chat`, `batch` and `eval`, declared once, and the one typed `Options`
 they become.
 
 Rules that must hold:
@@ -25,6 +25,7 @@ import typer
 
 from ponder.agent.settings import (
     MAX_PARALLEL,
+    MAX_SAMPLES,
     RULES,
     SANDBOX_MODES,
     SCORER_NAMES,
@@ -136,8 +137,8 @@ _M, _T, _B, _O, _S = "Model", "Thinking", "Budget", "Output", "Sandbox"
 # name -> (annotation, typer.Option). The order is the order of --help within each panel.
 MODEL_FLAGS: dict[str, tuple[Any, Any]] = {
     "model": (Optional[str], typer.Option(None, "-m", "--model", envvar="PONDER_MODEL", rich_help_panel=_M,
-                                          help="default (1.5B), small (0.5B), fake, or a GGUF path; with --base-url, "
-                                               "the server's model (default: the first it lists).")),
+                                          help="default (1.5B), small (0.5B), fake, a name from `ponder models`, or a GGUF "
+                                               "path; with --base-url, the server's model (default: the first it lists).")),
     "base_url": (Optional[str], typer.Option(LOAD.base_url, "--base-url", envvar="PONDER_BASE_URL",
                                              callback=base_url, rich_help_panel=_M,
                                              help="An OpenAI-compatible server (vLLM, llama-server…), e.g. "
@@ -150,7 +151,7 @@ MODEL_FLAGS: dict[str, tuple[Any, Any]] = {
                                      help="Layers to offload: auto (all with a GPU build) or N.")),
 }
 THINKING_FLAGS: dict[str, tuple[Any, Any]] = {
-    "samples": (int, typer.Option(RUN.samples, "--samples", "-n", min=1, max=64, rich_help_panel=_T,
+    "samples": (int, typer.Option(RUN.samples, "--samples", "-n", min=1, max=MAX_SAMPLES, rich_help_panel=_T,
                                   help="Chains of vote/best-of-n, rollouts of mcts.")),
     "rounds": (int, typer.Option(RUN.rounds, "--rounds", min=1, max=10, rich_help_panel=_T,
                                  help="Most rounds of chain's review loop.")),
@@ -199,12 +200,15 @@ SANDBOX_FLAGS: dict[str, tuple[Any, Any]] = {
 }
 
 
-def with_options(*, answer_flags: bool = False, many_strategies: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Add the shared flags to a Typer command, which then takes `options: Options` instead."""
+def with_options(*, answer_flags: bool = False, many_strategies: bool = False,
+                 reasoning_flag: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Add the shared flags to a Typer command, which then takes `options: Options` instead
+    (`answer_flags`: --reasoning, --json and --events; `reasoning_flag`: --reasoning alone)."""
     strategy_flag = {"strategy": (str, typer.Option(DEFAULT_STRATEGY, "--strategy", rich_help_panel=_T,
                                                     help=_strategy_help(many_strategies)))}
-    flags = {**MODEL_FLAGS, **strategy_flag, **THINKING_FLAGS, **BUDGET_FLAGS,
-             **(ANSWER_FLAGS if answer_flags else {}), **TRACE_FLAGS, **SANDBOX_FLAGS}
+    answer = ANSWER_FLAGS if answer_flags else {"reasoning": ANSWER_FLAGS["reasoning"]} if reasoning_flag else {}
+    flags = {**MODEL_FLAGS, **strategy_flag, **THINKING_FLAGS, **BUDGET_FLAGS, **answer, **TRACE_FLAGS,
+             **SANDBOX_FLAGS}
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "options"]
@@ -239,7 +243,7 @@ def build_options(values: dict[str, Any], many_strategies: bool = False) -> Opti
     if problems:
         raise UsageError("; ".join(problems))
     if values["model"] is not None and not values["model"].strip():  # not the default model in disguise
-        raise UsageError("-m/--model is empty; give default, small, fake or a GGUF path")
+        raise UsageError("-m/--model is empty; give default, small, fake, a name from `ponder models` or a GGUF path")
     if values.get("as_json") and values.get("events"):
         raise UsageError("--json and --events cannot be used together")
     sides = values["parallel"] if any(STRATEGIES[name].parallel for name in strategies) else 1

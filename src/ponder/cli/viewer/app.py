@@ -406,7 +406,7 @@ class RunListScreen(Screen[None]):
         Binding("g", "rescan", "Rescan"),
         Binding("q", "app.quit", "Quit"),
     ]
-    COLUMNS = ("time (UTC)", "question", "answer", "status", "strategy", "tokens", "seconds")
+    COLUMNS = ("time (UTC)", "chat", "question", "answer", "status", "strategy", "tokens", "seconds")
 
     def __init__(self, directory: Path) -> None:
         super().__init__()
@@ -468,7 +468,8 @@ class RunListScreen(Screen[None]):
 def run_row(run: RunSummary) -> list[Text]:
     """The cells of one run in the list, as Text."""
     seconds = None if run.seconds is None else number(run.seconds, ".1f")
-    return [cell(utc(run.started)), cell(one_line(run.question, 40)), cell(one_line(run.answer, 16)),
+    chat = f"{one_line(run.session[-6:], 6)} #{run.turn if run.turn is not None else '?'}" if run.session else None
+    return [cell(utc(run.started)), cell(chat), cell(one_line(run.question, 40)), cell(one_line(run.answer, 16)),
             cell(one_line(run.status, 16)), cell(one_line(run.strategy, 16)), cell(run.tokens, justify="right"),
             cell(seconds, justify="right")]
 

@@ -8,6 +8,9 @@ Rules that must hold:
 - A file that is not a trace, is damaged, or cannot be read, is still listed, marked as such;
   never raises.
 - Times are UTC, from the trace's own timestamps (the file's mtime only when it has none).
+- The turns of a `ponder chat` session (RunStarted params `chat`: session, turn, question as
+  typed) are listed together, the session where its newest turn would be, and show the
+  question as typed rather than the conversation it was asked with.
 """
 
 from __future__ import annotations
@@ -37,10 +40,13 @@ class RunSummary:
     model: str = ""
     tokens: int | None = None
     seconds: float | None = None
+    session: str = ""  # the `ponder chat` session the run is a turn of
+    turn: int | None = None
 
     def haystack(self) -> str:
         """The text a filter query is matched against (lower case)."""
-        parts = (self.run, self.question, self.answer, self.status, self.strategy, self.model, self.path.name)
+        parts = (self.run, self.question, self.answer, self.status, self.strategy, self.model, self.path.name,
+                 self.session)
         return "\n".join(parts).lower()
 
 
@@ -51,7 +57,12 @@ def scan(directory: Path) -> list[RunSummary]:
     except OSError:
         return []
     runs = [summarize_file(p) for p in paths]
-    return sorted(runs, key=lambda r: (r.started, r.path.name), reverse=True)
+    newest: dict[str, float] = {}  # a chat session -> the start of its newest turn
+    for run in runs:
+        if run.session:
+            newest[run.session] = max(newest.get(run.session, run.started), run.started)
+    return sorted(runs, key=lambda r: (newest.get(r.session, r.started), r.session, r.started, r.path.name),
+                  reverse=True)
 
 
 def filter_runs(runs: list[RunSummary], query: str) -> list[RunSummary]:
@@ -81,10 +92,14 @@ def summarize_events(path: Path, head: list[Event], tail: list[Event], mtime: fl
     answer = next((e for e in reversed(tail) if isinstance(e, Answer)), None)
     usage = finished.usage if finished else {}
     text = finished.answer if finished and finished.answer else (answer.text if answer else "")
+    chat = started.params.get("chat") if isinstance(started.params, dict) else None
+    chat = chat if isinstance(chat, dict) else {}
+    typed, session = chat.get("question"), chat.get("session")
     return RunSummary(
-        path, started.run, started.ts, started.question, text or "",
+        path, started.run, started.ts, typed if isinstance(typed, str) else started.question, text or "",
         finished.status if finished else "running", started.strategy, started.model,
         _int(usage.get("completion_tokens")), _float(usage.get("seconds")),
+        session if isinstance(session, str) else "", _int(chat.get("turn")),
     )
 
 

@@ -1,0 +1,197 @@
+"""A chat's input: a terminal prompt with line editing and history, or stdin line by line.
+
+Rules that must hold:
+- On a terminal, lines are read with the stdlib `readline` (no new dependency): line editing,
+  Tab completes commands, and the history is kept across sessions in
+  `paths.data_dir()/chat_history` (its newest HISTORY_LENGTH entries; a history that cannot be
+  read or written costs nothing). Bracketed paste is on, so a paste of several lines stays in
+  the line being edited and is sent as one question by Enter.
+- When stdin is not a terminal it is read line by line, each read bounded (a line longer
+  than MAX_QUESTION_BYTES is skipped whole), with no prompt and no history.
+- A line starting with `\"\"\"` opens a block that ends at a line ending with `\"\"\"`: the
+  lines between are one question, never a command. Otherwise a line starting with "/" is a
+  command.
+- A line that cannot be used (not UTF-8, too long, a block the input ended inside) is one
+  UsageError; the caller says it in one line and reads on. The end of the input (Ctrl-D) is
+  None; Ctrl-C reaches the caller as KeyboardInterrupt.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, Iterable, Protocol
+
+from ponder.errors import UsageError
+from ponder.inputs import MAX_QUESTION_BYTES, decode_utf8
+
+HISTORY_LENGTH = 1000
+PROMPT, MORE = ">>> ", "... "
+QUOTES = '"""'
+_SKIP_CHUNK = 64 * 1024
+
+
+class Lines(Protocol):
+    """Where a chat's lines come from."""
+
+    def line(self, more: bool = False) -> str | None:
+        """The next line without its newline (`more`: inside a block), or None at the end."""
+        ...
+
+    def remember(self, text: str) -> None:
+        """Keep an entry in the history (if there is one)."""
+        ...
+
+    def close(self) -> None:
+        """Save what needs saving."""
+        ...
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What the user sent: a question or a command line."""
+
+    text: str
+    command: bool = False
+
+
+def read_entry(lines: Lines) -> Entry | None:
+    """The next question or command (a line, or a block between triple quotes); None at the end."""
+    line = lines.line()
+    if line is None:
+        return None
+    if line.lstrip().startswith(QUOTES):
+        return Entry(_block(line.lstrip()[len(QUOTES):], lines))
+    return Entry(line.strip(), command=line.lstrip().startswith("/"))
+
+
+def _block(first: str, lines: Lines) -> str:
+    """The lines of a block up to the one that ends with the closing quotes, as one text."""
+    body: list[str] = []
+    text: str | None = first
+    while text is not None and not text.rstrip().endswith(QUOTES):
+        body.append(text)
+        text = lines.line(more=True)
+    if text is None:
+        raise UsageError(f'the input ended inside a {QUOTES} block; that question was not asked')
+    body.append(text.rstrip()[: -len(QUOTES)])
+    return "\n".join(body).strip()
+
+
+class PipedLines:
+    """Lines of a stdin that is not a terminal, each read bounded."""
+
+    def __init__(self, stream: BinaryIO | None, limit: int = MAX_QUESTION_BYTES) -> None:
+        self.stream = stream
+        self.limit = limit
+        self.number = 0
+
+    def line(self, more: bool = False) -> str | None:
+        """The next line of stdin, or None at its end; a line over the limit is skipped (UsageError)."""
+        if self.stream is None:
+            return None
+        try:
+            raw = self.stream.readline(self.limit + 1)
+        except OSError as exc:
+            raise UsageError(f"cannot read stdin: {exc.strerror or exc}") from None
+        if not raw:
+            return None
+        self.number += 1
+        if len(raw) > self.limit and not raw.endswith(b"\n"):
+            self._skip_rest()
+            raise UsageError(f"line {self.number} of stdin is larger than {self.limit // 1024} KiB; skipped")
+        return decode_utf8(raw, f"line {self.number} of stdin").rstrip("\r\n")
+
+    def _skip_rest(self) -> None:
+        assert self.stream is not None
+        while (chunk := self.stream.readline(_SKIP_CHUNK)) and not chunk.endswith(b"\n"):
+            pass
+
+    def remember(self, text: str) -> None:
+        """No history when reading a pipe."""
+
+    def close(self) -> None:
+        """Nothing to save."""
+
+
+class TerminalLines:
+    """Lines typed at a terminal, read with readline: editing, history, command completion."""
+
+    def __init__(self, history: Path, commands: Iterable[str]) -> None:
+        self.history = history
+        self.commands = sorted(commands)
+        self.readline = _readline()
+        self._prompt_on_stdout = _is_tty(sys.stdout)
+        if self.readline is not None:
+            self._set_up(self.readline)
+
+    def line(self, more: bool = False) -> str | None:
+        """The next line typed, or None after Ctrl-D."""
+        prompt = MORE if more else PROMPT
+        if not self._prompt_on_stdout:  # stdout is redirected: the prompt goes where the user looks
+            sys.stderr.write(prompt)
+            sys.stderr.flush()
+            prompt = ""
+        try:
+            return input(prompt)
+        except EOFError:
+            sys.stderr.write("\n")
+            return None
+        except UnicodeDecodeError:
+            raise UsageError("the line is not valid UTF-8") from None
+
+    def remember(self, text: str) -> None:
+        """Add an entry to the history and save the history."""
+        if self.readline is None or not text.strip():
+            return
+        self.readline.add_history(text)
+        self.close()
+
+    def close(self) -> None:
+        """Write the history file (its newest HISTORY_LENGTH entries); failures cost nothing."""
+        if self.readline is None:
+            return
+        try:
+            self.history.parent.mkdir(parents=True, exist_ok=True)
+            self.readline.write_history_file(str(self.history))
+        except OSError:
+            pass
+
+    def _set_up(self, readline: Any) -> None:
+        readline.set_auto_history(False)  # whole entries are added (a block is one), not each line
+        readline.set_history_length(HISTORY_LENGTH)
+        try:
+            readline.read_history_file(str(self.history))
+        except (OSError, UnicodeDecodeError):
+            pass
+        readline.set_completer(self._complete)
+        if "libedit" in (readline.__doc__ or ""):  # macOS's readline speaks another dialect
+            readline.parse_and_bind("bind ^I rl_complete")
+            return
+        readline.parse_and_bind("set enable-bracketed-paste on")
+        readline.parse_and_bind("tab: complete")
+
+    def _complete(self, text: str, state: int) -> str | None:
+        """Readline's completer: the command names that start with what is typed after '/'."""
+        buffer = self.readline.get_line_buffer() if self.readline else ""
+        if not buffer.startswith("/") or " " in buffer:
+            return None
+        found = [name for name in self.commands if name.startswith(text)]
+        return found[state] if state < len(found) else None
+
+
+def _readline() -> Any:
+    """The stdlib readline module, or None where Python has none."""
+    try:
+        import readline
+    except ImportError:
+        return None
+    return readline
+
+
+def _is_tty(stream: Any) -> bool:
+    try:
+        return bool(stream is not None and stream.isatty())
+    except (OSError, ValueError):
+        return False
