@@ -84,7 +84,7 @@ def read_stream(stream: BinaryIO, limit: int, what: str) -> bytes:
     if data is None:
         data = b""
     if len(data) > limit:
-        raise UsageError(f"{what} is larger than {_size(limit)}; refusing to read it")
+        raise UsageError(f"{what} is larger than {size_text(limit)}; refusing to read it")
     return data
 
 
@@ -136,8 +136,11 @@ def argument_text(value: str, what: str) -> str:
     return value
 
 
-def _size(limit: int) -> str:
-    return f"{limit // MIB} MiB" if limit >= MIB and limit % MIB == 0 else f"{limit // KIB} KiB"
+def size_text(limit: int) -> str:
+    """A byte limit in words: '256 KiB', '1 MiB'."""
+    if limit >= MIB and limit % MIB == 0:
+        return f"{limit // MIB} MiB"
+    return f"{limit // KIB} KiB" if limit >= KIB and limit % KIB == 0 else f"{limit:,} bytes"
 
 
 def is_same_file(first: str | os.PathLike[str], second: str | os.PathLike[str]) -> bool:
@@ -151,5 +154,5 @@ def is_same_file(first: str | os.PathLike[str], second: str | os.PathLike[str]) 
 __all__ = [
     "MAX_CODE_BYTES", "MAX_QUESTION_BYTES", "MAX_QUESTIONS_BYTES", "MAX_RESULTS_BYTES", "MAX_SCRIPT_BYTES",
     "MAX_TRACE_BYTES", "argument_text", "decode_utf8", "describe", "is_same_file", "open_regular", "read_file",
-    "read_source", "read_stdin", "read_stream", "stdin_bytes",
+    "read_source", "read_stdin", "read_stream", "size_text", "stdin_bytes",
 ]

@@ -6,7 +6,8 @@ Rules that must hold:
   (its trace ends with an `interrupted` event) closes it on SIGTERM too.
 - `exit_code()` is 130 after SIGINT and 143 (128 + 15) after SIGTERM.
 - Inside `held()` a signal is only noted; it is raised when the outermost `held()` ends, so
-  a whole line (of a trace or a results file) is written or not at all. Without `install()`
+  a whole line (of a trace or a results file) is written or not at all. When the block
+  itself raises, its error goes on and the noted signal is dropped, never kept to fire later. Without `install()`
   (a library caller) the default handlers stay and `held()` holds nothing back.
 """
 
@@ -46,9 +47,11 @@ def held() -> Iterator[None]:
         yield
     finally:
         _state["depth"] -= 1
-    if _state["depth"] == 0 and _state["pending"]:
-        signum, _state["pending"] = _state["pending"], 0
-        _raise(signum)
+        signum = _state["pending"] if _state["depth"] == 0 else 0
+        if signum:
+            _state["pending"] = 0  # never left behind to fire at the end of some later block
+    if signum:
+        _raise(signum)  # reached only when the block ended normally; an error it raised goes first
 
 
 def _on_signal(signum: int, frame: object) -> None:

@@ -131,7 +131,9 @@ def test_a_server_killed_mid_run_gives_one_line_exit_1_and_an_error_trace(defaul
         doomed.stop()
     assert run.returncode == 1, err.decode()
     lines = err.decode().strip().splitlines()
-    assert len(lines) == 1 and "server" in lines[0] and "Traceback" not in lines[0], lines
+    errors = [line for line in lines if line.startswith("ponder: error")]
+    assert len(lines) == 2 and "on the server" in lines[0], lines  # the note naming the server, then the error
+    assert len(errors) == 1 and "server" in errors[0] and "Traceback" not in err.decode(), lines
     (trace,) = traces.glob("*.jsonl")
     last = json.loads(trace.read_text().splitlines()[-1])
     assert last["type"] == "run_finished" and last["status"] == "error" and last["error"]

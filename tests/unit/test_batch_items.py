@@ -128,3 +128,9 @@ def test_a_usable_reference_is_kept_as_text(answer, kept):
     line = f'{{"id": "a", "question": "q?", "answer": {answer}}}\n'.encode()
     (entry,) = read_items(io.BytesIO(line), reference_key="answer")
     assert isinstance(entry, Item) and entry.reference == kept
+
+
+@pytest.mark.parametrize("raw_id", ['""', '"  "'])
+def test_a_blank_id_is_a_bad_line(raw_id):
+    (entry,) = read_items(io.BytesIO(f'{{"id": {raw_id}, "question": "q?"}}\n'.encode()))
+    assert isinstance(entry, BadLine) and "unusable id" in entry.error

@@ -253,7 +253,7 @@ def test_a_question_without_an_answer_makes_a_pipe_exit_4(tmp_path):
 def test_a_line_that_is_not_utf8_is_one_line_and_the_chat_goes_on(tmp_path):
     spec = fake_script(tmp_path, scripts.PASSING)
     done = ponder("chat", "-m", spec, "--no-trace", stdin=b"\xff\xfe\nq\n")
-    assert done.returncode == 0 and done.stdout == b"9\n"
+    assert done.returncode == 4 and done.stdout == b"9\n"  # the line that could not be read went unanswered
     assert done.stderr.decode().count("\n") == 1 and b"not valid UTF-8" in done.stderr
 
 

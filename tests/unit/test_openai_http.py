@@ -521,6 +521,7 @@ def test_a_run_whose_stream_is_cut_is_exit_1_with_the_trace_closed_as_error(stub
     done = ponder("ask", "--base-url", stub.url, "--strategy", "cascade", "--trace-dir", str(tmp_path), "What is 17 * 23?")
     assert done.returncode == 1
     lines = done.stderr.decode().strip().splitlines()
-    assert len(lines) == 1 and "stream mid-step" in lines[0], lines
+    assert len(lines) == 2 and "on the server" in lines[0], lines  # a note says which server answers
+    assert "stream mid-step" in lines[1], lines
     trace = [json.loads(line) for line in next(tmp_path.glob("*.jsonl")).open()]
     assert trace[-1]["type"] == "run_finished" and trace[-1]["status"] == "error"

@@ -213,3 +213,17 @@ def test_a_signal_inside_held_is_raised_when_the_block_ends(installed_handlers):
         os.kill(os.getpid(), signal.SIGINT)
         sum(range(1000))
     assert interrupts.exit_code() == 130
+
+
+def test_a_signal_held_while_the_block_fails_is_not_kept_for_a_later_block(installed_handlers):
+    import os
+    import signal
+
+    interrupts = installed_handlers
+    with pytest.raises(OSError):
+        with interrupts.held():
+            os.kill(os.getpid(), signal.SIGINT)
+            sum(range(1000))
+            raise OSError("disk full")
+    with interrupts.held():  # a later, unrelated block ends without an old signal firing
+        pass

@@ -22,7 +22,7 @@ from typing import Any, BinaryIO, Union
 
 from ponder.batch.metrics import gsm8k_reference
 from ponder.errors import UsageError
-from ponder.inputs import MAX_QUESTIONS_BYTES, MIB
+from ponder.inputs import MAX_QUESTIONS_BYTES, size_text
 
 MAX_LINE_BYTES = 64 * 1024
 MAX_LINES = 1_000_000
@@ -106,7 +106,8 @@ def _parse(text: str, number: int, jsonl: bool, reference_key: str | None) -> En
     if "\x00" in question:
         return _bad(number, "contains NUL bytes")
     raw_id = record.get("id", record.get("custom_id", number))
-    if not isinstance(raw_id, (str, int)) or isinstance(raw_id, bool) or str(raw_id).startswith("line:"):
+    if (not isinstance(raw_id, (str, int)) or isinstance(raw_id, bool) or str(raw_id).startswith("line:")
+            or not str(raw_id).strip()):
         return _bad(number, "has an unusable id")
     reference = record.get(reference_key) if reference_key else None
     if reference is not None:
@@ -176,14 +177,10 @@ class _Bounded:
         self.read += len(raw)
         self.lines += raw.endswith(b"\n")
         if self.read > self.max_bytes:
-            raise UsageError(f"{self.what} is larger than {_size(self.max_bytes)}; refusing to read it")
+            raise UsageError(f"{self.what} is larger than {size_text(self.max_bytes)}; refusing to read it")
         if self.lines > self.max_lines:
             raise UsageError(f"{self.what} has more than {self.max_lines:,} lines; split it")
         return raw
-
-
-def _size(limit: int) -> str:
-    return f"{limit // MIB} MiB" if limit % MIB == 0 else f"{limit:,} bytes"
 
 
 def _lines(stream: _Bounded, max_line: int):  # type: ignore[no-untyped-def]

@@ -154,7 +154,7 @@ def _classify(f: BinaryIO) -> Iterator[tuple[bytes, dict[str, Any] | None]]:
             continue
         try:
             record = json.loads(raw) if raw.endswith(b"\n") else None
-        except ValueError:
+        except (ValueError, RecursionError):
             record = None
         if not is_result(record) or record["id"] in seen:
             yield raw, None

@@ -24,8 +24,10 @@ from pathlib import Path
 from typing import Any, Callable, Generator, Iterator
 
 from ponder.cli.options import Options
+from ponder.cli.streams import print_line
 from ponder.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, PonderError, UsageError
 from ponder.inputs import MAX_QUESTION_BYTES, argument_text, decode_utf8, read_stream, stdin_bytes
+from ponder.interrupts import held
 from ponder.trace.events import Event, RunFinished, RunStarted, StepFinished, ToolCall, ToolResult
 
 
@@ -113,7 +115,13 @@ def load_model(options: Options):  # type: ignore[no-untyped-def]
     spec = model_spec(options.model, server=bool(options.load.base_url))
     if not options.load.base_url and needs_assembly(spec):
         sys.stderr.write(f"ponder: assembling the {spec} model into the cache (once)…\n")
-    return load_backend(spec, options.load)
+    backend = load_backend(spec, options.load)
+    if options.load.base_url and not spec.startswith("fake"):  # say so: $OPENAI_BASE_URL may be set for other tools
+        from ponder.cli.safe import visible
+
+        sys.stderr.write(f"ponder: using {visible(str(getattr(backend, 'name', spec)))} on the server "
+                         f"{visible(options.load.base_url)}\n")
+    return backend
 
 
 def run_question(backend, question: str, options: Options, run_id: str, path: Path | None,  # type: ignore[no-untyped-def]
@@ -130,9 +138,10 @@ def run_question(backend, question: str, options: Options, run_id: str, path: Pa
     view = ReasoningView(mode)
     writer = TraceWriter(path) if path else None
     seen: list[Event] = []
-    sinks: list[Callable[[Event], None]] = [seen.append, view.handle, warn_weak_isolation]
+    sinks: list[Callable[[Event], None]] = [seen.append]
     if writer:
-        sinks.append(writer.write)
+        sinks.append(writer.write)  # the trace first: what a second Ctrl-C must not cost
+    sinks += [view.handle, warn_weak_isolation]
     if options.output.events:
         sinks.append(_print_event)
     model_name = getattr(backend, "name", "model")
@@ -144,9 +153,12 @@ def run_question(backend, question: str, options: Options, run_id: str, path: Pa
             for sink in sinks:
                 sink(event)
     except KeyboardInterrupt:
-        _close(sinks, RunFinished(run_id, status="interrupted", usage=summarize(seen)), view, writer)
-        if stream is not None:
-            stream.close()  # the strategy's own clean-up (open batches) runs now, not when collected
+        with held():  # a second Ctrl-C waits until the trace is closed and the view stopped
+            finished = bool(seen) and isinstance(seen[-1], RunFinished)  # the signal came after the run ended
+            final = None if finished else RunFinished(run_id, status="interrupted", usage=summarize(seen))
+            _close(sinks if final else [], final, view, writer)
+            if stream is not None:
+                stream.close()  # the strategy's own clean-up (open batches) runs now, not when collected
         return seen
     except PonderError as exc:  # the model, the trace (WriteError) or stdout (StdoutError) failed
         _close(sinks, RunFinished(run_id, status="error", usage=summarize(seen), error=str(exc)), view, writer)
@@ -184,14 +196,16 @@ def warn_weak_isolation(event: Event) -> None:
 
 def _close(sinks, final: RunFinished | None, view, writer) -> None:  # type: ignore[no-untyped-def]
     """Give a closing event (if any) to every sink that still works, then close the view and trace."""
-    for sink in sinks if final else []:
-        try:
-            sink(final)
-        except (PonderError, ValueError):
-            pass  # this sink already failed; that first failure is what gets reported
-    view.close()
-    if writer:
-        writer.close()
+    try:
+        for sink in sinks if final else []:
+            try:
+                sink(final)
+            except (PonderError, ValueError):
+                pass  # this sink already failed; that first failure is what gets reported
+    finally:
+        view.close()
+        if writer:
+            writer.close()
 
 
 def _report(events: list[Event], options: Options, path: Path | None) -> int:
@@ -200,9 +214,9 @@ def _report(events: list[Event], options: Options, path: Path | None) -> int:
 
     finished = next(e for e in reversed(events) if isinstance(e, RunFinished))
     if options.output.as_json:
-        _print_line(to_json(json_result(events, path)))
+        print_line(to_json(json_result(events, path)))
     elif not options.output.events and finished.answer:
-        _print_line(visible(finished.answer))
+        print_line(visible(finished.answer))
     if not finished.answer:
         sys.stderr.write("ponder: error: the model gave no answer\n")
         return EXIT_FAILURE
@@ -263,13 +277,6 @@ def strategy_result(events: list[Event]) -> dict[str, Any]:
 def _print_event(event: Event) -> None:
     from ponder.trace.jsonl import dumps
 
-    _print_line(dumps(event))
+    print_line(dumps(event))
 
 
-def _print_line(text: str) -> None:
-    """One whole line on stdout (an interrupt waits for its end)."""
-    from ponder.interrupts import held
-
-    with held():
-        sys.stdout.write(text + "\n")
-        sys.stdout.flush()

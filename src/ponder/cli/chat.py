@@ -32,14 +32,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ponder.cli.ask import load_model, run_question, trace_directory, was_interrupted
-from ponder.cli.chat_input import QUOTES, Entry, Lines, PipedLines, TerminalLines, read_entry
+from ponder.cli.chat_input import QUOTES, Entry, Lines, PipedLines, TerminalLines, is_terminal, read_entry
 from ponder.cli.conversation import Turn, best_answer, fit, to_markdown, with_context
 from ponder.cli.options import Options, check_strategies
 from ponder.cli.safe import visible
-from ponder.cli.streams import StdoutError
+from ponder.cli.streams import StdoutError, print_line
 from ponder.errors import EXIT_BATCH_FAILED, EXIT_INTERRUPTED, EXIT_OK, PonderError, UsageError
 from ponder.inputs import MAX_QUESTION_BYTES, stdin_bytes
-from ponder.interrupts import EXIT_SIGTERM, Terminated, exit_code, held
+from ponder.interrupts import EXIT_SIGTERM, Terminated, exit_code
 from ponder.thought_factors.prompt import chain_prompt
 from ponder.trace.events import RunFinished
 
@@ -70,9 +70,11 @@ def run_chat(options: Options) -> int:
     from ponder import paths
 
     directory = trace_directory(options)
-    terminal = _is_terminal(sys.stdin)
+    terminal = is_terminal(sys.stdin)
     if terminal:
         _note("loading the model…")
+    # /strategy may switch to one that decodes side by side: room for --parallel sequences from the start
+    options = replace(options, load=replace(options.load, sequences=options.run.parallel))
     backend = load_model(options)
     chat = Chat(options, backend, directory, terminal)
     lines: Lines = (TerminalLines(paths.data_dir() / "chat_history", [*COMMANDS, "quit"]) if terminal
@@ -108,6 +110,7 @@ class Chat:
             _note(f"chat with {visible(self.model)} ({self.options.strategy}); /help lists the commands, Ctrl-D leaves")
         armed = False  # a Ctrl-C at the prompt now leaves
         while True:
+            entry = None
             try:
                 entry = read_entry(lines)
                 if entry is None:
@@ -116,12 +119,14 @@ class Chat:
                 outcome = self._handle(entry)
             except UsageError as exc:
                 _error(str(exc))
+                if not self.terminal and (entry is None or not entry.command):
+                    self.unanswered += 1  # a question line that could not be read or asked: exit 4
                 armed = False
                 continue
             except KeyboardInterrupt as exc:
                 if isinstance(exc, Terminated) or not self.terminal or armed:
                     return _interrupt_code(exc, self.terminal)
-                sys.stdout.write("\n")
+                sys.stderr.write("\n")  # stdout carries only answers
                 _note("press Ctrl-C again or Ctrl-D to leave")
                 armed = True
                 continue
@@ -145,11 +150,11 @@ class Chat:
             raise UsageError(f"the question is larger than {MAX_QUESTION_BYTES // 1024} KiB")
         if "\x00" in question:
             raise UsageError("the question contains NUL bytes")
-        asked = self._with_context(question)
         run_id, number = new_run_id(), len(self.turns) + 1
         path = self.directory / f"{run_id}.jsonl" if self.directory else None
         turn = Turn(number, question, "error", strategy=self.options.strategy, trace=path)
         try:
+            asked = self._with_context(question)  # may ask a server to count tokens: it may fail too
             events = run_question(self.backend, asked, self.options, run_id, path,
                                   params={"chat": {"session": self.session, "turn": number, "question": question}})
         except StdoutError:
@@ -165,7 +170,7 @@ class Chat:
         answer = finished.answer if isinstance(finished, RunFinished) else None
         self._keep(replace(turn, status="ok" if answer else "no answer", answer=answer))
         if answer:
-            _say(visible(answer))
+            print_line(visible(answer))
         else:
             _error("the model gave no answer")
         return ""
@@ -277,7 +282,7 @@ class Chat:
     def _view(self, argument: str) -> None:
         if self.last_trace is None:
             raise UsageError("no trace to view yet" + (" (--no-trace)" if self.directory is None else ""))
-        if not self.terminal or not _is_terminal(sys.stdout):
+        if not self.terminal or not is_terminal(sys.stdout):
             raise UsageError(f"/view needs a terminal; `ponder view --export md {self.last_trace}` prints the run")
         subprocess.run([sys.executable, "-m", "ponder", "view", str(self.last_trace)], check=False)
 
@@ -354,24 +359,10 @@ def _interrupt_code(exc: KeyboardInterrupt, terminal: bool) -> int:
     """The exit code when an interrupt ends the session: 0 for Ctrl-C at a terminal's prompt,
     else as for `ask` (130, 143 for SIGTERM) with its one line."""
     if terminal and not isinstance(exc, Terminated):
-        sys.stdout.write("\n")
+        sys.stderr.write("\n")  # stdout carries only answers
         return EXIT_OK
     sys.stderr.write("ponder: interrupted\n")
     return EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_INTERRUPTED
-
-
-def _is_terminal(stream: Any) -> bool:
-    try:
-        return bool(stream is not None and stream.isatty())
-    except (OSError, ValueError):
-        return False
-
-
-def _say(text: str) -> None:
-    """An answer: one whole line on stdout (an interrupt waits for its end)."""
-    with held():
-        sys.stdout.write(text + "\n")
-        sys.stdout.flush()
 
 
 def _note(text: str) -> None:

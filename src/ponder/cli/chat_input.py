@@ -122,7 +122,7 @@ class TerminalLines:
         self.history = history
         self.commands = sorted(commands)
         self.readline = _readline()
-        self._prompt_on_stdout = _is_tty(sys.stdout)
+        self._prompt_on_stdout = is_terminal(sys.stdout)
         if self.readline is not None:
             self._set_up(self.readline)
 
@@ -190,7 +190,8 @@ def _readline() -> Any:
     return readline
 
 
-def _is_tty(stream: Any) -> bool:
+def is_terminal(stream: Any) -> bool:
+    """Whether a stream is a terminal (False when closed or missing)."""
     try:
         return bool(stream is not None and stream.isatty())
     except (OSError, ValueError):

@@ -17,12 +17,13 @@ Rules that must hold:
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from typing import Any, Optional
 
 import typer
+
+from ponder.trace.jsonl import to_json
 
 models_app = typer.Typer(help="List, register and choose models: `ponder models` lists them.",
                          invoke_without_command=True)
@@ -90,8 +91,8 @@ def list_models(as_json: bool) -> None:
     rows = [_embedded_row(name, default) for name in _embedded_names()]
     rows += [_registered_row(model, default) for _, model in sorted(registry.models.items())]
     if as_json:
-        sys.stdout.write(json.dumps({"default": default, "config": str(user_models.registry_file()),
-                                     "models": rows}, indent=2) + "\n")
+        sys.stdout.write(to_json({"default": default, "config": str(user_models.registry_file()),
+                                  "models": rows}, indent=2) + "\n")
     else:
         sys.stdout.write(_table(rows))
     _warn_if_overridden()

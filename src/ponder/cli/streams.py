@@ -79,6 +79,15 @@ def guard() -> None:
     sys.stderr = _guarded(sys.stderr, 2, "stderr", fatal=False)  # type: ignore[assignment]
 
 
+def print_line(text: str) -> None:
+    """One whole line on stdout, flushed (an interrupt waits for its end)."""
+    from ponder.interrupts import held
+
+    with held():
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+
+
 def flush_stdout() -> None:
     """Flush stdout (raising StdoutError when it fails), so no failure is left for exit time."""
     sys.stdout.flush()

@@ -105,7 +105,7 @@ def server_message(body: str) -> str:
     """The message of an error body (OpenAI's `error.message`, FastAPI's `detail`), else the body."""
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return body
     if isinstance(data, dict):
         error = data.get("error")
@@ -338,7 +338,7 @@ class HttpBackend:
         """The JSON object a (non-streamed) response holds, or ServerError."""
         try:
             data = response.json()
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise ServerError(f"the server at {self.where} answered {path} with something that is not JSON") from None
         if not isinstance(data, dict):
             raise ServerError(f"the server at {self.where} answered {path} with JSON that is not an object")
@@ -503,7 +503,7 @@ class HttpBackend:
         """One streamed event, read."""
         try:
             event = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ServerError(f"the server at {self.where} sent a stream event that is not JSON") from None
         if not isinstance(event, dict):
             raise ServerError(f"the server at {self.where} sent a stream event that is not a JSON object")

@@ -35,6 +35,7 @@ from ponder import paths
 from ponder.errors import PonderError, UsageError
 from ponder.inputs import KIB, describe, open_regular, read_file
 from ponder.llm.registry import EMBEDDED
+from ponder.trace.jsonl import to_json
 
 FILENAME = "models.json"
 VERSION = 1
@@ -155,7 +156,7 @@ def check_name(name: str) -> None:
 def save(registry: Registry, path: Path | None = None) -> None:
     """Write the registry atomically: a temporary file beside it, flushed, then renamed over it."""
     path = path or registry_file()
-    text = json.dumps(registry.record(), indent=2) + "\n"
+    text = to_json(registry.record(), indent=2) + "\n"
     tmp: str | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

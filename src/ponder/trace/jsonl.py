@@ -18,6 +18,7 @@ Rules that must hold:
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -196,6 +197,9 @@ def parse_lines(lines: Iterable[str]) -> TraceRead:
 
 
 def read_trace(path: Path) -> TraceRead:
-    """Read a trace file; undecodable bytes are replaced, damaged lines reported."""
-    with open(path, encoding="utf-8", errors="replace", newline="") as f:
-        return parse_lines(f.readlines())
+    """Read a trace file (a regular file of at most MAX_TRACE_BYTES, else UsageError); undecodable
+    bytes are replaced, damaged lines reported."""
+    from ponder.inputs import MAX_TRACE_BYTES, read_file
+
+    text = read_file(path, MAX_TRACE_BYTES, "trace").decode("utf-8", errors="replace")
+    return parse_lines(io.StringIO(text, newline="").readlines())  # lines end at \n, \r\n or \r only
