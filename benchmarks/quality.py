@@ -96,16 +96,10 @@ def collect(args: argparse.Namespace) -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     pool = read_pool(args.out)
     wanted = parse_routes(args.routes)
-    tasks = []
-    for item in items(args.items, args.offset):
-        missing = [n for n in wanted if (item["id"], n) not in pool]
-        if args.only_disagreeing and _greedy_agree(pool, item["id"]):
-            missing = [n for n in missing if n < 2]  # the cascade reads no more routes here
-        tasks += [(item, n) for n in missing]
+    queue = _Tasks(items(args.items, args.offset), wanted, pool, args.only_disagreeing)
+    chunk = args.parallel * 4  # continuous batching within a chunk: a finished route's slot takes the next
     with open(args.out, "a", encoding="utf-8") as sink:
-        chunk = args.parallel * 4  # continuous batching within a chunk: a finished route's slot takes the next
-        for start in range(0, len(tasks), chunk):
-            wave = tasks[start: start + chunk]
+        while wave := queue.take(chunk):
             ids = SpanIds()
             works = []
             for item, n in wave:
@@ -116,14 +110,54 @@ def collect(args: argparse.Namespace) -> None:
             began = time.perf_counter()
             results = list(_drain(drive_together(backend, works)))[-1]
             seconds = time.perf_counter() - began
+            tokens = 0
             for (item, n), result in zip(wave, results):
                 row = _row(item, n, route_of(n), result, seconds, len(wave))
                 sink.write(json.dumps(row, ensure_ascii=False) + "\n")
                 sink.flush()
                 pool[(item["id"], n)] = row
-            done = min(start + chunk, len(tasks))
-            print(f"{done}/{len(tasks)} routes ({seconds:.0f}s): " + ", ".join(
-                f"{item['id']}:{n}:{pool[(item['id'], n)]['answer'] or '-'}" for item, n in wave), file=sys.stderr)
+                tokens += row["completion_tokens"]
+            print(f"{queue.items_done()}/{args.items} items, {len(wave)} routes, {tokens} tokens in {seconds:.0f}s "
+                  f"({tokens / seconds:.1f}/s): " + ", ".join(
+                      f"{item['id']}:{n}:{pool[(item['id'], n)]['answer'] or '-'}" for item, n in wave), file=sys.stderr)
+
+
+class _Tasks:
+    """The routes still to collect, item by item: the greedy routes first; an item's sampled
+    routes join (ahead of later items) once its greedy routes are in, and only where they
+    disagree when `only_disagreeing`. So an interrupted run leaves whole items behind it."""
+
+    def __init__(self, rows: list[dict[str, Any]], wanted: list[int], pool: dict[tuple[str, int], dict[str, Any]],
+                 only_disagreeing: bool) -> None:
+        self.rows, self.wanted, self.pool, self.only_disagreeing = iter(rows), wanted, pool, only_disagreeing
+        self.ready: list[tuple[dict[str, Any], int]] = []
+        self.waiting: list[dict[str, Any]] = []  # items whose sampled routes wait for their greedy ones
+        self.total = len(rows)
+        self.started = 0
+
+    def take(self, size: int) -> list[tuple[dict[str, Any], int]]:
+        """The next routes to decode, at most `size`."""
+        self._release()
+        while len(self.ready) < size and (row := next(self.rows, None)) is not None:
+            self.started += 1
+            self.ready += [(row, n) for n in self.wanted if n < 2 and (row["id"], n) not in self.pool]
+            self.waiting.append(row)
+            self._release()
+        wave, self.ready = self.ready[:size], self.ready[size:]
+        return wave
+
+    def items_done(self) -> int:
+        """Items with every route they need collected."""
+        return self.started - len(self.waiting) - len({row["id"] for row, _ in self.ready})
+
+    def _release(self) -> None:
+        for row in list(self.waiting):
+            if not all((row["id"], n) in self.pool for n in (0, 1) if n in self.wanted):
+                continue
+            self.waiting.remove(row)
+            if self.only_disagreeing and _greedy_agree(self.pool, row["id"]):
+                continue  # the cascade reads no more routes here
+            self.ready[:0] = [(row, n) for n in self.wanted if n >= 2 and (row["id"], n) not in self.pool]
 
 
 def _greedy_agree(pool: dict[tuple[str, int], dict[str, Any]], item_id: str) -> bool:
@@ -230,7 +264,10 @@ def report(args: argparse.Namespace) -> None:
     for (item_id, n), row in pool.items():
         by_item.setdefault(item_id, {})[n] = row
     order = [it["id"] for it in items(args.items, args.offset) if it["id"] in by_item]
-    complete = [i for i in order if 0 in by_item[i] and 1 in by_item[i]]
+    # Every row is scored on the same items: those with every route each configuration reads
+    # (an item whose sampled routes are still being collected is left out, not half-scored).
+    complete = [i for i in order if 0 in by_item[i] and 1 in by_item[i]
+                and all(replay_cascade(by_item[i], k, args.parallel) is not None for k in args.cascade_samples)]
     rows = []
     refs = {i: by_item[i][0]["reference"] for i in complete}
 
