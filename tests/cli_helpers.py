@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -34,3 +35,12 @@ def fake_script(tmp_path: Path, script: list[str] | dict[str, Any], delay: float
 
 
 REVIEW_ACCEPTS = {"review": "ACCEPT", "review-reasons": "The check agrees."}
+
+
+def signal_once_tracing(proc: subprocess.Popen, traces: Path, signum: int, settle: float = 0.5) -> None:  # type: ignore[type-arg]
+    """Send `signum` to a running ponder once a trace file has appeared in `traces` (the run is under way)."""
+    deadline = time.time() + 30
+    while time.time() < deadline and not any(traces.glob("*.jsonl")):
+        time.sleep(0.05)
+    time.sleep(settle)
+    proc.send_signal(signum)

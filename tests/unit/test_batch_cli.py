@@ -8,7 +8,7 @@ import signal
 import subprocess
 import time
 
-from tests.cli_helpers import PONDER, fake_script, ponder
+from tests.cli_helpers import PONDER, fake_script, ponder, signal_once_tracing
 from tests.unit import scripts
 
 
@@ -220,11 +220,7 @@ def interrupt_mid_item(tmp_path, args, sig):
     traces = tmp_path / "t"
     proc = subprocess.Popen([*PONDER, *args, "-m", spec, "--trace-dir", str(traces)], stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.time() + 60
-    while time.time() < deadline and not any(traces.glob("*.jsonl")):
-        time.sleep(0.05)
-    time.sleep(0.3)
-    proc.send_signal(sig)
+    signal_once_tracing(proc, traces, sig, settle=0.3)
     _, err = proc.communicate(timeout=60)
     return proc.returncode, err, [json.loads(t.read_text().splitlines()[-1]) for t in traces.iterdir()]
 

@@ -22,7 +22,7 @@ from ponder.llm.fake import FakeBackend, by_purpose
 from ponder.llm.llama import LoadOptions
 from ponder.thought_factors.catalogue import load_catalogue
 from ponder.trace.events import Answer, RoundFinished, StepFinished
-from tests.cli_helpers import PONDER, fake_script, ponder
+from tests.cli_helpers import PONDER, fake_script, ponder, signal_once_tracing
 from tests.tmux import Terminal, need_tmux
 from tests.unit import scripts
 
@@ -270,11 +270,7 @@ def test_a_signal_ends_a_piped_chat_with_the_trace_interrupted(tmp_path, signum,
     assert proc.stdin is not None
     proc.stdin.write(b"q\nnever asked\n")
     proc.stdin.flush()
-    deadline = time.time() + 30
-    while time.time() < deadline and not any((tmp_path / "t").glob("*.jsonl")):
-        time.sleep(0.05)
-    time.sleep(0.5)
-    proc.send_signal(signum)
+    signal_once_tracing(proc, (tmp_path / "t"), signum, settle=0.5)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == code, err
     (trace,) = list((tmp_path / "t").iterdir())

@@ -4,11 +4,10 @@ import json
 import os
 import signal
 import subprocess
-import time
 
 import pytest
 
-from tests.cli_helpers import PONDER, fake_script, ponder
+from tests.cli_helpers import PONDER, fake_script, ponder, signal_once_tracing
 from tests.unit import scripts
 
 
@@ -107,11 +106,7 @@ def test_a_signal_closes_the_trace_as_interrupted(tmp_path, signum, code):
     spec = fake_script(tmp_path, ["word " * 400] * 3, delay=0.01)
     proc = subprocess.Popen([*PONDER, "ask", "-m", spec, "--trace-dir", str(tmp_path / "t"), "q"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.time() + 30
-    while time.time() < deadline and not any((tmp_path / "t").glob("*.jsonl")):
-        time.sleep(0.05)
-    time.sleep(0.5)
-    proc.send_signal(signum)
+    signal_once_tracing(proc, (tmp_path / "t"), signum, settle=0.5)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == code, err
     (trace,) = list((tmp_path / "t").iterdir())
