@@ -6,7 +6,9 @@
 # Before anything is built, scripts/prerequisites.sh checks what the system must provide (make,
 # Python with venv, a C/C++ compiler and CMake to build llama-cpp-python, bubblewrap): as root
 # with apt-get it installs what is missing and says so; otherwise it stops at once with one line
-# naming what is missing and the command that installs it.
+# naming what is missing and the command that installs it. It also chooses the llama.cpp build:
+# CUDA when a CUDA toolkit (nvcc) and an NVIDIA GPU are here, else the CPU; PONDER_CUDA=1 or 0
+# forces the choice (`PONDER_CUDA=1 make ask`). `ponder doctor` says which build was made.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -21,7 +23,7 @@ export Q
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	@$(PREREQ) announce
+	@$(PREREQ) llama
 	$(BIN)/python -m pip install --quiet -e '.[model,test]'
 	touch $(STAMP)
 

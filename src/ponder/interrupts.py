@@ -9,11 +9,14 @@ Rules that must hold:
   a whole line (of a trace or a results file) is written or not at all. When the block
   itself raises, its error goes on and the noted signal is dropped, never kept to fire later. Without `install()`
   (a library caller) the default handlers stay and `held()` holds nothing back.
+- Signals are handled in the main thread only, so `held()` in another thread (a worker of
+  `batch --concurrency`) holds nothing back and never raises: no signal can tear its write.
 """
 
 from __future__ import annotations
 
 import signal
+import threading
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -42,6 +45,9 @@ def exit_code() -> int:
 @contextmanager
 def held() -> Iterator[None]:
     """Hold SIGINT and SIGTERM off for the block; raise one that came when it ends."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # a handler only ever runs in the main thread
+        return
     _state["depth"] += 1
     try:
         yield

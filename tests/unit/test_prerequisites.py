@@ -23,8 +23,9 @@ def machine(tmp_path):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
 
-    def run(goal: str, *, tools=(), root: bool = False, apt: bool = True, built: bool = False,
-            python: str = sys.executable, dry_run: bool = True) -> subprocess.CompletedProcess[str]:
+    def run(goal: str, *, tools=(), root: bool = False, apt: bool = True, built: bool | str = False,
+            python: str = sys.executable, dry_run: bool = True, scripts: dict[str, str] | None = None,
+            env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         for path in bin_dir.iterdir():
             path.unlink()
         stub(bin_dir / "id", f"echo {0 if root else 1000}")
@@ -32,10 +33,13 @@ def machine(tmp_path):
             stub(bin_dir / "apt-get", f"touch {tmp_path / 'apt-get-ran'}; exit 1")
         for tool in tools:
             stub(bin_dir / tool, "exit 0")
+        for tool, body in (scripts or {}).items():
+            stub(bin_dir / tool, body)
         venv = tmp_path / "venv"
-        if built:  # a venv whose python finds llama_cpp
-            stub(venv / "bin" / "python", "exit 0")
-        env = {"PATH": str(bin_dir), "PYTHON": python, "VENV": str(venv), "OSTYPE": "linux-gnu"}
+        if built:  # a venv whose python finds llama_cpp (and answers what `built` says, when it is a script)
+            stub(venv / "bin" / "python", built if isinstance(built, str) else "exit 0")
+        env = {"PATH": str(bin_dir), "PYTHON": python, "VENV": str(venv), "OSTYPE": "linux-gnu",
+               "CUDA_HOME": str(tmp_path / "cuda"), **(env_extra or {})}  # not this machine's /usr/local/cuda
         if dry_run:
             env["PONDER_PREREQ_DRY_RUN"] = "1"
         done = subprocess.run([BASH, str(SCRIPT), goal], env=env, capture_output=True, text=True, timeout=30)
@@ -106,14 +110,92 @@ def test_python_without_venv_or_too_old(machine, tmp_path):
 def test_the_build_is_announced_once(machine):
     done = machine("announce")
     assert done.returncode == 0
-    assert done.stderr.startswith("ponder: building llama.cpp for llama-cpp-python: about 5 minutes on 2 cores")
+    assert done.stderr.startswith("ponder: building llama.cpp for llama-cpp-python for the CPU (no CUDA toolkit and "
+                                  "NVIDIA GPU; PONDER_CUDA=1 builds with CUDA): about 5 minutes on 2 cores")
     assert "pip caches the wheel" in done.stderr
     assert machine("announce", built=True).stderr == ""
 
 
 def test_an_unknown_goal_is_refused(machine):
     done = machine("everything")
-    assert done.returncode == 2 and "usage: scripts/prerequisites.sh ask|test|announce" in done.stderr
+    assert done.returncode == 2 and "usage: scripts/prerequisites.sh ask|test|announce|llama" in done.stderr
+
+
+# -- the llama.cpp build: CUDA when a toolkit and a GPU are both here -----------------------
+
+H100 = 'echo "GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-0123abcd)"'
+NO_GPU = 'echo "No devices were found"; exit 6'
+
+
+def first_line(done: subprocess.CompletedProcess[str]) -> str:
+    return done.stderr.splitlines()[0]
+
+
+def test_nvcc_without_a_gpu_builds_for_the_cpu(machine, tmp_path):
+    """This development machine: an nvcc, no GPU. The CPU build, from pip's cache, nothing else run."""
+    for scripts in ({"nvcc": "exit 0"}, {"nvcc": "exit 0", "nvidia-smi": NO_GPU}):
+        done = machine("llama", scripts=scripts)
+        assert done.returncode == 0
+        assert first_line(done).startswith(f"ponder: building llama.cpp for llama-cpp-python for the CPU "
+                                           f"({tmp_path / 'bin' / 'nvcc'} is here but no NVIDIA GPU; PONDER_CUDA=1")
+        assert len(done.stderr.splitlines()) == 2 and "would run" not in done.stderr
+
+
+def test_a_gpu_without_a_toolkit_builds_for_the_cpu(machine):
+    done = machine("llama", scripts={"nvidia-smi": H100})
+    assert done.returncode == 0 and "would run" not in done.stderr
+    assert "for the CPU (GPU 0: NVIDIA H100 80GB HBM3 is here but no CUDA toolkit (nvcc)" in first_line(done)
+
+
+def test_a_toolkit_and_a_gpu_build_with_cuda_bypassing_pips_cache(machine, tmp_path):
+    done = machine("llama", scripts={"nvcc": "exit 0", "nvidia-smi": H100})
+    assert done.returncode == 0
+    nvcc = tmp_path / "bin" / "nvcc"
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith(f"ponder: building llama.cpp for llama-cpp-python with CUDA (found {nvcc} and "
+                               f"GPU 0: NVIDIA H100 80GB HBM3; PONDER_CUDA=0 builds for the CPU)")
+    assert lines[-1] == (f"ponder: would run: CMAKE_ARGS='-DGGML_CUDA=on' CUDACXX='{nvcc}' {tmp_path / 'venv'}/bin/python "
+                         "-m pip install --no-cache-dir 'llama-cpp-python>=0.3.16'")
+    assert "llama-cpp-python>=0.3.16" in (ROOT / "pyproject.toml").read_text()  # read from there, not spelled twice
+
+
+def test_the_toolkit_in_cuda_home_counts_and_cmake_args_are_kept(machine, tmp_path):
+    stub(tmp_path / "cuda" / "bin" / "nvcc", "exit 0")
+    done = machine("llama", scripts={"nvidia-smi": H100}, env_extra={"CMAKE_ARGS": "-DGGML_NATIVE=off"})
+    assert done.returncode == 0
+    assert (f"would run: CMAKE_ARGS='-DGGML_NATIVE=off -DGGML_CUDA=on' CUDACXX='{tmp_path / 'cuda' / 'bin' / 'nvcc'}'"
+            in done.stderr)
+
+
+def test_ponder_cuda_forces_or_forbids_the_cuda_build(machine):
+    forbidden = machine("llama", scripts={"nvcc": "exit 0", "nvidia-smi": H100}, env_extra={"PONDER_CUDA": "0"})
+    assert forbidden.returncode == 0 and "for the CPU (PONDER_CUDA=0)" in first_line(forbidden)
+    assert "would run" not in forbidden.stderr
+    forced = machine("llama", scripts={"nvcc": "exit 0"}, env_extra={"PONDER_CUDA": "1"})
+    assert forced.returncode == 0 and "with CUDA (PONDER_CUDA=1)" in first_line(forced)
+    assert "-DGGML_CUDA=on" in forced.stderr.splitlines()[-1]
+
+
+def test_forcing_cuda_without_a_toolkit_or_a_bad_value_is_one_line(machine):
+    no_toolkit = machine("llama", scripts={"nvidia-smi": H100}, env_extra={"PONDER_CUDA": "1"})
+    assert no_toolkit.returncode == 1 and no_toolkit.stderr.count("\n") == 1
+    assert no_toolkit.stderr.startswith("ponder: PONDER_CUDA=1 needs a CUDA toolkit, but there is no nvcc on PATH")
+    bad = machine("announce", env_extra={"PONDER_CUDA": "yes"})
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "not 'yes'" in bad.stderr
+
+
+def test_a_built_llama_cpp_is_kept_and_a_cpu_build_under_cuda_is_named(machine):
+    gpu = {"nvcc": "exit 0", "nvidia-smi": H100}
+    kept = machine("llama", built=True, scripts=gpu)  # its python says the build offloads
+    assert (kept.returncode, kept.stderr) == (0, "")
+    noted = machine("llama", built='case "$*" in *gpu_offload*) exit 1;; esac; exit 0', scripts=gpu)
+    assert noted.returncode == 0 and noted.stderr.count("\n") == 1 and "would run" not in noted.stderr
+    assert "is a CPU build though CUDA is here" in noted.stderr and "`make clean` then `make ask`" in noted.stderr
+
+
+def test_the_makefile_builds_llama_cpp_through_the_script():
+    makefile = (ROOT / "Makefile").read_text()
+    assert "@$(PREREQ) llama\n\t$(BIN)/python -m pip install --quiet -e '.[model,test]'" in makefile
 
 
 def test_the_makefile_and_ci_share_the_script():

@@ -7,10 +7,15 @@ Rules that must hold:
   (WriteError) escape, so the caller stops at an item boundary.
 - The trace always ends with a `run_finished` event: `error` for a failed item,
   `interrupted` when SIGINT or SIGTERM stopped it (unless the trace itself failed).
+- An item's trace (`ItemTrace`) ends exactly once, under a lock: by its run, or by a batch
+  that stops it from another thread (`batch.pool`, `--concurrency`). Its last line is its only
+  `run_finished` (a run that had finished stays finished), and nothing is written after it: the
+  run's next event raises `Stopped`.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -34,42 +39,70 @@ def bad_line_record(bad: BadLine) -> dict[str, Any]:
             "error": bad.error}
 
 
+class Stopped(KeyboardInterrupt):
+    """The batch stopped this item from another thread; its trace has ended as `interrupted`."""
+
+
+class ItemTrace:
+    """One item's events and its trace file (opened at the first event), ended exactly once."""
+
+    def __init__(self, trace_dir: Path | None) -> None:
+        self.run_id = new_run_id()
+        self.path = trace_dir / f"{self.run_id}.jsonl" if trace_dir else None
+        self.seen: list[Event] = []
+        self._writer: TraceWriter | None = None
+        self._ended = False
+        self._lock = threading.Lock()
+
+    def add(self, event: Event) -> None:
+        """Keep and write one event; `Stopped` once the trace has ended."""
+        with self._lock:
+            if self._ended:
+                raise Stopped()
+            if self._writer is None and self.path is not None:
+                self._writer = TraceWriter(self.path)
+            self.seen.append(event)
+            if self._writer:
+                self._writer.write(event)
+
+    def end(self, status: str | None = None, error: str | None = None) -> None:
+        """End the trace once: a closing `run_finished` of `status` (unless the run wrote its own
+        or the trace failed), then close the file."""
+        with self._lock:
+            if self._ended:
+                return
+            self._ended = True
+            try:
+                if status and self._writer and not (self.seen and isinstance(self.seen[-1], RunFinished)):
+                    self._writer.write(RunFinished(self.run_id, status=status, usage=summarize(self.seen), error=error))
+            except (WriteError, ValueError):
+                pass
+            finally:
+                if self._writer:
+                    self._writer.close()
+
+
 def run_item(backend: Backend, item: Item, config: ChainConfig | RunConfig, strategy: str, model: str,
-             trace_dir: Path | None) -> dict[str, Any]:
-    """Run one item and return its result record."""
-    run_id = new_run_id()
-    path = trace_dir / f"{run_id}.jsonl" if trace_dir else None
+             trace_dir: Path | None, trace: ItemTrace | None = None) -> dict[str, Any]:
+    """Run one item and return its result record (`trace`: the batch's handle on it, in a worker)."""
+    trace = trace or ItemTrace(trace_dir)
     start = time.monotonic()
-    seen: list[Event] = []
     error = None
-    writer = TraceWriter(path) if path else None
     try:
-        for event in STRATEGIES[strategy](backend, item.question, config, run_id=run_id, model=model):
-            seen.append(event)
-            if writer:
-                writer.write(event)
+        for event in STRATEGIES[strategy](backend, item.question, config, run_id=trace.run_id, model=model):
+            trace.add(event)
     except KeyboardInterrupt:
-        _close(writer, RunFinished(run_id, status="interrupted", usage=summarize(seen)))
+        trace.end("interrupted")
         raise
     except WriteError:
         raise
     except PonderError as exc:
         error = str(exc)
-        _close(writer, RunFinished(run_id, status="error", usage=summarize(seen), error=error))
+        trace.end("error", error)
     finally:
-        if writer:
-            writer.close()
-    finished = next((e for e in reversed(seen) if isinstance(e, RunFinished)), None)
-    return _record(item, strategy, finished, error, time.monotonic() - start, path)
-
-
-def _close(writer: TraceWriter | None, final: RunFinished) -> None:
-    """End a trace with its closing event (a trace that already failed stays as it is)."""
-    if writer:
-        try:
-            writer.write(final)
-        except (WriteError, ValueError):
-            pass
+        trace.end()
+    finished = next((e for e in reversed(trace.seen) if isinstance(e, RunFinished)), None)
+    return _record(item, strategy, finished, error, time.monotonic() - start, trace.path)
 
 
 def _record(item: Item, strategy: str, finished: RunFinished | None, error: str | None,

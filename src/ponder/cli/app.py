@@ -24,6 +24,7 @@ import typer
 from ponder.agent.strategies import STRATEGIES
 from ponder.cli.models import models_app
 from ponder.cli.options import (
+    CONCURRENCY_OPTION,
     DEFAULT_STRATEGY,
     FORMAT_OPTION,
     LIMITS,
@@ -80,12 +81,13 @@ def batch(
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Results JSONL (default: stdout)."),
     resume: bool = typer.Option(False, "--resume", help="Skip ids already in OUTPUT; lines that are not whole records move to OUTPUT.rejected."),
     question_format: QuestionFormat = FORMAT_OPTION,
+    concurrency: int = CONCURRENCY_OPTION,
     *, options: Options,
 ) -> None:
     """Answer every question of a file, one JSON line per item (exit 4 if any failed)."""
     from ponder.cli.batch import run_batch
 
-    raise typer.Exit(run_batch(source, output, resume, options, question_format.value))
+    raise typer.Exit(run_batch(source, output, resume, options, question_format.value, concurrency))
 
 
 @app.command("eval")
@@ -96,13 +98,22 @@ def evaluate(
     out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="Results, report.json and the plot [default: ponder-eval-DATASET]."),
     resume: bool = typer.Option(False, "--resume", help="Continue the results already in OUT_DIR."),
     question_format: QuestionFormat = FORMAT_OPTION,
+    concurrency: int = CONCURRENCY_OPTION,
     *, options: Options,
 ) -> None:
     """Measure accuracy, tokens and time of strategies on questions with known answers."""
     from ponder.cli.batch import run_eval
 
     directory = out_dir or Path(f"ponder-eval-{Path(dataset).stem}")
-    raise typer.Exit(run_eval(dataset, limit, directory, resume, options, question_format.value))
+    raise typer.Exit(run_eval(dataset, limit, directory, resume, options, question_format.value, concurrency))
+
+
+@app.command()
+def doctor() -> None:
+    """Check this machine: llama.cpp's GPU support, the sandbox, the models, torch, a server (exit 3: no usable model)."""
+    from ponder.cli.doctor import run_doctor
+
+    raise typer.Exit(run_doctor())
 
 
 @app.command("strategies")

@@ -115,6 +115,11 @@ def load_model(options: Options):  # type: ignore[no-untyped-def]
     spec = model_spec(options.model, server=bool(options.load.base_url))
     if not options.load.base_url and needs_assembly(spec):
         sys.stderr.write(f"ponder: assembling the {spec} model into the cache (once)…\n")
+    if options.load.backend == "transformers" and not spec.startswith("fake"):
+        from ponder.llm.transformers_backend import conversion_pending
+
+        if conversion_pending(spec):
+            sys.stderr.write(f"ponder: converting the {spec} model for transformers into the cache (once)…\n")
     backend = load_backend(spec, options.load)
     if options.load.base_url and not spec.startswith("fake"):  # say so: $OPENAI_BASE_URL may be set for other tools
         from ponder.cli.safe import visible

@@ -12,6 +12,11 @@ Rules that must hold:
   their run) and exits 130 (143 for SIGTERM); `--resume` finishes the rest.
 - A results file, trace or stdout that cannot be written stops the run: one line, exit 1.
 - Exit 4 when any item of the file failed, else 0. Progress is animated only on a terminal.
+- `--concurrency K` keeps K items in flight (`batch.pool`), only against a server (or the
+  fake): with an in-process model K > 1 is exit 2 before anything loads, since one loaded
+  model answers one item at a time (`--parallel` decodes an item's chains side by side).
+  Results are written as items complete (whole lines, no id twice, resume unchanged); on
+  Ctrl-C or SIGTERM the items in flight are closed as `interrupted` and not written.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import sys
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, ContextManager
+from typing import Any, BinaryIO, ContextManager, Iterator
 
 from ponder.agent.settings import RunConfig
 from ponder.batch.items import BadLine, Entry, Item, read_items
@@ -63,54 +68,91 @@ def _open_questions(source: str) -> ContextManager[BinaryIO]:
     return nullcontext(stream)
 
 
-def run_batch(source: str, out: Path | None, resume: bool, options: Options, fmt: str = "auto") -> int:
+def run_batch(source: str, out: Path | None, resume: bool, options: Options, fmt: str = "auto",
+              concurrency: int = 1) -> int:
     """`ponder batch`: answer every question of a file."""
+    check_concurrency(concurrency, options)
     if out is not None:
         refuse_input_as_output(source, out)
     entries = read_entries(source, fmt=fmt)
     results = open_results(out, resume)
     try:
-        code = run_jobs([BatchJob(entries, results, options.strategy, options.strategy)], options)
+        code = run_jobs([BatchJob(entries, results, options.strategy, options.strategy)], options, concurrency)
     finally:
         results.close()
     return code
 
 
-def run_jobs(jobs: list[BatchJob], options: Options) -> int:
-    """Run batch jobs on one loaded model; return the exit code."""
+def check_concurrency(concurrency: int, options: Options) -> None:
+    """More than one item in flight needs a server (or the fake); else a UsageError (exit 2)."""
+    if concurrency <= 1:
+        return
+    from ponder.llm.loader import model_spec
+    from ponder.llm.user_models import lookup
+
+    spec = model_spec(options.model, server=bool(options.load.base_url))
+    registered = lookup(spec)
+    if spec == "fake" or spec.startswith("fake:") or (registered.path is None if registered else options.load.base_url):
+        return
+    raise UsageError(f"--concurrency {concurrency} needs a server (--base-url): an in-process model answers one "
+                     "item at a time (--parallel decodes the chains of an item side by side)")
+
+
+def run_jobs(jobs: list[BatchJob], options: Options, concurrency: int = 1) -> int:
+    """Run batch jobs on one loaded model, `concurrency` items at once; return the exit code."""
     trace_dir = trace_directory(options)
     pending = [(job, e) for job in jobs for e in job.entries if e.id not in job.results.done]
     backend = load_model(options) if any(isinstance(e, Item) for _, e in pending) else None
     from ponder.cli.progress import BatchProgress
 
     progress = BatchProgress(len(pending))
+    answers = _answers(backend, pending, options, trace_dir, concurrency)
     try:
-        for job, entry in pending:
-            record = _answer(backend, entry, job.strategy, options, trace_dir)
+        for job, record in answers:
             job.results.write(record)
             progress.advance(record)
     except KeyboardInterrupt:
+        answers.close()  # the items in flight end as `interrupted`, unwritten
         progress.close()
         done = sum(len(j.results.done) for j in jobs)
         sys.stderr.write(f"ponder: interrupted with {done} results written; rerun with --resume to finish\n")
         return EXIT_INTERRUPTED
     finally:
+        answers.close()
         progress.close()
     failed = any(status != "ok" for job in jobs for status in job.results.done.values())
     return EXIT_BATCH_FAILED if failed else EXIT_OK
 
 
-def _answer(backend, entry: Entry, strategy: str, options: Options, trace_dir: Path | None) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def _answers(backend, pending: list[tuple[BatchJob, Entry]], options: Options, trace_dir: Path | None,  # type: ignore[no-untyped-def]
+             concurrency: int) -> Iterator[tuple[BatchJob, dict[str, Any]]]:
+    """Each pending entry's job and record: one after another, or `concurrency` in flight (`batch.pool`)."""
+    if concurrency <= 1:
+        for job, entry in pending:
+            yield job, _answer(backend, entry, job.strategy, options, trace_dir)
+        return
+    from ponder.batch.pool import Pool
+
+    grace = options.run.chain.code_limits.wall_seconds + 1.0  # a running check is killed within its timeout
+    with Pool(concurrency, trace_dir, grace) as pool:
+        for (job, _), record in pool.run(pending, lambda task, trace: _answer(backend, task[1], task[0].strategy,
+                                                                                options, trace_dir, trace)):
+            yield job, record
+
+
+def _answer(backend, entry: Entry, strategy: str, options: Options, trace_dir: Path | None,  # type: ignore[no-untyped-def]
+            trace: Any = None) -> dict[str, Any]:
     from ponder.batch.runner import bad_line_record, run_item
 
     if isinstance(entry, BadLine):
         return bad_line_record(entry)
-    return run_item(backend, entry, options.run, strategy, getattr(backend, "name", "model"), trace_dir)
+    return run_item(backend, entry, options.run, strategy, getattr(backend, "name", "model"), trace_dir, trace)
 
 
 def run_eval(dataset: str, limit: int | None, out_dir: Path, resume: bool, options: Options,
-             fmt: str = "auto") -> int:
+             fmt: str = "auto", concurrency: int = 1) -> int:
     """`ponder eval`: accuracy and cost of each strategy on a dataset with known answers."""
+    check_concurrency(concurrency, options)
     strategies = options.strategies
     entries = read_entries(dataset, limit, fmt)
     graded = [e for e in entries if isinstance(e, Item) and e.reference is not None]
@@ -127,7 +169,7 @@ def run_eval(dataset: str, limit: int | None, out_dir: Path, resume: bool, optio
             job.results.close()
         raise
     try:
-        code = run_jobs(jobs, options)
+        code = run_jobs(jobs, options, concurrency)
     finally:
         for job in jobs:
             job.results.close()

@@ -38,6 +38,7 @@ from ponder.agent.strategies import STRATEGIES
 from ponder.batch.items import FORMATS
 from ponder.errors import UsageError
 from ponder.llm.llama import LoadOptions
+from ponder.llm.loader import BACKENDS
 from ponder.tools.sandbox import Limits
 
 RUN, LOAD, LIMITS = RunConfig(), LoadOptions(), Limits()
@@ -47,6 +48,7 @@ SandboxMode = Enum("SandboxMode", {name: name for name in SANDBOX_MODES}, type=s
 Weighting = Enum("Weighting", {name: name for name in WEIGHTINGS}, type=str)  # type: ignore[misc]
 Rule = Enum("Rule", {name: name for name in RULES}, type=str)  # type: ignore[misc]
 QuestionFormat = Enum("QuestionFormat", {name: name for name in FORMATS}, type=str)  # type: ignore[misc]
+BackendName = Enum("BackendName", {name: name for name in BACKENDS}, type=str)  # type: ignore[misc]
 
 
 class Reasoning(str, Enum):
@@ -112,6 +114,17 @@ def base_url(value: str | None) -> str | None:
                                  param_hint="--base-url" if value else "$OPENAI_BASE_URL") from None
 
 
+def server_url(url: str | None, backend: str) -> str | None:
+    """The server to use: none with an in-process backend other than llama.cpp, where a --base-url
+    (or $PONDER_BASE_URL) is a UsageError and $OPENAI_BASE_URL, set for other tools, is passed over."""
+    if not url or backend == LOAD.backend:
+        return url
+    fallback = os.environ.get("OPENAI_BASE_URL", "").strip()
+    if not os.environ.get("PONDER_BASE_URL") and fallback and base_url(None) == url:
+        return None
+    raise UsageError(f"--backend {backend} runs the model in this process; it cannot be used with --base-url")
+
+
 def limits(timeout: float, memory_mib: int) -> Limits:
     """Sandbox limits for each piece of model code."""
     return replace(LIMITS, wall_seconds=timeout, cpu_seconds=max(1, int(timeout + 0.999)),
@@ -127,6 +140,12 @@ def _strategy_help(many: bool) -> str:
 FORMAT_OPTION: Any = typer.Option(
     QuestionFormat("auto"), "--format",
     help="Question file: text (one per line), jsonl, or auto: JSONL when the first non-blank line is a JSON object.")
+
+# `--concurrency` of the commands that run many items (batch, eval); declared here once.
+MAX_CONCURRENCY = 256
+CONCURRENCY_OPTION: Any = typer.Option(
+    1, "--concurrency", min=1, max=MAX_CONCURRENCY,
+    help="Items in flight at once; more than 1 needs a server (--base-url): an in-process model answers one at a time.")
 
 SANDBOX_HELP = "auto: bubblewrap, else rlimits only (warned); strict: bubblewrap or refuse; off: never run code."
 TIMEOUT_HELP = "Wall-clock seconds each piece of model code may run."
@@ -144,6 +163,10 @@ MODEL_FLAGS: dict[str, tuple[Any, Any]] = {
                                              help="An OpenAI-compatible server (vLLM, llama-server…), e.g. "
                                                   "http://127.0.0.1:8000/v1 (else $OPENAI_BASE_URL); "
                                                   "key from $PONDER_API_KEY or $OPENAI_API_KEY.")),
+    "backend": (BackendName, typer.Option(BackendName(LOAD.backend), "--backend", envvar="PONDER_BACKEND",
+                                          rich_help_panel=_M,
+                                          help="What runs the model here: llama (llama.cpp) or transformers (torch, "
+                                               "on CUDA when present; needs the torch extra).")),
     "ctx": (int, typer.Option(LOAD.n_ctx, "--ctx", min=256, rich_help_panel=_M, help="Context size in tokens.")),
     "threads": (Optional[int], typer.Option(None, "--threads", min=1, max=1024, rich_help_panel=_M,
                                             help="CPU threads (default: all cores).")),
@@ -247,9 +270,10 @@ def build_options(values: dict[str, Any], many_strategies: bool = False) -> Opti
     if values.get("as_json") and values.get("events"):
         raise UsageError("--json and --events cannot be used together")
     sides = values["parallel"] if any(STRATEGIES[name].parallel for name in strategies) else 1
+    backend = _value(values.get("backend")) or LOAD.backend
     load = LoadOptions(n_ctx=values["ctx"], n_threads=values["threads"], gpu_layers=values["gpu_layers"],
                        seed=values["seed"] or 0, verbose=values["verbose"], sequences=sides,
-                       base_url=values.get("base_url"))
+                       base_url=server_url(values.get("base_url"), backend), backend=backend)
     output = Output(reasoning=_value(values.get("reasoning")), as_json=values.get("as_json", False),
                     events=values.get("events", False), trace_dir=values["trace_dir"], no_trace=values["no_trace"],
                     verbose=values["verbose"])

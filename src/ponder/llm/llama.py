@@ -50,6 +50,7 @@ class LoadOptions:
     verbose: bool = False
     sequences: int = 4  # sequences one context decodes together, each with n_ctx cells of its own
     base_url: str | None = None  # an OpenAI-compatible server to use instead (`llm.openai_http`)
+    backend: str = "llama"  # or "transformers": the model run with torch (`llm.transformers_backend`)
 
 
 def check_gguf(path: Path) -> None:

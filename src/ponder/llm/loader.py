@@ -6,7 +6,9 @@ answers every step of every strategy by what it asks), or 'fake:FILE.json' (for 
 demos: a JSON list of outputs replayed in order, or an object {"outputs": [...], "delay":
 seconds per token}, or {"says": {"verify": "...", "answer": ["first", "then"]}, "delay": ...}
 to answer by what is asked, as `FakeBackend(handler=by_purpose(...))` does). With a
-`--base-url` the spec names the server's model instead (`llm.openai_http`); the fake stays
+`--base-url` the spec names the server's model instead (`llm.openai_http`); with `--backend
+transformers` a GGUF (embedded, registered or a path) or a Hugging Face model directory is run
+with torch (`llm.transformers_backend`); the fake stays
 the fake, so tests and demos never depend on $OPENAI_BASE_URL. A registered name always means
 what was registered, whatever the base URL; without -m and $PONDER_MODEL the default set by
 `ponder models default` is used, except with a base URL (then the server's first model).
@@ -27,6 +29,8 @@ from ponder.inputs import MAX_SCRIPT_BYTES, decode_utf8, describe, read_file
 from ponder.llm.backend import Backend
 from ponder.llm.llama import LoadOptions
 from ponder.llm.user_models import UserModel, default_name, lookup
+
+BACKENDS = ("llama", "transformers")  # what runs a model in this process (`--backend`)
 
 DEMO = {
     "restate": "We need the product of 17 and 23.\n",
@@ -59,6 +63,10 @@ def load_backend(spec: str | None, options: LoadOptions) -> Backend:
     if spec == "fake" or spec.startswith("fake:"):
         return _fake(spec)
     registered = lookup(spec)
+    if options.backend == "transformers":
+        from ponder.llm.transformers_backend import load_transformers
+
+        return load_transformers(spec, registered, options)
     if registered is not None:
         return _registered(registered, options)
     if options.base_url:  # a server's model: `spec` is its name ('default': the first it lists)

@@ -19,7 +19,9 @@ Rules that must hold:
   order (all weight on the first option). `choose_method` records which was used.
 - Parallel requests (`open_batch`) are concurrent HTTP streams, at most `sequences` at once,
   each in a daemon thread; the server's batching does the rest. An abandoned request closes
-  its stream at its next chunk, which tells the server to stop.
+  its stream at its next chunk, which tells the server to stop. The backend is shared by the
+  items `batch --concurrency` keeps in flight: the connection pool has no bound of its own
+  (the callers bound what is in flight), so no request waits for a free connection.
 - Errors are one line: `ModelError` while loading (the server and model are checked with
   `GET /v1/models`), `ServerError` (a PonderError, exit 1) during a run. Connection failures,
   429 and 5xx are retried, `TRIES` tries in all with exponential backoff and jitter, only
@@ -55,6 +57,7 @@ MAX_RETRY_AFTER = 30.0  # the longest Retry-After honoured, in seconds
 SNIPPET = 200  # the most characters of server text an error message carries
 TIMEOUT = httpx.Timeout(10.0, read=300.0)  # connect/write/pool 10 s; 300 s of silence mid-answer
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+KEEP_ALIVE = 32  # idle connections kept for re-use (those in use are bounded by the callers)
 KEY_VARIABLES = ("PONDER_API_KEY", "OPENAI_API_KEY")
 CHOOSE_METHODS = ("guided", "logprobs", "order")
 GUIDED_TOKENS = 32  # the most tokens a guided choice may take
@@ -238,7 +241,7 @@ class HttpBackend:
             raise ModelError("the API key in $PONDER_API_KEY or $OPENAI_API_KEY has characters a key cannot have")
         self.sequences = max(1, sequences)
         headers = {"Authorization": f"Bearer {self.key}"} if self.key else {}
-        limits = httpx.Limits(max_connections=self.sequences + 2, max_keepalive_connections=self.sequences + 2)
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=KEEP_ALIVE)
         self.client = httpx.Client(headers=headers, timeout=TIMEOUT, limits=limits, transport=transport,
                                    follow_redirects=False)
         self.tries, self.backoff = TRIES, BACKOFF
