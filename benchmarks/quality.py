@@ -253,7 +253,17 @@ def score(name: str, outcomes: list[tuple[bool, int]]) -> dict[str, Any]:
     low, high = wilson(correct, len(outcomes))
     return {"name": name, "items": len(outcomes), "correct": correct, "accuracy": correct / max(1, len(outcomes)),
             "ci95": [round(low, 3), round(high, 3)], "mean_tokens": round(statistics.mean(tokens), 1) if tokens else 0,
-            "median_tokens": statistics.median(tokens) if tokens else 0}
+            "median_tokens": statistics.median(tokens) if tokens else 0, "outcomes": [ok for ok, _ in outcomes]}
+
+
+def paired(row: list[bool], base: list[bool]) -> dict[str, Any]:
+    """Items this row answers right and the plain chain wrong (wins), the reverse (losses), and
+    the exact two-sided McNemar p-value of that split (the same items, in the same order)."""
+    wins = sum(r and not b for r, b in zip(row, base))
+    losses = sum(b and not r for r, b in zip(row, base))
+    n = wins + losses
+    tail = sum(math.comb(n, k) for k in range(min(wins, losses) + 1)) / 2 ** n if n else 1.0
+    return {"wins": wins, "losses": losses, "p": round(min(1.0, 2 * tail), 4)}
 
 
 def report(args: argparse.Namespace) -> None:
@@ -294,11 +304,15 @@ def report(args: argparse.Namespace) -> None:
     for row in rows:
         row["accuracy_minus_plain"] = round(row["accuracy"] - base["accuracy"], 3)
         row["median_tokens_ratio"] = round(row["median_tokens"] / max(1, base["median_tokens"]), 2)
+        row["vs_plain"] = paired(row["outcomes"], base["outcomes"])
+    for row in rows:
+        del row["outcomes"]
     agree = [i for i in complete if by_item[i][0]["answer"] and by_item[i][1]["answer"]
              and equivalent(by_item[i][0]["answer"], by_item[i][1]["answer"])]
     result = {
         "benchmark": "quality",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "commit": _commit(),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "data": f"{DATA.name}, fixed shuffle (seed {SHUFFLE_SEED}), items {args.offset}..{args.offset + len(complete) - 1}",
         "items": len(complete),
@@ -314,23 +328,41 @@ def report(args: argparse.Namespace) -> None:
     print((args.out.parent / "report.md").read_text())
 
 
+def _commit() -> str:
+    """The repository's commit (with `+changes` when the tree differs), or '' outside git."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "src"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except OSError:
+        return ""
+    return head + ("+changes" if dirty else "")
+
+
 def markdown(result: dict[str, Any]) -> str:
     agree = result["greedy_routes_agree"]
     lines = [
         "# Quality: accuracy against tokens on GSM8K training problems",
         "",
-        f"- date: {result['date']}; machine: {result['machine']['cpu']}, {result['machine']['cores']} cores",
+        f"- date: {result['date']}; commit: {result.get('commit') or '?'}; machine: {result['machine']['cpu']}, "
+        f"{result['machine']['cores']} cores",
         f"- data: {result['data']} ({result['items']} items)",
         f"- command: `{result['command']}`",
         f"- the greedy chain of thought and the greedy program agreed on {agree['items']} items, "
         f"{agree['correct']} of them right",
         "",
-        "| configuration | accuracy | 95% CI | vs plain | mean tokens | median tokens | median tokens / plain |",
-        "|---|---|---|---|---|---|---|",
+        "| configuration | accuracy | 95% CI | vs plain | wins / losses vs plain (McNemar p) | mean tokens "
+        "| median tokens | median tokens / plain |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in result["rows"]:
         lines.append(f"| {r['name']} | {r['correct']}/{r['items']} = {r['accuracy']:.1%} | "
-                     f"{r['ci95'][0]:.1%}–{r['ci95'][1]:.1%} | {r['accuracy_minus_plain']:+.1%} | {r['mean_tokens']} | "
+                     f"{r['ci95'][0]:.1%}–{r['ci95'][1]:.1%} | {r['accuracy_minus_plain']:+.1%} | "
+                     f"{r['vs_plain']['wins']} / {r['vs_plain']['losses']} (p = {r['vs_plain']['p']}) | {r['mean_tokens']} | "
                      f"{r['median_tokens']} | {r['median_tokens_ratio']}× |")
     return "\n".join(lines) + "\n"
 

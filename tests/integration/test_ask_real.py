@@ -8,7 +8,7 @@ from tests.cli_helpers import ponder
 
 
 def test_seventeen_times_twenty_three_is_checked_and_answered(tmp_path):
-    done = ponder("ask", "--json", "--trace-dir", str(tmp_path), stdin="What is 17 * 23?\n")
+    done = ponder("ask", "--strategy", "chain", "--json", "--trace-dir", str(tmp_path), stdin="What is 17 * 23?\n")
     assert done.returncode == 0, done.stderr.decode()
     run = json.loads(done.stdout)
     assert run["answer"] == "391"
@@ -28,7 +28,7 @@ def test_seventeen_times_twenty_three_is_checked_and_answered(tmp_path):
 
 
 def test_piped_answer_only_and_events_match_the_trace(tmp_path):
-    done = ponder("ask", "--events", "--trace-dir", str(tmp_path), "--max-tokens", "600",
+    done = ponder("ask", "--strategy", "chain", "--events", "--trace-dir", str(tmp_path), "--max-tokens", "600",
                   stdin="Tom has 5 apples and buys 7 more. How many apples does he have?")
     assert done.returncode == 0, done.stderr.decode()
     lines = done.stdout.decode().splitlines()
@@ -40,6 +40,7 @@ def test_piped_answer_only_and_events_match_the_trace(tmp_path):
 
 
 def test_plain_pipe_prints_one_clean_line():
+    """The default strategy (the cascade), as a shell script would call it."""
     done = ponder("ask", "--no-trace", stdin="What is 9 + 10?")
     assert done.returncode == 0, done.stderr.decode()
     assert done.stdout == b"19\n"

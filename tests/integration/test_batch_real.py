@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from ponder.cli.options import DEFAULT_STRATEGY
 from tests.cli_helpers import ponder
 
 QUESTIONS = [
@@ -37,8 +38,8 @@ def test_eval_of_three_on_the_real_model(tmp_path):
     done = ponder("eval", str(data), "--max-tokens", "700", "--out-dir", str(tmp_path / "ev"), "--no-trace")
     assert done.returncode == 0, done.stderr.decode()
     report = json.loads((tmp_path / "ev" / "report.json").read_text())
-    chain = report["strategies"]["chain"]
-    assert chain["questions"] == 3 and chain["correct"] >= 2
-    assert chain["mean_completion_tokens"] > 0 and chain["seconds_per_question"] > 0
+    default = report["strategies"][DEFAULT_STRATEGY]
+    assert default["questions"] == 3 and default["correct"] >= 2
+    assert default["mean_completion_tokens"] > 0 and default["seconds_per_question"] > 0
     assert (tmp_path / "ev" / "accuracy_vs_tokens.png").stat().st_size > 1000
-    assert b"chain" in done.stdout
+    assert DEFAULT_STRATEGY.encode() in done.stdout

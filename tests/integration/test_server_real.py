@@ -53,7 +53,10 @@ def start_server(model: Path, log: Path) -> Server:
     """Start `python -m llama_cpp.server` on the model and wait until it lists it."""
     port = free_port()
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
-               "--port", str(port), "--n_ctx", "4096"]
+               "--port", str(port), "--n_ctx", "4096",
+               # by default this server cuts a streaming request off when the next arrives: the
+               # cascade's two routes (and every parallel sample) are concurrent requests
+               "--interrupt_requests", "False"]
     out = log.open("wb")
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
     server = Server(f"http://127.0.0.1:{port}/v1", process, log)

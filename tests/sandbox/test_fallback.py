@@ -46,7 +46,7 @@ def test_strict_and_off_refuse(no_bwrap, mode, tmp_path):
 
 def test_cli_warns_once_when_code_runs_without_bwrap(tmp_path):
     spec = fake_script(tmp_path, scripts.CORRECTED)
-    done = ponder("ask", "-m", spec, "--json", "q", env=NO_BWRAP)
+    done = ponder("ask", "--strategy", "chain", "-m", spec, "--json", "q", env=NO_BWRAP)
     assert done.returncode == 0, done.stderr
     assert done.stderr.decode().count("warning: bubblewrap is unavailable") == 1
     run = json.loads(done.stdout)
@@ -57,7 +57,7 @@ def test_cli_warns_once_when_code_runs_without_bwrap(tmp_path):
 
 def test_cli_strict_refuses_and_the_check_is_no_evidence(tmp_path):
     spec = fake_script(tmp_path, scripts.PASSING)
-    done = ponder("ask", "-m", spec, "--json", "--sandbox", "strict", "q", env=NO_BWRAP)
+    done = ponder("ask", "--strategy", "chain", "-m", spec, "--json", "--sandbox", "strict", "q", env=NO_BWRAP)
     run = json.loads(done.stdout)
     verify = [s for s in run["steps"] if s["factor"] == "verify"][0]
     assert verify["outcome"] == "none" and "not run" in verify["observation"]

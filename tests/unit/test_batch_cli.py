@@ -22,7 +22,7 @@ def script_for(tmp_path, delay=0.0):
 
 def test_text_file_to_output_file(tmp_path):
     (tmp_path / "q.txt").write_text("What is 16 - 3 - 4?\n\nAnd again?\n")
-    done = ponder("batch", str(tmp_path / "q.txt"), "-o", str(tmp_path / "out.jsonl"),
+    done = ponder("batch", "--strategy", "chain", str(tmp_path / "q.txt"), "-o", str(tmp_path / "out.jsonl"),
                   "-m", script_for(tmp_path), "--trace-dir", str(tmp_path / "t"))
     assert done.returncode == 0, done.stderr
     out = records(tmp_path / "out.jsonl")
@@ -34,7 +34,7 @@ def test_text_file_to_output_file(tmp_path):
 
 def test_jsonl_from_stdin_to_stdout_with_known_answers(tmp_path):
     data = '{"id": "x", "question": "q", "answer": "9", "topic": "sub"}\n{"id": "y", "question": "q", "answer": "10"}\n'
-    done = ponder("batch", "-", "-m", script_for(tmp_path), "--no-trace", stdin=data)
+    done = ponder("batch", "--strategy", "chain", "-", "-m", script_for(tmp_path), "--no-trace", stdin=data)
     out = [json.loads(line) for line in done.stdout.decode().splitlines()]
     assert [(r["id"], r["correct"]) for r in out] == [("x", True), ("y", False)]
     assert out[0]["extra"] == {"answer": "9", "topic": "sub"}
@@ -45,7 +45,7 @@ def test_jsonl_from_stdin_to_stdout_with_known_answers(tmp_path):
 def test_bad_lines_fail_alone_and_exit_4(tmp_path):
     (tmp_path / "q.jsonl").write_bytes(b'{"id": "a", "question": "q"}\n{"id": "a", "question": "q"}\n\xff\n'
                                        + b"{" * 70_000 + b"\n")
-    done = ponder("batch", str(tmp_path / "q.jsonl"), "-m", script_for(tmp_path), "--no-trace")
+    done = ponder("batch", "--strategy", "chain", str(tmp_path / "q.jsonl"), "-m", script_for(tmp_path), "--no-trace")
     out = [json.loads(line) for line in done.stdout.decode().splitlines()]
     assert done.returncode == 4
     assert [(r["id"], r["status"]) for r in out] == [("a", "ok"), ("line:2", "error"), ("line:3", "error"),
@@ -56,18 +56,18 @@ def test_existing_output_needs_resume_and_resume_needs_output(tmp_path):
     out = tmp_path / "out.jsonl"
     out.write_text('{"id": "1", "status": "ok"}\n')
     (tmp_path / "q.txt").write_text("q\n")
-    refused = ponder("batch", str(tmp_path / "q.txt"), "-o", str(out), "-m", "fake")
+    refused = ponder("batch", "--strategy", "chain", str(tmp_path / "q.txt"), "-o", str(out), "-m", "fake")
     assert refused.returncode == 2 and b"--resume" in refused.stderr
     assert out.read_text() == '{"id": "1", "status": "ok"}\n'
-    assert ponder("batch", str(tmp_path / "q.txt"), "--resume", "-m", "fake").returncode == 2
-    assert ponder("batch", str(tmp_path / "missing.txt"), "-m", "fake").returncode == 2
+    assert ponder("batch", "--strategy", "chain", str(tmp_path / "q.txt"), "--resume", "-m", "fake").returncode == 2
+    assert ponder("batch", "--strategy", "chain", str(tmp_path / "missing.txt"), "-m", "fake").returncode == 2
 
 
 def test_resume_repairs_a_torn_last_line_and_never_repeats_an_id(tmp_path):
     (tmp_path / "q.txt").write_text("a\nb\nc\n")
     out = tmp_path / "out.jsonl"
     out.write_text(json.dumps({"id": "1", "status": "ok", "answer": "9", "error": None}) + "\n" + '{"id": "2", "sta')
-    done = ponder("batch", str(tmp_path / "q.txt"), "-o", str(out), "--resume", "-m", script_for(tmp_path), "--no-trace")
+    done = ponder("batch", "--strategy", "chain", str(tmp_path / "q.txt"), "-o", str(out), "--resume", "-m", script_for(tmp_path), "--no-trace")
     assert done.returncode == 0, done.stderr
     ids = [r["id"] for r in records(out)]
     assert ids == ["1", "2", "3"]
@@ -78,7 +78,7 @@ def test_ctrl_c_stops_at_an_item_boundary_and_resume_finishes(tmp_path):
     (tmp_path / "q.txt").write_text("".join(f"question {i}?\n" for i in range(6)))
     out = tmp_path / "out.jsonl"
     spec = script_for(tmp_path, delay=0.02)
-    proc = subprocess.Popen([*PONDER, "batch", str(tmp_path / "q.txt"), "-o", str(out), "-m", spec, "--no-trace"],
+    proc = subprocess.Popen([*PONDER, "batch", "--strategy", "chain", str(tmp_path / "q.txt"), "-o", str(out), "-m", spec, "--no-trace"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 60
     while time.time() < deadline and (not out.exists() or not out.read_text()):
@@ -89,7 +89,7 @@ def test_ctrl_c_stops_at_an_item_boundary_and_resume_finishes(tmp_path):
     assert b"--resume" in err
     first = records(out)  # every written line is valid JSON
     assert 1 <= len(first) < 6
-    done = ponder("batch", str(tmp_path / "q.txt"), "-o", str(out), "--resume", "-m", spec, "--no-trace")
+    done = ponder("batch", "--strategy", "chain", str(tmp_path / "q.txt"), "-o", str(out), "--resume", "-m", spec, "--no-trace")
     assert done.returncode == 0
     ids = [r["id"] for r in records(out)]
     assert sorted(ids, key=int) == [str(i) for i in range(1, 7)] and len(ids) == len(set(ids))
@@ -99,14 +99,14 @@ def test_a_killed_run_resumes_without_loss_or_duplicates(tmp_path):
     (tmp_path / "q.txt").write_text("".join(f"question {i}?\n" for i in range(5)))
     out = tmp_path / "out.jsonl"
     spec = script_for(tmp_path, delay=0.02)
-    proc = subprocess.Popen([*PONDER, "batch", str(tmp_path / "q.txt"), "-o", str(out), "-m", spec, "--no-trace"],
+    proc = subprocess.Popen([*PONDER, "batch", "--strategy", "chain", str(tmp_path / "q.txt"), "-o", str(out), "-m", spec, "--no-trace"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
     while time.time() < deadline and (not out.exists() or not out.read_text()):
         time.sleep(0.05)
     proc.kill()
     proc.wait()
-    done = ponder("batch", str(tmp_path / "q.txt"), "-o", str(out), "--resume", "-m", spec, "--no-trace")
+    done = ponder("batch", "--strategy", "chain", str(tmp_path / "q.txt"), "-o", str(out), "--resume", "-m", spec, "--no-trace")
     assert done.returncode == 0
     ids = [r["id"] for r in records(out)]
     assert sorted(ids, key=int) == ["1", "2", "3", "4", "5"]
@@ -116,7 +116,7 @@ def test_eval_reports_accuracy_table_json_and_plot(tmp_path):
     data = tmp_path / "gsm.jsonl"
     data.write_text('{"id": "a", "question": "q", "answer": "#### 9"}\n{"id": "b", "question": "q", "answer": "#### 8"}\n'
                     '{"id": "c", "question": "q", "answer": "#### 9"}\n')
-    done = ponder("eval", str(data), "-m", script_for(tmp_path), "--limit", "2", "--out-dir", str(tmp_path / "ev"), "--no-trace")
+    done = ponder("eval", "--strategy", "chain", str(data), "-m", script_for(tmp_path), "--limit", "2", "--out-dir", str(tmp_path / "ev"), "--no-trace")
     assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "ev" / "report.json").read_text())
     chain = report["strategies"]["chain"]
@@ -130,7 +130,7 @@ def test_eval_rejects_unknown_strategies_and_unanswered_data(tmp_path):
     data = tmp_path / "d.jsonl"
     data.write_text('{"question": "q"}\n')
     assert ponder("eval", str(data), "--strategy", "telepathy", "-m", "fake").returncode == 2
-    done = ponder("eval", str(data), "-m", "fake", "--out-dir", str(tmp_path / "ev"))
+    done = ponder("eval", "--strategy", "chain", str(data), "-m", "fake", "--out-dir", str(tmp_path / "ev"))
     assert done.returncode == 2 and b"answer" in done.stderr
 
 
@@ -142,7 +142,7 @@ def test_an_output_that_is_the_input_is_refused(tmp_path):
                         ((str(questions), "-o", str(tmp_path / "alias.txt")), ""),
                         (("-", "-o", str(questions), "--resume"), None)]:
         with open(questions, "rb") as f:
-            done = subprocess.run([*PONDER, "batch", *args, "-m", "fake", "--no-trace"], capture_output=True,
+            done = subprocess.run([*PONDER, "batch", "--strategy", "chain", *args, "-m", "fake", "--no-trace"], capture_output=True,
                                   stdin=f if stdin is None else subprocess.DEVNULL, timeout=60)
         assert done.returncode == 2 and b"is the input file" in done.stderr, (args, done.stderr)
     assert questions.read_text() == "a\nb\n"
@@ -153,7 +153,7 @@ def test_resume_trusts_only_whole_records_and_says_what_it_set_aside(tmp_path):
     out = tmp_path / "out.jsonl"
     whole = {"id": "1", "line": 1, "question": "a", "answer": "9", "status": "ok", "error": None}
     out.write_text(json.dumps(whole) + "\ngarbage\n" + '{"id": 3}\n' + json.dumps({**whole, "id": "4"}))
-    done = ponder("batch", str(tmp_path / "q.txt"), "-o", str(out), "--resume", "-m", script_for(tmp_path), "--no-trace")
+    done = ponder("batch", "--strategy", "chain", str(tmp_path / "q.txt"), "-o", str(out), "--resume", "-m", script_for(tmp_path), "--no-trace")
     assert done.returncode == 0, done.stderr
     assert done.stderr.count(b"\n") == 1 and b"3 line(s)" in done.stderr and b"out.jsonl.rejected" in done.stderr
     assert [r["id"] for r in records(out)] == ["1", "2", "3", "4"]
@@ -162,14 +162,14 @@ def test_resume_trusts_only_whole_records_and_says_what_it_set_aside(tmp_path):
 
 def test_a_device_output_fails_in_one_line_and_is_never_read_on_resume(tmp_path):
     for args, code in [(("-o", "/dev/full"), 1), (("-o", "/dev/full", "--resume"), 2), (("-o", "/dev/zero", "--resume"), 2)]:
-        done = ponder("batch", "-", *args, "-m", "fake", "--no-trace", stdin="q\n", timeout=60)
+        done = ponder("batch", "--strategy", "chain", "-", *args, "-m", "fake", "--no-trace", stdin="q\n", timeout=60)
         assert done.returncode == code, (args, done.stderr)
         assert done.stderr.count(b"\n") == 1 and done.stderr.startswith(b"ponder: error:"), done.stderr
 
 
 def test_results_on_stdout_that_fail_are_one_line(tmp_path):
     with open("/dev/full", "w") as full:
-        done = subprocess.run([*PONDER, "batch", "-", "-m", "fake", "--no-trace"], input=b"q\n", stdout=full,
+        done = subprocess.run([*PONDER, "batch", "--strategy", "chain", "-", "-m", "fake", "--no-trace"], input=b"q\n", stdout=full,
                               stderr=subprocess.PIPE, timeout=60)
     assert done.returncode == 1 and done.stderr.count(b"\n") == 1 and b"stdout" in done.stderr, done.stderr
 
@@ -183,26 +183,26 @@ def test_a_full_disk_stops_the_batch_in_one_line_leaving_whole_lines(tmp_path):
     (tmp_path / "q.txt").write_text("".join(f"question {i}?\n" for i in range(6)))
     out = tmp_path / "out.jsonl"
     spec = "fake"  # runs no sandboxed check, which the file size limit would also hit
-    done = subprocess.run([*PONDER, "batch", str(tmp_path / "q.txt"), "-o", str(out), "-m", spec, "--no-trace"],
+    done = subprocess.run([*PONDER, "batch", "--strategy", "chain", str(tmp_path / "q.txt"), "-o", str(out), "-m", spec, "--no-trace"],
                           capture_output=True, stdin=subprocess.DEVNULL, preexec_fn=full_disk_at(1200), timeout=120)
     assert done.returncode == 1 and done.stderr.count(b"\n") == 1, done.stderr
     assert b"cannot write results file" in done.stderr
     assert out.read_bytes().endswith(b"\n") and 1 <= len(records(out)) < 6
     traces = tmp_path / "t"
-    done = subprocess.run([*PONDER, "batch", str(tmp_path / "q.txt"), "-o", str(tmp_path / "o2.jsonl"), "-m", spec,
+    done = subprocess.run([*PONDER, "batch", "--strategy", "chain", str(tmp_path / "q.txt"), "-o", str(tmp_path / "o2.jsonl"), "-m", spec,
                            "--trace-dir", str(traces)], capture_output=True, stdin=subprocess.DEVNULL,
                           preexec_fn=full_disk_at(3000), timeout=120)
     assert done.returncode == 1 and done.stderr.count(b"\n") == 1 and b"cannot write the trace" in done.stderr
     for trace in traces.iterdir():  # cut back to whole lines, never a 0-byte trace
         assert trace.stat().st_size > 0 and trace.read_bytes().endswith(b"\n")
-    resumed = ponder("batch", str(tmp_path / "q.txt"), "-o", str(out), "--resume", "-m", spec, "--no-trace")
+    resumed = ponder("batch", "--strategy", "chain", str(tmp_path / "q.txt"), "-o", str(out), "--resume", "-m", spec, "--no-trace")
     assert resumed.returncode == 0 and [r["id"] for r in records(out)] == [str(i) for i in range(1, 7)]
 
 
 def test_non_finite_numbers_are_written_as_strict_json(tmp_path):
     data = '{"id": "a", "question": "q", "n": 1e999, "w": [NaN, -Infinity]}\n{"id": "b", "question": "two"}\n'
     traces = tmp_path / "t"
-    done = ponder("batch", "-", "-m", script_for(tmp_path), "--trace-dir", str(traces), stdin=data)
+    done = ponder("batch", "--strategy", "chain", "-", "-m", script_for(tmp_path), "--trace-dir", str(traces), stdin=data)
     assert done.returncode == 0, done.stderr
 
     def strict(text):

@@ -49,7 +49,7 @@ class ListLines:
 
 def chat_on_fake(tmp_path: Path, says=scripts.PASSING) -> tuple[Chat, FakeBackend]:
     backend = FakeBackend(handler=by_purpose({**scripts.ACCEPT, **says}))
-    options = Options(model="fake", output=Output(reasoning="hide"))
+    options = Options(model="fake", output=Output(reasoning="hide"), strategies=("chain",))
     return Chat(options, backend, tmp_path / "traces", terminal=False), backend
 
 
@@ -228,7 +228,7 @@ def test_save_writes_whole_and_refuses_to_overwrite(tmp_path):
 def test_piped_questions_and_commands(tmp_path):
     spec = fake_script(tmp_path, scripts.PASSING)
     stdin = f"{FIRST}\n/strategy vote\n/samples 3\n/nonsense\n/save {tmp_path / 's.md'}\nAnd one more than that?\n"
-    done = ponder("chat", "-m", spec, "--trace-dir", str(tmp_path / "t"), stdin=stdin)
+    done = ponder("chat", "--strategy", "chain", "-m", spec, "--trace-dir", str(tmp_path / "t"), stdin=stdin)
     assert done.returncode == 0, done.stderr
     assert done.stdout == b"9\n9\n", "stdout carries only the answers"
     err = done.stderr.decode()
@@ -245,14 +245,14 @@ def test_piped_questions_and_commands(tmp_path):
 
 def test_a_question_without_an_answer_makes_a_pipe_exit_4(tmp_path):
     spec = fake_script(tmp_path, [""] * 20)
-    done = ponder("chat", "-m", spec, "--no-trace", stdin="q\n/help\n")
+    done = ponder("chat", "--strategy", "chain", "-m", spec, "--no-trace", stdin="q\n/help\n")
     assert done.returncode == 4, done.stderr
     assert b"the model gave no answer" in done.stderr and b"/strategy NAME" in done.stderr
 
 
 def test_a_line_that_is_not_utf8_is_one_line_and_the_chat_goes_on(tmp_path):
     spec = fake_script(tmp_path, scripts.PASSING)
-    done = ponder("chat", "-m", spec, "--no-trace", stdin=b"\xff\xfe\nq\n")
+    done = ponder("chat", "--strategy", "chain", "-m", spec, "--no-trace", stdin=b"\xff\xfe\nq\n")
     assert done.returncode == 4 and done.stdout == b"9\n"  # the line that could not be read went unanswered
     assert done.stderr.decode().count("\n") == 1 and b"not valid UTF-8" in done.stderr
 
@@ -265,7 +265,7 @@ def test_bad_flags_fail_before_the_model_loads(tmp_path):
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_ends_a_piped_chat_with_the_trace_interrupted(tmp_path, signum, code):
     spec = fake_script(tmp_path, ["word " * 400] * 3, delay=0.01)
-    proc = subprocess.Popen([*PONDER, "chat", "-m", spec, "--trace-dir", str(tmp_path / "t")],
+    proc = subprocess.Popen([*PONDER, "chat", "--strategy", "chain", "-m", spec, "--trace-dir", str(tmp_path / "t")],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdin is not None
     proc.stdin.write(b"q\nnever asked\n")
@@ -288,7 +288,7 @@ def terminal(tmp_path):
     need_tmux()
     spec = fake_script(tmp_path, scripts.PASSING, delay=0.03)
     env = {"PONDER_DATA_DIR": str(tmp_path / "data"), "TERM": "xterm-256color", "NO_COLOR": "1"}
-    term = Terminal(tmp_path, [*PONDER, "chat", "-m", spec, "--trace-dir", str(tmp_path / "t")], env)
+    term = Terminal(tmp_path, [*PONDER, "chat", "--strategy", "chain", "-m", spec, "--trace-dir", str(tmp_path / "t")], env)
     yield term
     term.close()
 

@@ -13,7 +13,7 @@ from tests.unit import scripts
 
 def test_piped_stdout_gets_only_the_answer(tmp_path):
     spec = fake_script(tmp_path, scripts.PASSING)
-    done = ponder("ask", "-m", spec, stdin="What is 16 - 3 - 4?")
+    done = ponder("ask", "--strategy", "chain", "-m", spec, stdin="What is 16 - 3 - 4?")
     assert done.returncode == 0, done.stderr
     assert done.stdout == b"9\n"
     assert b"\x1b" not in done.stderr
@@ -21,7 +21,7 @@ def test_piped_stdout_gets_only_the_answer(tmp_path):
 
 def test_argument_and_stdin_combine(tmp_path):
     spec = fake_script(tmp_path, scripts.PASSING)
-    done = ponder("ask", "-m", spec, "--json", "and then?", stdin="Context line.")
+    done = ponder("ask", "--strategy", "chain", "-m", spec, "--json", "and then?", stdin="Context line.")
     run = json.loads(done.stdout)
     trace = [json.loads(line) for line in open(run["trace"])]
     assert trace[0]["question"] == "Context line.\nand then?"
@@ -29,7 +29,7 @@ def test_argument_and_stdin_combine(tmp_path):
 
 def test_json_has_answer_steps_usage_and_trace(tmp_path):
     spec = fake_script(tmp_path, scripts.CORRECTED)
-    done = ponder("ask", "-m", spec, "--json", "q")
+    done = ponder("ask", "--strategy", "chain", "-m", spec, "--json", "q")
     run = json.loads(done.stdout)
     assert run["answer"] == "9" and run["status"] == "ok"
     assert [s["factor"] for s in run["steps"]][:4] == ["restate", "decompose", "hypothesize", "verify"]
@@ -40,7 +40,7 @@ def test_json_has_answer_steps_usage_and_trace(tmp_path):
 
 def test_events_on_stdout_equal_the_trace_file(tmp_path):
     spec = fake_script(tmp_path, scripts.PASSING)
-    done = ponder("ask", "-m", spec, "--events", "--trace-dir", str(tmp_path / "t"), "q")
+    done = ponder("ask", "--strategy", "chain", "-m", spec, "--events", "--trace-dir", str(tmp_path / "t"), "q")
     lines = done.stdout.decode().splitlines()
     (trace,) = list((tmp_path / "t").iterdir())
     assert lines == trace.read_text().splitlines()
@@ -50,7 +50,7 @@ def test_events_on_stdout_equal_the_trace_file(tmp_path):
 
 def test_no_trace_writes_nothing(tmp_path):
     spec = fake_script(tmp_path, scripts.PASSING)
-    done = ponder("ask", "-m", spec, "--no-trace", "--trace-dir", str(tmp_path / "t"), "q")
+    done = ponder("ask", "--strategy", "chain", "-m", spec, "--no-trace", "--trace-dir", str(tmp_path / "t"), "q")
     assert done.returncode == 0 and not (tmp_path / "t").exists()
 
 
@@ -58,7 +58,7 @@ def test_hostile_model_text_never_reaches_the_terminal_raw(tmp_path):
     evil = "\x1b]0;pwned\x07\x1b[2J[bold red]markup[/]\u202e"
     outputs = [evil, evil, evil + "\nCandidate answer: 9", "print(9)\n```", "9\x1b[31m"]
     spec = fake_script(tmp_path, outputs)
-    done = ponder("ask", "-m", spec, "--reasoning", "show", "q")
+    done = ponder("ask", "--strategy", "chain", "-m", spec, "--reasoning", "show", "q")
     assert done.returncode == 0
     assert b"\x1b" not in done.stdout + done.stderr and b"\x07" not in done.stderr
     assert "[bold red]markup[/]".encode() in done.stderr
@@ -83,7 +83,7 @@ def test_usage_errors_exit_2_with_one_line(tmp_path):
 
 
 def test_invalid_utf8_on_stdin_is_a_usage_error():
-    done = ponder("ask", "-m", "fake", stdin=b"\xff\xfe what")
+    done = ponder("ask", "--strategy", "chain", "-m", "fake", stdin=b"\xff\xfe what")
     assert done.returncode == 2 and b"UTF-8" in done.stderr
 
 
@@ -91,20 +91,20 @@ def test_model_problems_exit_3_without_traceback(tmp_path):
     not_gguf = tmp_path / "model.gguf"
     not_gguf.write_text("hello")
     for spec in (str(tmp_path / "missing.gguf"), str(not_gguf), str(tmp_path)):
-        done = ponder("ask", "-m", spec, "q")
+        done = ponder("ask", "--strategy", "chain", "-m", spec, "q")
         assert done.returncode == 3, done.stderr
         assert b"Traceback" not in done.stderr and done.stderr.count(b"\n") == 1
 
 
 def test_model_from_environment_variable(tmp_path):
-    done = ponder("ask", "q", env={"PONDER_MODEL": str(tmp_path / "none.gguf")})
+    done = ponder("ask", "--strategy", "chain", "q", env={"PONDER_MODEL": str(tmp_path / "none.gguf")})
     assert done.returncode == 3 and b"none.gguf" in done.stderr
 
 
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_closes_the_trace_as_interrupted(tmp_path, signum, code):
     spec = fake_script(tmp_path, ["word " * 400] * 3, delay=0.01)
-    proc = subprocess.Popen([*PONDER, "ask", "-m", spec, "--trace-dir", str(tmp_path / "t"), "q"],
+    proc = subprocess.Popen([*PONDER, "ask", "--strategy", "chain", "-m", spec, "--trace-dir", str(tmp_path / "t"), "q"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     signal_once_tracing(proc, (tmp_path / "t"), signum, settle=0.5)
     out, err = proc.communicate(timeout=30)
@@ -124,7 +124,7 @@ def test_help_lists_the_flags():
 
 def test_json_carries_the_strategy_result(tmp_path):
     spec = fake_script(tmp_path, scripts.in_turn(scripts.PASSING | scripts.REVISE, scripts.PASSING | scripts.ACCEPT))
-    done = ponder("ask", "-m", spec, "--json", "--no-trace", "q")
+    done = ponder("ask", "--strategy", "chain", "-m", spec, "--json", "--no-trace", "q")
     run = json.loads(done.stdout)
     assert run["strategy"] == "chain" and run["answer"] == "9"
     assert [r["verdict"] for r in run["reviews"]] == ["revise", "accept"]
@@ -147,7 +147,7 @@ def test_vote_flags_reach_the_strategy(tmp_path):
 
 def test_no_review_and_unknown_names_are_usage_errors_or_honoured(tmp_path):
     spec = fake_script(tmp_path, scripts.PASSING)
-    done = ponder("ask", "-m", spec, "--json", "--no-trace", "--no-review", "q")
+    done = ponder("ask", "--strategy", "chain", "-m", spec, "--json", "--no-trace", "--no-review", "q")
     assert json.loads(done.stdout)["reviews"] == []
     assert ponder("ask", "-m", spec, "--strategy", "telepathy", "q").returncode == 2
     assert ponder("ask", "-m", spec, "--strategy", "best-of-n", "--scorer", "vibes", "q").returncode == 2
@@ -188,7 +188,7 @@ def test_strategies_lists_the_registry():
     done = ponder("strategies")
     lines = done.stdout.decode().splitlines()
     assert done.returncode == 0 and [line.split()[0] for line in lines] == list(STRATEGIES)
-    assert "(default)" in lines[0]
+    assert [line.split()[0] for line in lines if "(default)" in line] == ["cascade"]
 
 
 def run_with(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, close=None):
@@ -231,7 +231,7 @@ def test_a_failing_stdout_is_one_line_naming_stdout_and_exit_1(tmp_path):
 
 
 def test_a_reader_that_goes_away_is_one_line_without_noise(tmp_path):
-    proc = subprocess.Popen([*PONDER, "ask", "-m", "fake", "--events", "--no-trace", "q"], stdin=subprocess.DEVNULL,
+    proc = subprocess.Popen([*PONDER, "ask", "--strategy", "chain", "-m", "fake", "--events", "--no-trace", "q"], stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdout.read(10)
     proc.stdout.close()  # like `| head -c 10`
@@ -242,5 +242,5 @@ def test_a_reader_that_goes_away_is_one_line_without_noise(tmp_path):
 
 def test_a_trace_directory_that_takes_no_files_is_a_usage_error(tmp_path):
     for directory in ("/proc/1", "/proc/self/fd"):
-        done = ponder("ask", "-m", "fake", "--trace-dir", directory, "q")
+        done = ponder("ask", "--strategy", "chain", "-m", "fake", "--trace-dir", directory, "q")
         assert done.returncode == 2 and one_error_line(done.stderr, b"trace directory"), done.stderr

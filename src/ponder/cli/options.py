@@ -42,7 +42,7 @@ from ponder.llm.loader import BACKENDS
 from ponder.tools.sandbox import Limits
 
 RUN, LOAD, LIMITS = RunConfig(), LoadOptions(), Limits()
-DEFAULT_STRATEGY = "chain"
+DEFAULT_STRATEGY = "cascade"
 
 SandboxMode = Enum("SandboxMode", {name: name for name in SANDBOX_MODES}, type=str)  # type: ignore[misc]
 Weighting = Enum("Weighting", {name: name for name in WEIGHTINGS}, type=str)  # type: ignore[misc]
