@@ -56,6 +56,23 @@ class _Live:
     done: bool = False
 
 
+def sequence_end(seq: Any) -> list[SeqDelta | SeqDone]:
+    """The end of a sequence decoded token by token (here, or by the transformers backend's
+    batch): the text its decoder and stop scanner still held, then its Completion."""
+    out: list[SeqDelta | SeqDone] = []
+    tail = seq.scanner.feed(seq.decoder.decode(b"", final=True)) + seq.scanner.flush()
+    if tail:
+        seq.emitted.append(tail)
+        out.append(SeqDelta(seq.index, Delta(tail, None)))
+    now = time.perf_counter()
+    out.append(SeqDone(seq.index, Completion(
+        text="".join(seq.emitted), stop_reason=seq.reason, completion_tokens=len(seq.generated),
+        prompt_tokens=len(seq.tokens), prompt_tokens_evaluated=seq.evaluated, seconds=now - seq.start,
+        confidences=tuple(seq.confidences), prompt_seconds=(seq.first_token_at or now) - seq.start,
+    )))
+    return out
+
+
 class Slots:
     """The context's sequence slots and the cells each holds (slot 0 is `Llama`'s own)."""
 
@@ -293,18 +310,7 @@ class LlamaBatch:
     def _finish(self, seq: _Live) -> list[SeqDelta | SeqDone]:
         seq.done = True
         self._settle(seq)
-        out: list[SeqDelta | SeqDone] = []
-        tail = seq.scanner.feed(seq.decoder.decode(b"", final=True)) + seq.scanner.flush()
-        if tail:
-            seq.emitted.append(tail)
-            out.append(SeqDelta(seq.index, Delta(tail, None)))
-        now = time.perf_counter()
-        out.append(SeqDone(seq.index, Completion(
-            text="".join(seq.emitted), stop_reason=seq.reason, completion_tokens=len(seq.generated),
-            prompt_tokens=len(seq.tokens), prompt_tokens_evaluated=seq.evaluated, seconds=now - seq.start,
-            confidences=tuple(seq.confidences), prompt_seconds=(seq.first_token_at or now) - seq.start,
-        )))
-        return out
+        return sequence_end(seq)
 
     def _decode(self, batch: Any) -> None:
         status = self.lib.llama_decode(self.b.llm.ctx, batch)

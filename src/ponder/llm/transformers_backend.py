@@ -51,6 +51,7 @@ from ponder.errors import ModelError, PonderError
 from ponder.llm.backend import (Completion, Delta, ManyItem, Request, Sampling, SeqDelta, SeqDone, StreamItem,
                                 common_prefix)
 from ponder.llm.llama import LoadOptions, check_gguf
+from ponder.llm.llama_parallel import sequence_end
 from ponder.llm.stops import StopScanner
 
 EXTRA_HINT = "the transformers backend needs the torch extra: pip install 'ponder[torch]'"
@@ -690,18 +691,7 @@ class TorchBatch:
     def _finish(self, row: _Row, i: int) -> list[ManyItem]:
         row.done = True
         self._settle(row, i)
-        out: list[ManyItem] = []
-        tail = row.scanner.feed(row.decoder.decode(b"", final=True)) + row.scanner.flush()
-        if tail:
-            row.emitted.append(tail)
-            out.append(SeqDelta(row.index, Delta(tail, None)))
-        now = time.perf_counter()
-        out.append(SeqDone(row.index, Completion(
-            text="".join(row.emitted), stop_reason=row.reason, completion_tokens=len(row.generated),
-            prompt_tokens=len(row.tokens), prompt_tokens_evaluated=row.evaluated, seconds=now - row.start,
-            confidences=tuple(row.confidences), prompt_seconds=(row.first_token_at or now) - row.start,
-        )))
-        return out
+        return list(sequence_end(row))
 
     def _settle(self, row: _Row, i: int) -> None:
         """Keep a row's cells (copied out of the merged cache) for the prompts that extend it."""
