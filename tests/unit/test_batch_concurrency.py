@@ -205,11 +205,8 @@ class CountingStub(Stub):
 
 @pytest.fixture
 def counting():
-    server = CountingStub()
-    server.thread.start()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
+    with CountingStub.running() as server:
+        yield server
 
 
 @pytest.fixture(autouse=True)

@@ -32,11 +32,8 @@ def no_server(monkeypatch):
 
 @pytest.fixture
 def stub():
-    server = Stub()
-    server.thread.start()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
+    with Stub.running() as server:
+        yield server
 
 
 def closed_port_url() -> str:

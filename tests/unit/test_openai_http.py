@@ -6,6 +6,8 @@ tests/integration/test_server_real.py."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import json
 import re
 import socket
@@ -120,6 +122,18 @@ class Stub:
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
 
+    @classmethod
+    @contextmanager
+    def running(cls, *args, **kwargs):
+        """A started server of this class, shut down and closed after the block."""
+        server = cls(*args, **kwargs)
+        server.thread.start()
+        try:
+            yield server
+        finally:
+            server.server.shutdown()
+            server.server.server_close()
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
@@ -158,11 +172,8 @@ class Stub:
 
 @pytest.fixture
 def stub():
-    server = Stub()
-    server.thread.start()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
+    with Stub.running() as server:
+        yield server
 
 
 @pytest.fixture(autouse=True)
