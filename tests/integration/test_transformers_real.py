@@ -1,6 +1,8 @@
 """`ponder ask --backend transformers` end to end, as a process, on the real small model
 (Qwen2.5-Coder-0.5B-Instruct: its GGUF dequantized by transformers, run by torch on the CPU),
-and the same greedy question through llama.cpp: the same answer, events of the same shape.
+and the same greedy question through llama.cpp in process and through llama-cpp-python's
+server (`--base-url`): the same answer, events of the same shape on all three backends. The
+converted model also serves as a (untrained) process reward model for `--scorer prm:PATH`.
 Then the backend itself on that model: a prompt that extends the last evaluates only its new
 tokens, the review's grammar, the factor choice.
 
@@ -22,16 +24,25 @@ pytestmark = pytest.mark.skipif(
     reason="the transformers backend needs the torch extra")
 
 QUESTION = "What is 2 + 3?"
-ASK = ("ask", "-m", "small", "--no-review", "--max-tokens", "400", "--events")
+ASK = ("ask", "--strategy", "chain", "--no-review", "--max-tokens", "400", "--events")  # one chain: a fixed order of events
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """Each backend's finished `ponder ask` of the same greedy question, and its events."""
+    from ponder.llm.registry import resolve_model
+    from tests.integration.test_server_real import start_server
+
     found = {}
-    for backend in ("transformers", "llama"):
+    for backend in ("transformers", "llama", "server"):
         traces = tmp_path_factory.mktemp(backend)
-        done = ponder(*ASK, "--backend", backend, "--trace-dir", str(traces), stdin=QUESTION, timeout=1800)
+        server = start_server(resolve_model("small"), traces / "server.log") if backend == "server" else None
+        chosen = ("--base-url", server.url) if server else ("-m", "small", "--backend", backend)
+        try:
+            done = ponder(*ASK, *chosen, "--trace-dir", str(traces), stdin=QUESTION, timeout=1800)
+        finally:
+            if server:
+                server.stop()
         events = [json.loads(line) for line in done.stdout.decode().splitlines()] if done.returncode == 0 else []
         found[backend] = (done, events)
     return found
@@ -59,11 +70,29 @@ def test_transformers_backend_answers_through_ponder_ask(runs):
     assert (conversion_dir(resolve_model("small"), "float32") / STAMP).is_file()
 
 
-def test_same_greedy_question_has_the_same_shape_on_llama_cpp(runs):
-    (_, by_torch), (llama, by_llama) = runs["transformers"], runs["llama"]
-    assert llama.returncode == 0, llama.stderr.decode()[-2000:]
-    assert by_llama[-1]["answer"] == by_torch[-1]["answer"] == "5"
-    assert shape(by_torch) == shape(by_llama)
+@pytest.mark.parametrize("other", ["llama", "server"])
+def test_same_greedy_question_has_the_same_shape_on_llama_cpp_and_its_server(runs, other):
+    (_, by_torch), (done, by_other) = runs["transformers"], runs[other]
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert by_other[-1]["answer"] == by_torch[-1]["answer"] == "5"
+    assert shape(by_torch) == shape(by_other)
+
+
+def test_a_converted_model_scores_steps_as_a_reward_model(tmp_path, runs):
+    """The mechanics of `--scorer prm:PATH` on a real transformers directory (the small model
+    in chat format: its rewards mean nothing, it was never trained to judge steps)."""
+    from ponder.llm.registry import resolve_model
+    from ponder.llm.transformers_backend import conversion_dir
+
+    directory = conversion_dir(resolve_model("small"), "float32")
+    done = ponder("ask", "-m", "small", "--strategy", "best-of-n", "--samples", "2", "--max-tokens", "300",
+                  "--scorer", f"verifier,prm:{directory}", "--events", "--trace-dir", str(tmp_path), stdin=QUESTION,
+                  timeout=1800)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    events = [json.loads(line) for line in done.stdout.decode().splitlines()]
+    scored = [e for e in events if e["type"] == "candidate_scored"]
+    assert len(scored) == 2 and all(0.0 < e["scores"]["prm"] < 1.0 for e in scored)
+    assert events[-1]["type"] == "run_finished" and events[-1]["answer"]
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ MAX_PARALLEL = 8  # the most sequences one context decodes side by side  # a cha
 SandboxMode = Literal["auto", "strict", "off"]
 Weighting = Literal["count", "verifier", "verifier+confidence"]
 Rule = Literal["mean", "product", "min"]
-ScorerName = Literal["verifier", "confidence", "judge"]
+ScorerName = Literal["verifier", "confidence", "judge", "prm"]
 
 SANDBOX_MODES: tuple[str, ...] = get_args(SandboxMode)
 WEIGHTINGS: tuple[str, ...] = get_args(Weighting)
@@ -69,6 +69,7 @@ class RunConfig:
     weighting: Weighting = "verifier"  # vote weights
     scorers: tuple[ScorerName, ...] = ("verifier", "confidence")
     rule: Rule = "mean"  # how scores combine
+    prm: str | None = None  # the process reward model's directory (`--scorer prm:PATH`)
     width: int = 2  # beam: open paths kept after each step
     expansions: int = 2  # beam: samples of each path's next step; mcts: most children of a node
     exploration: float = 1.0  # mcts: the PUCT constant
@@ -84,6 +85,8 @@ class RunConfig:
         found = [_not_one_of("scorer", name, SCORER_NAMES) for name in self.scorers if name not in SCORER_NAMES]
         if not self.scorers:
             found.append(f"no scorer given; available: {', '.join(SCORER_NAMES)}")
+        if ("prm" in self.scorers) != bool(self.prm):
+            found.append("the prm scorer needs its model's directory: --scorer prm:PATH")
         if self.weighting not in WEIGHTINGS:
             found.append(_not_one_of("weighting", self.weighting, WEIGHTINGS))
         if self.rule not in RULES:

@@ -121,6 +121,10 @@ def load_model(options: Options):  # type: ignore[no-untyped-def]
         if conversion_pending(spec):
             sys.stderr.write(f"ponder: converting the {spec} model for transformers into the cache (once)…\n")
     backend = load_backend(spec, options.load)
+    if options.run.prm and "prm" in options.run.scorers:  # a reward model that cannot load stops the run before it starts
+        from ponder.llm.process_reward import process_reward_model
+
+        process_reward_model(options.run.prm)
     if options.load.base_url and not spec.startswith("fake"):  # say so: $OPENAI_BASE_URL may be set for other tools
         from ponder.cli.safe import visible
 

@@ -36,6 +36,7 @@ from ponder.agent.settings import (
 )
 from ponder.agent.strategies import STRATEGIES
 from ponder.batch.items import FORMATS
+from ponder.cli.safe import visible
 from ponder.errors import UsageError
 from ponder.llm.llama import LoadOptions
 from ponder.llm.loader import BACKENDS
@@ -180,7 +181,7 @@ THINKING_FLAGS: dict[str, tuple[Any, Any]] = {
                                  help="Most rounds of chain's review loop.")),
     "no_review": (bool, typer.Option(False, "--no-review", rich_help_panel=_T, help="chain: answer without a review.")),
     "scorer": (str, typer.Option(",".join(RUN.scorers), "--scorer", rich_help_panel=_T,
-                                 help=f"Scorers, comma-separated: {', '.join(SCORER_NAMES)}.")),
+                                 help=f"Scorers, comma-separated: {', '.join(SCORER_NAMES)} (prm:PATH, a reward model's directory).")),
     "rule": (Rule, typer.Option(Rule(RUN.rule), "--rule", rich_help_panel=_T, help="How scores combine.")),
     "weighting": (Weighting, typer.Option(Weighting(RUN.weighting), "--weighting", rich_help_panel=_T, help="vote: weight of a vote.")),
     "width": (int, typer.Option(RUN.width, "--width", min=1, max=16, rich_help_panel=_T,
@@ -250,6 +251,21 @@ def with_options(*, answer_flags: bool = False, many_strategies: bool = False,
     return decorate
 
 
+def parse_scorers(value: str) -> tuple[tuple[str, ...], str | None]:
+    """`--scorer`'s names, and the reward model's directory of `prm:PATH` (UsageError if it is not one)."""
+    names, prm = [], None
+    for part in (p.strip() for p in value.split(",")):
+        name, _, path = part.partition(":")
+        if name == "prm":
+            prm = os.path.expanduser(path)
+            if not path or not os.path.isdir(prm):
+                raise UsageError(f"--scorer prm needs a model directory: prm:PATH ({visible(path) or 'none given'} "
+                                 "is not a directory)")
+        if part:
+            names.append(name)
+    return tuple(names), prm
+
+
 def build_options(values: dict[str, Any], many_strategies: bool = False) -> Options:
     """The typed Options from the shared flags' values, checked (UsageError on any bad value)."""
     strategies = tuple(name.strip() for name in values["strategy"].split(",") if name.strip())
@@ -257,9 +273,9 @@ def build_options(values: dict[str, Any], many_strategies: bool = False) -> Opti
     chain = ChainConfig(max_tokens=values["max_tokens"], temperature=values["temperature"], seed=values["seed"],
                         sandbox=_value(values["sandbox"]), code_limits=limits(values["code_timeout"], values["code_memory"]))
     budget = Budget(tokens=values["budget_tokens"], seconds=values["budget_seconds"], samples=values["samples"])
-    scorers = tuple(name.strip() for name in values["scorer"].split(",") if name.strip())
+    scorers, prm = parse_scorers(values["scorer"])
     run = replace(RUN, chain=chain, budget=budget, review=not values["no_review"], rounds=values["rounds"],
-                  samples=values["samples"], scorers=scorers, rule=_value(values["rule"]),  # type: ignore[arg-type]
+                  samples=values["samples"], scorers=scorers, prm=prm, rule=_value(values["rule"]),  # type: ignore[arg-type]
                   weighting=_value(values["weighting"]), width=values["width"], expansions=values["expansions"],
                   parallel=values["parallel"])
     problems = run.problems()

@@ -100,7 +100,7 @@ def conversion_dir(path: Path, dtype: str) -> Path:
 def _from_directory(directory: Path, options: LoadOptions) -> "TransformersBackend":
     if not (directory / "config.json").is_file():
         raise ModelError(f"{directory} has no config.json: not a Hugging Face model directory")
-    model, tokenizer = _pretrained(directory, None, options, f"model directory {directory}")
+    model, tokenizer = pretrained(directory, None, options, f"model directory {directory}")
     return TransformersBackend(model, tokenizer, directory.name, options)
 
 
@@ -109,10 +109,10 @@ def _from_gguf(path: Path, options: LoadOptions) -> "TransformersBackend":
     dtype = str(_device(torch)[1]).removeprefix("torch.")
     converted = conversion_dir(path, dtype)
     if (converted / STAMP).is_file():
-        model, tokenizer = _pretrained(converted, None, options, f"the conversion of {path.name} in {converted} "
+        model, tokenizer = pretrained(converted, None, options, f"the conversion of {path.name} in {converted} "
                                                                "(remove that directory to convert again)")
     else:
-        model, tokenizer = _pretrained(path.parent, path.name, options, f"model {path}")
+        model, tokenizer = pretrained(path.parent, path.name, options, f"model {path}")
         _save_conversion(model, tokenizer, converted, path)
     return TransformersBackend(model, tokenizer, path.name, options)
 
@@ -138,7 +138,7 @@ def _device(torch: Any) -> tuple[str, Any]:
     return "cpu", torch.float32
 
 
-def _pretrained(directory: Path, gguf_file: str | None, options: LoadOptions, what: str) -> tuple[Any, Any]:
+def pretrained(directory: Path, gguf_file: str | None, options: LoadOptions, what: str) -> tuple[Any, Any]:
     """The model (on its device, in eval mode) and tokenizer in `directory` (its `gguf_file`, if given)."""
     torch, transformers = _modules(gguf=gguf_file is not None)
     if not options.verbose:

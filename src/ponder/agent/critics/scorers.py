@@ -2,8 +2,9 @@
 combined by a named rule.
 
 Rules that must hold:
-- A scorer reads only the sample's result, its events and what a judge already stored on it;
-  it runs no model. (The judge's model call happens in the strategy, before scoring.)
+- A scorer reads only the sample's result, its events and what a judge or a reward model
+  already stored on it; it runs no model. (The judge's model call and the process reward
+  model happen in the strategy, before scoring.)
 - Scores never look at a reference answer.
 """
 
@@ -40,10 +41,16 @@ def judge_score(sample: Sample) -> float:
     return 0.5 if sample.judgement is None else sample.judgement
 
 
+def prm_score(sample: Sample) -> float:
+    """The process reward model's lowest step reward: a chain is as good as its weakest step (0.5 if unscored)."""
+    return min(sample.step_rewards) if sample.step_rewards else 0.5
+
+
 SCORERS: dict[ScorerName, Scorer] = {
     "verifier": verifier_score,
     "confidence": confidence_score,
     "judge": judge_score,
+    "prm": prm_score,
 }
 
 RULES: dict[Rule, Callable[[Sequence[float]], float]] = {

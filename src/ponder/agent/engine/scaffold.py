@@ -42,6 +42,7 @@ class Sample:
     events: list[Event] = field(default_factory=list)
     review: "Review | None" = None
     judgement: float | None = None
+    step_rewards: tuple[float, ...] | None = None  # a process reward model's P(right) of each step
     route: str = "chain"  # how it was reached: a guided chain, or an independent route
 
 

@@ -10,7 +10,8 @@ Rules that must hold:
 - Child n of the run samples with seed `seed + SEED_STRIDE * n`; child 0 of a node keeps the
   chain's own temperature (greedy by default), the others use the sample temperature.
 - A node's score is the configured scorers over the path to it (its last check, the
-  confidence of its steps); never a reference answer. Open paths are scored as partial.
+  confidence of its steps, a process reward model's rewards of them); never a reference
+  answer. Open paths are scored as partial.
 - The answer is the score-weighted vote over finished leaves (`_tally.tally`); when the budget
   ends the search with no finished leaf, the best open node is made to answer.
 - When the search ends, one SearchNode event per node records its final statistics.
@@ -21,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Generator
 
+from ponder.agent.critics.process_reward import reward_steps
 from ponder.agent.critics.scorers import score
 from ponder.agent.engine.calls import Work
 from ponder.agent.engine.chain import ChainState, think_step
@@ -52,6 +54,7 @@ class TreeNode:
     kept: bool = False
     children: list["TreeNode"] = field(default_factory=list)
     priors: dict[str, float] | None = None
+    rewards: tuple[float, ...] | None = None  # a process reward model's, of each step of the path
 
     @property
     def finished(self) -> bool:
@@ -65,7 +68,7 @@ class TreeNode:
 
     def sample(self, index: int = 0) -> Sample:
         """The path to this node as a Sample, for the scorers and the vote."""
-        return Sample(index, self.span, self.state.result, list(self.steps))
+        return Sample(index, self.span, self.state.result, list(self.steps), step_rewards=self.rewards)
 
 
 class SearchTree:
@@ -105,6 +108,7 @@ class SearchTree:
         step = yield from think_step(run.backend, state, factor, run_id=run.run_id, parent=node.span, ids=run.ids)
         child = TreeNode(step.span, state, node, factor.name, node.depth + 1, node.steps + (step.finished,))
         child.tokens = run.backend.count_tokens(state.transcript[len(node.state.transcript):])
+        child.rewards = reward_steps(run, child.sample()).step_rewards
         child.score = score(child.sample(), config.scorers, config.rule, partial=not child.finished)[0]
         node.children.append(child)
         self.nodes.append(child)

@@ -4,7 +4,8 @@ by a named rule; the highest score wins (the earliest on a tie).
 Rules that must hold:
 - Each sample is its own round with a CandidateScored event under it (the combined score
   and each scorer's part). The judge scorer asks the model in a fresh context, only when
-  it is configured and its token fits the budget.
+  it is configured and its token fits the budget; the prm scorer's reward model reads the
+  sample's steps (no completion tokens).
 - Chains (each with its judgement) are sampled in waves of `parallel`, decoded side by side;
   the budget is checked before each wave; the best sample so far is always returned.
 """
@@ -12,6 +13,7 @@ Rules that must hold:
 from __future__ import annotations
 
 from ponder.agent.critics.judge import JUDGE_TOKENS, judge_answer
+from ponder.agent.critics.process_reward import reward_steps
 from ponder.agent.critics.scorers import score
 from ponder.agent.engine.calls import Work
 from ponder.agent.engine.scaffold import RunScaffold, Sample, StrategyBody
@@ -30,7 +32,7 @@ def best_of_n(run: RunScaffold) -> StrategyBody:
         if not size:
             break
         for sample in (yield from run.together([_judged(run, done + k, size) for k in range(size)])):
-            total, parts = score(sample, config.scorers, config.rule)
+            total, parts = score(reward_steps(run, sample), config.scorers, config.rule)
             yield CandidateScored(run.run_id, span=run.ids.next(), parent=sample.span,
                                   answer=sample.result.answer.normalized, score=total, scores=parts, rule=config.rule)
             if best is None or total > best[0]:
