@@ -170,3 +170,9 @@ def test_a_broken_reward_model_stops_ask_before_the_run(tmp_path):
                   "--trace-dir", str(tmp_path / "t"), "q")
     assert done.returncode == 3 and done.stderr.decode().count("\n") == 1
     assert "process reward model" in done.stderr.decode() and not list(tmp_path.glob("t/*"))  # no trace begun
+
+
+def test_a_reward_model_for_a_strategy_that_reads_no_scorer_is_a_usage_error(tmp_path):
+    done = ponder("ask", "-m", "fake", "--strategy", "cascade", "--scorer", f"prm:{tmp_path}", "q")
+    assert done.returncode == 2 and done.stderr.decode().count("\n") == 1
+    assert "best-of-n, beam, mcts" in done.stderr.decode()

@@ -281,6 +281,9 @@ def build_options(values: dict[str, Any], many_strategies: bool = False) -> Opti
     problems = run.problems()
     if problems:
         raise UsageError("; ".join(problems))
+    if prm and not any(STRATEGIES[name].scored for name in strategies):  # never load a reward model for nothing
+        raise UsageError("--scorer prm:PATH applies to the strategies that read scorers: "
+                         + ", ".join(name for name, s in STRATEGIES.items() if s.scored))
     if values["model"] is not None and not values["model"].strip():  # not the default model in disguise
         raise UsageError("-m/--model is empty; give default, small, fake, a name from `ponder models` or a GGUF path")
     if values.get("as_json") and values.get("events"):

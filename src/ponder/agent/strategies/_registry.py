@@ -34,6 +34,7 @@ class Strategy:
     summary: str
     body: Body
     parallel: bool = False  # whether it decodes sequences side by side (--parallel)
+    scored: bool = False  # whether it reads --scorer
 
     def __call__(self, backend: Backend, question: str, config: ChainConfig | RunConfig, *, run_id: str,
                  model: str, catalogue: Catalogue | None = None) -> Iterator[Event]:
@@ -46,13 +47,14 @@ class Strategy:
 STRATEGIES: dict[str, Strategy] = {}
 
 
-def register(name: str, summary: str, parallel: bool = False) -> Callable[[Body], Body]:
-    """Register a strategy body under `name` (`parallel`: it decodes sequences side by side)."""
+def register(name: str, summary: str, parallel: bool = False, scored: bool = False) -> Callable[[Body], Body]:
+    """Register a strategy body under `name` (`parallel`: it decodes sequences side by side;
+    `scored`: it reads the scorers)."""
 
     def add(body: Body) -> Body:
         if name in STRATEGIES:
             raise ValueError(f"strategy {name!r} is registered twice")
-        STRATEGIES[name] = Strategy(name, summary, body, parallel)
+        STRATEGIES[name] = Strategy(name, summary, body, parallel, scored)
         return body
 
     return add

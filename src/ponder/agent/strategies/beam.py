@@ -25,7 +25,7 @@ from ponder.agent.strategies._tree import SearchTree, TreeNode
 from ponder.trace.events import Event
 
 
-@register("beam", "beam search over factor steps (--width, --expansions)", parallel=True)
+@register("beam", "beam search over factor steps (--width, --expansions)", parallel=True, scored=True)
 def beam(run: RunScaffold) -> StrategyBody:
     """Answer by beam search over sampled factor steps."""
     tree = SearchTree(run)

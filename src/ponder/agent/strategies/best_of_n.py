@@ -21,7 +21,7 @@ from ponder.agent.strategies._registry import register
 from ponder.trace.events import CandidateScored
 
 
-@register("best-of-n", "the highest-scored of sampled chains (--scorer, --rule)", parallel=True)
+@register("best-of-n", "the highest-scored of sampled chains (--scorer, --rule)", parallel=True, scored=True)
 def best_of_n(run: RunScaffold) -> StrategyBody:
     """Answer with the best-scored of N sampled chains."""
     config = run.config

@@ -39,7 +39,8 @@ PRIOR_MIX = 0.25
 FIRST_PLAY_PENALTY = 0.2
 
 
-@register("mcts", "tree search over thought factors, priors from the model (--samples, --expansions)")
+@register("mcts", "tree search over thought factors, priors from the model (--samples, --expansions)",
+          scored=True)
 def mcts(run: RunScaffold) -> StrategyBody:
     """Answer by MCTS over thought-factor steps."""
     tree = SearchTree(run)
