@@ -44,7 +44,7 @@ def runs(tmp_path_factory):
             if server:
                 server.stop()
         events = [json.loads(line) for line in done.stdout.decode().splitlines()] if done.returncode == 0 else []
-        found[backend] = (done, events)
+        found[backend] = (done, events, next(traces.glob("*.jsonl"), None))
     return found
 
 
@@ -54,7 +54,7 @@ def shape(events):
 
 
 def test_transformers_backend_answers_through_ponder_ask(runs):
-    done, events = runs["transformers"]
+    done, events, _ = runs["transformers"]
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert b"Traceback" not in done.stderr
     finished = events[-1]
@@ -72,10 +72,30 @@ def test_transformers_backend_answers_through_ponder_ask(runs):
 
 @pytest.mark.parametrize("other", ["llama", "server"])
 def test_same_greedy_question_has_the_same_shape_on_llama_cpp_and_its_server(runs, other):
-    (_, by_torch), (done, by_other) = runs["transformers"], runs[other]
+    (_, by_torch, _), (done, by_other, _) = runs["transformers"], runs[other]
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert by_other[-1]["answer"] == by_torch[-1]["answer"] == "5"
     assert shape(by_torch) == shape(by_other)
+
+
+@pytest.mark.parametrize("backend", ["transformers", "llama", "server"])
+def test_the_viewer_opens_the_trace_of_every_backend(runs, backend):
+    from tests.viewer.helpers import pilot_test, screen_text, tree, viewer
+
+    trace = runs[backend][2]
+    assert trace is not None, runs[backend][0].stderr.decode()[-2000:]
+
+    @pilot_test
+    async def opened():
+        app = viewer(trace)
+        async with app.run_test(size=(100, 40)) as pilot:
+            await pilot.press("e")
+            await pilot.pause()
+            text = screen_text(app)
+            assert "hypothesize" in text and "answer" in text and "5" in text
+            assert len(tree(app).root.children) >= 1
+
+    opened()
 
 
 def test_a_converted_model_scores_steps_as_a_reward_model(tmp_path, runs):
