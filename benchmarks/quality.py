@@ -376,12 +376,16 @@ def _plot(result: dict[str, Any], path: Path) -> None:
     except ImportError:
         return
     figure, axes = plt.subplots(figsize=(7, 4.5))
+    level: dict[float, int] = {}
     for row in result["rows"]:
+        k = level[round(row["accuracy"], 2)] = level.get(round(row["accuracy"], 2), -1) + 1
         low, high = row["ci95"]
         axes.errorbar(row["mean_tokens"], row["accuracy"], yerr=[[row["accuracy"] - low], [high - row["accuracy"]]],
                       fmt="o", capsize=3)
-        axes.annotate(row["name"], (row["mean_tokens"], row["accuracy"]), fontsize=7, xytext=(4, 4),
-                      textcoords="offset points")
+        axes.annotate(row["name"].replace(", parallel=", ",\nparallel=").replace(" (greedy, no ponder)", "\n(greedy)"),
+                      (row["mean_tokens"], row["accuracy"]), fontsize=7, xytext=(5, -16 if k % 2 else 6),
+                      textcoords="offset points")  # above and below in turn, so that neighbours at one height part
+    axes.margins(x=0.25)
     axes.set_xlabel("completion tokens per question (mean)")
     axes.set_ylabel("accuracy")
     axes.set_title(f"GSM8K training items ({result['items']}), default model")

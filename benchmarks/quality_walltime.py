@@ -1,0 +1,135 @@
+"""Benchmark: the wall time of the default strategy as a ratio to the plain chain of thought,
+measured side by side in one process on one loaded model (the quality pool cannot say it: it
+decodes neighbouring items together).
+
+For each item of the quality benchmark's fixed shuffle of GSM8K *training* problems, in
+turn: the plain chain of thought (route 0 of `agent/engine/routes.py`, greedy: the raw model
+with its makers' prompt) and the live `cascade` (`--samples`, `--parallel`), the order
+alternating from item to item so that a drift in the machine's speed falls on both. Writes
+per-item seconds and completion tokens, the ratio of total seconds and the median per-item
+ratio, with machine, date, commit and command, to results/quality/walltime.{json,md}.
+
+    python benchmarks/quality_walltime.py --items 12 --samples 6
+
+Never run on GSM8K test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+from quality import RESULTS, _commit, _drain, items  # noqa: E402
+
+
+def plain_chain(backend: Any, catalogue: Any, question: str) -> tuple[str, int]:
+    """The plain chain of thought's answer and completion tokens."""
+    from ponder.agent.engine.calls import drive
+    from ponder.agent.engine.ids import SpanIds
+    from ponder.agent.engine.routes import REASON, RouteCall, run_route
+    from ponder.agent.settings import ChainConfig
+
+    at = RouteCall(backend, catalogue, question, "plain", "p", SpanIds())
+    result = list(_drain(drive(backend, run_route(at, REASON, ChainConfig(temperature=0.0)))))[-1]
+    return result.answer.normalized, result.completion_tokens
+
+
+def cascade(backend: Any, question: str, samples: int, parallel: int) -> tuple[str, int]:
+    """The live cascade's answer and completion tokens."""
+    from ponder.agent.settings import RunConfig
+    from ponder.agent.strategies import STRATEGIES
+    from ponder.trace.events import RunFinished
+
+    events = list(STRATEGIES["cascade"](backend, question, RunConfig(samples=samples, parallel=parallel),
+                                        run_id="walltime", model="default"))
+    finished = events[-1]
+    assert isinstance(finished, RunFinished)
+    return finished.answer, int(finished.usage["completion_tokens"])
+
+
+def timed(run: Any) -> tuple[str, int, float]:
+    began = time.perf_counter()
+    answer, tokens = run()
+    return answer, tokens, round(time.perf_counter() - began, 2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=12)
+    parser.add_argument("--offset", type=int, default=0)
+    parser.add_argument("--samples", type=int, default=6)
+    parser.add_argument("--parallel", type=int, default=4)
+    args = parser.parse_args()
+    from ponder.batch.metrics import gsm8k_reference
+    from ponder.llm.llama import LlamaBackend, LoadOptions
+    from ponder.llm.registry import resolve_model
+    from ponder.machine import machine_info
+    from ponder.thought_factors.catalogue import load_catalogue
+    from ponder.tools.answers import equivalent
+
+    backend = LlamaBackend(resolve_model("default"), LoadOptions(n_ctx=4096, sequences=max(2, args.parallel)))
+    catalogue = load_catalogue()
+    rows = []
+    for k, item in enumerate(items(args.items, args.offset)):
+        question, reference = item["question"], gsm8k_reference(item["answer"])
+        runs = {"plain": lambda: plain_chain(backend, catalogue, question),
+                "cascade": lambda: cascade(backend, question, args.samples, args.parallel)}
+        order = ["plain", "cascade"] if k % 2 == 0 else ["cascade", "plain"]
+        row: dict[str, Any] = {"id": item["id"]}
+        for name in order:
+            backend.forget()  # neither run starts from the other's cached prompt
+            answer, tokens, seconds = timed(runs[name])
+            row[name] = {"answer": answer, "correct": bool(answer) and equivalent(answer, reference),
+                         "completion_tokens": tokens, "seconds": seconds}
+        rows.append(row)
+        print(f"{k + 1}/{args.items} {item['id']}: plain {row['plain']['seconds']}s, "
+              f"cascade {row['cascade']['seconds']}s", file=sys.stderr)
+    write(rows, args, machine_info())
+
+
+def write(rows: list[dict[str, Any]], args: argparse.Namespace, machine: dict[str, Any]) -> None:
+    total = {name: round(sum(r[name]["seconds"] for r in rows), 1) for name in ("plain", "cascade")}
+    tokens = {name: sum(r[name]["completion_tokens"] for r in rows) for name in ("plain", "cascade")}
+    result = {
+        "benchmark": "quality_walltime",
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "commit": _commit(), "machine": machine, "model": "default",
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "items": len(rows), "samples": args.samples, "parallel": args.parallel,
+        "seconds": total, "completion_tokens": tokens,
+        "seconds_ratio": round(total["cascade"] / max(total["plain"], 1e-9), 2),
+        "median_item_seconds_ratio": round(statistics.median(r["cascade"]["seconds"] / r["plain"]["seconds"]
+                                                              for r in rows), 2),
+        "tokens_ratio": round(tokens["cascade"] / max(tokens["plain"], 1), 2),
+        "correct": {name: sum(r[name]["correct"] for r in rows) for name in ("plain", "cascade")},
+        "rows": rows,
+    }
+    (RESULTS / "walltime.json").write_text(json.dumps(result, indent=2) + "\n")
+    lines = [
+        "# Wall time: the cascade against the plain chain of thought, side by side", "",
+        f"- date: {result['date']}; commit: {result['commit']}; machine: {machine.get('cpu', '')}, "
+        f"{machine.get('cores', '')} cores; model: default",
+        f"- command: `{result['command']}`",
+        f"- {len(rows)} items of the quality benchmark's shuffle, one process, order alternating by item", "",
+        "| | plain chain of thought | cascade | ratio |", "|---|---|---|---|",
+        f"| wall seconds, all items | {total['plain']} | {total['cascade']} | {result['seconds_ratio']}× |",
+        f"| completion tokens, all items | {tokens['plain']} | {tokens['cascade']} | {result['tokens_ratio']}× |",
+        f"| median per-item seconds ratio | | | {result['median_item_seconds_ratio']}× |",
+        f"| correct | {result['correct']['plain']}/{len(rows)} | {result['correct']['cascade']}/{len(rows)} | |", "",
+        "| item | plain s | plain tokens | cascade s | cascade tokens |", "|---|---|---|---|---|",
+        *[f"| {r['id']} | {r['plain']['seconds']} | {r['plain']['completion_tokens']} | {r['cascade']['seconds']} | "
+          f"{r['cascade']['completion_tokens']} |" for r in rows],
+    ]
+    (RESULTS / "walltime.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
