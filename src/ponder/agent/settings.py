@@ -64,7 +64,7 @@ class RunConfig:
     review: bool = True
     rounds: int = 2
     reflect: bool = True
-    samples: int = 4  # the cascade as measured (benchmarks/results/quality): two greedy routes, two sampled
+    samples: int = 6  # the cascade as measured (benchmarks/results/quality): two greedy routes, four sampled
     sample_temperature: float = 0.7
     weighting: Weighting = "verifier"  # vote weights
     scorers: tuple[ScorerName, ...] = ("verifier", "confidence")
