@@ -15,13 +15,17 @@ from ponder.llm.fake import FakeBackend, by_purpose
 from ponder.trace.events import Event, StepFinished
 
 QUESTION = "What is 16 - 3 - 4?"
+# The user's server, keys and default model: never read by a test unless it sets them itself.
+USER_SETTINGS = ("PONDER_BASE_URL", "OPENAI_BASE_URL", "PONDER_API_KEY", "OPENAI_API_KEY", "PONDER_MODEL")
 _CHAIN_FIELDS = {f.name for f in fields(ChainConfig)}
 
 
 @pytest.fixture(autouse=True)
 def ponder_dirs(tmp_path_factory, monkeypatch):
-    """Keep traces of tests out of the user's data directory, and the user's registered models
-    and default model out of the tests (the model cache stays shared)."""
+    """Keep traces of tests out of the user's data directory, and the user's registered models,
+    default model, server and keys out of the tests (the model cache stays shared)."""
+    for name in USER_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
     data = tmp_path_factory.mktemp("ponder-data")
     monkeypatch.setenv("PONDER_DATA_DIR", str(data))
     monkeypatch.setenv("PONDER_CONFIG_DIR", str(tmp_path_factory.mktemp("ponder-config")))

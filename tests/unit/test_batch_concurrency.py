@@ -209,12 +209,6 @@ def counting():
         yield server
 
 
-@pytest.fixture(autouse=True)
-def no_server_settings(monkeypatch):
-    for name in ("PONDER_API_KEY", "OPENAI_API_KEY", "PONDER_BASE_URL", "OPENAI_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-
-
 def questions(tmp_path: Path, n: int) -> Path:
     path = tmp_path / "q.jsonl"
     path.write_text("".join(json.dumps({"id": f"q{i}", "question": f"What is 17 * 23? [item q{i}]"}) + "\n"

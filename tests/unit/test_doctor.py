@@ -24,12 +24,6 @@ TINY = EmbeddedModel(name="tiny", filename="tiny.gguf", size=8, sha256=hashlib.s
                      package_prefix="ponder_no_such_package_part", parts=1, extra="model-tiny")
 
 
-@pytest.fixture(autouse=True)
-def no_server(monkeypatch):
-    for name in ("PONDER_BASE_URL", "OPENAI_BASE_URL", "PONDER_API_KEY", "OPENAI_API_KEY", "PONDER_MODEL"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture
 def stub():
     with Stub.running() as server:

@@ -18,12 +18,10 @@ from tests.cli_helpers import ponder
 
 @pytest.fixture
 def dirs(tmp_path, monkeypatch):
-    """Private config and cache dirs for the processes; no server in the environment."""
+    """Private config and cache dirs for the processes (conftest keeps the server out)."""
     config, cache = tmp_path / "config", tmp_path / "cache"
     monkeypatch.setenv("PONDER_CONFIG_DIR", str(config))
     monkeypatch.setenv("PONDER_CACHE_DIR", str(cache))
-    for name in ("PONDER_BASE_URL", "OPENAI_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
     return config, cache
 
 

@@ -177,10 +177,8 @@ def stub():
 
 
 @pytest.fixture(autouse=True)
-def no_keys(monkeypatch):
+def no_backoff(monkeypatch):
     monkeypatch.setattr(openai_http, "BACKOFF", 0.0)
-    for name in ("PONDER_API_KEY", "OPENAI_API_KEY", "PONDER_BASE_URL", "OPENAI_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
 
 
 def backend(stub: Stub, model: str | None = None, sequences: int = 4) -> HttpBackend:
