@@ -11,8 +11,9 @@ resumes where it stopped; routes of neighbouring items are decoded side by side,
 (a slot that finishes one route takes the next), and written in chunks of 4 x `--parallel`.
 
 `report` scores from the pool, on the same items: the plain chain of thought (n = 0), the
-greedy program (n = 1), plain self-consistency over k sampled chains of thought (k = 4, 8:
-the majority of n = 2, 4, ..., 2k), and the cascade with the stopping rule of
+greedy program (n = 1), plain self-consistency (`SELF_CONSISTENCY`: the majority of the
+greedy and two sampled chains, n = 0, 2, 4; of k = 4 or 8 sampled chains, n = 2, 4, ..., 2k),
+and the cascade with the stopping rule of
 `agent/strategies/cascade.py` replayed on the pool (it reads the routes in the order the live
 strategy would sample them, so its answer, tokens and routes are what the live run gives).
 Accuracy with 95% Wilson intervals, completion tokens (mean and median), and each as a
@@ -20,7 +21,8 @@ ratio to the plain chain; a plot of accuracy against tokens.
 
     python benchmarks/quality.py collect --items 150 --routes 0-1            # the greedy routes
     python benchmarks/quality.py collect --items 150 --routes 2-7 --only-disagreeing   # what the cascade reads
-    python benchmarks/quality.py collect --items 150 --routes 8,10,12,14,16   # more chains for SC@8
+    python benchmarks/quality.py collect --items 150 --routes 2,4             # chains for SC k=3
+    python benchmarks/quality.py collect --items 150 --routes 2,4,6,8,10,12,14,16   # chains for SC k=4, 8
     python benchmarks/quality.py report
 
 Never run on GSM8K test: the items are a fixed shuffle of ../shared/data/gsm8k_train.jsonl.
@@ -44,6 +46,13 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gsm8k_train.js
 SHUFFLE_SEED = 2026
 SAMPLE_TEMPERATURE = 0.7
 SEED_STRIDE = 1000
+# Plain self-consistency: the majority of chains of thought alone (no program, no ponder), the
+# earliest route winning a tie. A row is reported once the pool has its routes on every item.
+SELF_CONSISTENCY = {
+    "plain self-consistency k=3 (greedy + 2 sampled chains)": (0, 2, 4),
+    "plain self-consistency k=4 (sampled chains)": (2, 4, 6, 8),
+    "plain self-consistency k=8 (sampled chains)": tuple(range(2, 17, 2)),
+}
 
 
 def items(count: int, offset: int = 0) -> list[dict[str, Any]]:
@@ -287,13 +296,11 @@ def report(args: argparse.Namespace) -> None:
     rows.append(score("plain chain of thought (greedy, no ponder)",
                       [(by_item[i][0]["correct"], tokens(i, [0])) for i in complete]))
     rows.append(score("program (greedy)", [(by_item[i][1]["correct"], tokens(i, [1])) for i in complete]))
-    for k in (4, 8):
-        ns = [2 * j for j in range(1, k + 1)]
-        have = [i for i in complete if all(n in by_item[i] for n in ns)]
-        if len(have) == len(complete):
-            answers = {i: majority(by_item[i][n] for n in ns) for i in have}
-            rows.append(score(f"plain self-consistency k={k}",
-                              [(bool(answers[i]) and equivalent(answers[i], refs[i]), tokens(i, ns)) for i in have]))
+    for name, ns in SELF_CONSISTENCY.items():
+        if all(n in by_item[i] for i in complete for n in ns):
+            answers = {i: majority(by_item[i][n] for n in ns) for i in complete}
+            rows.append(score(name, [(bool(answers[i]) and equivalent(answers[i], refs[i]), tokens(i, ns))
+                                     for i in complete]))
     for samples in args.cascade_samples:
         replays = {i: replay_cascade(by_item[i], samples, args.parallel) for i in complete}
         if all(r is not None for r in replays.values()):
@@ -368,6 +375,8 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def _plot(result: dict[str, Any], path: Path) -> None:
+    """Accuracy (95% interval) against mean tokens: one series per family of rows (the cascade's
+    points joined and labelled by their samples), a legend instead of labels that collide."""
     try:
         import matplotlib
 
@@ -375,20 +384,24 @@ def _plot(result: dict[str, Any], path: Path) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         return
-    figure, axes = plt.subplots(figsize=(7, 4.5))
-    level: dict[float, int] = {}
+    figure, axes = plt.subplots(figsize=(8, 4.8))
+    families: dict[str, list[dict[str, Any]]] = {}
     for row in result["rows"]:
-        k = level[round(row["accuracy"], 2)] = level.get(round(row["accuracy"], 2), -1) + 1
-        low, high = row["ci95"]
-        axes.errorbar(row["mean_tokens"], row["accuracy"], yerr=[[row["accuracy"] - low], [high - row["accuracy"]]],
-                      fmt="o", capsize=3)
-        axes.annotate(row["name"].replace(", parallel=", ",\nparallel=").replace(" (greedy, no ponder)", "\n(greedy)"),
-                      (row["mean_tokens"], row["accuracy"]), fontsize=7, xytext=(5, -16 if k % 2 else 6),
-                      textcoords="offset points")  # above and below in turn, so that neighbours at one height part
-    axes.margins(x=0.25)
+        families.setdefault(row["name"].split(" (samples=")[0], []).append(row)
+    for family, rows in families.items():
+        xs, ys = [r["mean_tokens"] for r in rows], [r["accuracy"] for r in rows]
+        errors = [[y - r["ci95"][0] for y, r in zip(ys, rows)], [r["ci95"][1] - y for y, r in zip(ys, rows)]]
+        label = f"{family} (samples {rows[0]['name'].split('samples=')[1].split(',')[0]}–" \
+                f"{rows[-1]['name'].split('samples=')[1].split(',')[0]})" if len(rows) > 1 else family
+        axes.errorbar(xs, ys, yerr=errors, fmt="o-" if len(rows) > 1 else "o", capsize=3, label=label)
+        for x, y, r in zip(xs, ys, rows):
+            if len(rows) > 1:
+                axes.annotate(r["name"].split("samples=")[1].split(",")[0], (x, y), fontsize=7,
+                              xytext=(4, 4), textcoords="offset points")
     axes.set_xlabel("completion tokens per question (mean)")
-    axes.set_ylabel("accuracy")
+    axes.set_ylabel("accuracy (95% interval)")
     axes.set_title(f"GSM8K training items ({result['items']}), default model")
+    axes.legend(fontsize=7, loc="lower right")
     figure.tight_layout()
     figure.savefig(path, dpi=120)
 
