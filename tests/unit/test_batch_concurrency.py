@@ -84,7 +84,7 @@ def test_items_run_on_one_shared_fake_backend_each_with_its_own_trace(tmp_path):
 
 
 def test_stopping_ends_the_items_in_flight_as_interrupted_and_gives_none_of_their_results(tmp_path):
-    backend = FakeBackend(["word " * 2000], cycle=True, delay=0.002)  # each item streams for seconds
+    backend = FakeBackend(["word " * 2000], cycle=True, delay=0.02)  # each item streams for tens of seconds
     items = [Item(str(i), f"q{i}", i) for i in range(6)]
 
     def ctrl_c_once_three_run() -> None:
@@ -100,7 +100,7 @@ def test_stopping_ends_the_items_in_flight_as_interrupted_and_gives_none_of_thei
             for _ in pool.run(items, lambda item, trace: run_item(backend, item, CONFIG, "cascade", "fake", tmp_path,
                                                                   trace)):
                 pytest.fail("no item finishes in time")
-    assert time.monotonic() - started < 4
+    assert time.monotonic() - started < 15  # far less than one item takes: the stop did not wait for them
     traces = list(tmp_path.glob("*.jsonl"))
     assert len(traces) == 3  # nothing started after the stop
     assert [finishes(t) for t in traces] == [["interrupted"]] * 3
@@ -110,7 +110,7 @@ def test_stopping_ends_the_items_in_flight_as_interrupted_and_gives_none_of_thei
 
 
 def test_a_worker_failure_that_is_not_the_items_own_is_raised_here_and_stops_the_rest(tmp_path):
-    backend = FakeBackend(["word " * 2000], cycle=True, delay=0.002)
+    backend = FakeBackend(["word " * 2000], cycle=True, delay=0.02)
 
     def work(item: Item, trace: ItemTrace) -> dict:
         if item.id == "bad":
