@@ -415,7 +415,7 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=4)
     parser.add_argument("--only-disagreeing", action="store_true",
                         help="collect routes 2+ only where the greedy routes disagree (all the cascade reads)")
-    parser.add_argument("--cascade-samples", type=int, nargs="*", default=[2, 4, 6, 8])
+    parser.add_argument("--cascade-samples", type=int, nargs="*", default=[2, 3, 4, 5, 6])
     parser.add_argument("--model", default="default")
     parser.add_argument("--out", type=Path, default=RESULTS / "pool.jsonl")
     args = parser.parse_args()
