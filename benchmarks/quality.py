@@ -12,8 +12,9 @@ resumes where it stopped; routes of neighbouring items are decoded side by side,
 
 `report` scores from the pool, on the same items: the plain chain of thought (n = 0), the
 greedy program (n = 1), plain self-consistency (`SELF_CONSISTENCY`: the majority of the
-greedy and two sampled chains, n = 0, 2, 4; of k = 4 or 8 sampled chains, n = 2, 4, ..., 2k),
-and the cascade with the stopping rule of
+greedy chain and k - 1 sampled chains, n = 0, 2, ..., 2k - 2, for k = 3, 4, 8), adaptive
+self-consistency (`ADAPTIVE`: the same chains read in order until the first two agree or the
+majority is decided: the cascade with a second chain where it has a program), and the cascade with the stopping rule of
 `agent/strategies/cascade.py` replayed on the pool (it reads the routes in the order the live
 strategy would sample them, so its answer, tokens and routes are what the live run gives).
 Accuracy with 95% Wilson intervals, completion tokens (mean and median), and each as a
@@ -21,9 +22,13 @@ ratio to the plain chain; a plot of accuracy against tokens.
 
     python benchmarks/quality.py collect --items 150 --routes 0-1            # the greedy routes
     python benchmarks/quality.py collect --items 150 --routes 2-7 --only-disagreeing   # what the cascade reads
-    python benchmarks/quality.py collect --items 150 --routes 2,4             # chains for SC k=3
-    python benchmarks/quality.py collect --items 150 --routes 2,4,6,8,10,12,14,16   # chains for SC k=4, 8
+    python benchmarks/quality.py collect --items 150 --routes 2,4,6           # chains for SC k=3, 4
+    python benchmarks/quality.py collect --items 150 --routes 8,10,12,14      # chains for SC k=8
     python benchmarks/quality.py report
+    # ablation of the samples' temperature: its own pool, seeded with the greedy routes
+    grep -E '"n": [01],' benchmarks/results/quality/pool.jsonl > benchmarks/results/quality/pool_t0.5.jsonl
+    python benchmarks/quality.py collect --routes 2-3 --only-disagreeing --temperature 0.5 --out benchmarks/results/quality/pool_t0.5.jsonl
+    python benchmarks/quality.py report --cascade-samples 2 3 4 --out benchmarks/results/quality/pool_t0.5.jsonl   # report_t0.5.md
 
 Never run on GSM8K test: the items are a fixed shuffle of ../shared/data/gsm8k_train.jsonl.
 """
@@ -34,6 +39,7 @@ import argparse
 import json
 import math
 import random
+import re
 import statistics
 import sys
 import time
@@ -50,9 +56,12 @@ SEED_STRIDE = 1000
 # earliest route winning a tie. A row is reported once the pool has its routes on every item.
 SELF_CONSISTENCY = {
     "plain self-consistency k=3 (greedy + 2 sampled chains)": (0, 2, 4),
-    "plain self-consistency k=4 (sampled chains)": (2, 4, 6, 8),
-    "plain self-consistency k=8 (sampled chains)": tuple(range(2, 17, 2)),
+    "plain self-consistency k=4 (greedy + 3 sampled chains)": (0, 2, 4, 6),
+    "plain self-consistency k=8 (greedy + 7 sampled chains)": tuple(range(0, 15, 2)),
 }
+# Adaptive self-consistency over chains alone (the cascade without its program): the chains of
+# a row read in order, stopping once the first two agree or the majority is decided.
+ADAPTIVE = {"adaptive self-consistency (chains only, k<=4)": (0, 2, 4, 6)}
 
 
 def items(count: int, offset: int = 0) -> list[dict[str, Any]]:
@@ -112,7 +121,7 @@ def collect(args: argparse.Namespace) -> None:
             ids = SpanIds()
             works = []
             for item, n in wave:
-                config = ChainConfig(temperature=0.0 if n < 2 else SAMPLE_TEMPERATURE,
+                config = ChainConfig(temperature=0.0 if n < 2 else args.temperature,
                                      seed=SEED_STRIDE * n if n >= 2 else None)
                 at = RouteCall(backend, catalogue, item["question"], "pool", f"{item['id']}-n{n}", ids)
                 works.append(run_route(at, route_of(n), config))
@@ -121,7 +130,7 @@ def collect(args: argparse.Namespace) -> None:
             seconds = time.perf_counter() - began
             tokens = 0
             for (item, n), result in zip(wave, results):
-                row = _row(item, n, route_of(n), result, seconds, len(wave))
+                row = _row(item, n, route_of(n), result, seconds, len(wave)) | {"temperature": config.temperature}
                 sink.write(json.dumps(row, ensure_ascii=False) + "\n")
                 sink.flush()
                 pool[(item["id"], n)] = row
@@ -213,18 +222,39 @@ def wilson(correct: int, total: int) -> tuple[float, float]:
 
 def majority(rows: Iterable[dict[str, Any]]) -> str:
     """The most frequent answer (equivalence-grouped), the earliest on a tie; '' if none."""
+    groups = _groups(row["answer"] for row in rows)
+    return max(groups, key=len)[0] if groups else ""
+
+
+def adaptive(routes: dict[int, dict[str, Any]], ns: tuple[int, ...]) -> tuple[str, list[int]]:
+    """Adaptive self-consistency: the answer of routes `ns` read in order, stopping once the
+    first two agree or no later route could change the majority; and the routes read."""
+    read = list(ns[:2])
+    first = _groups(routes[n]["answer"] for n in read)
+    if len(first) == 1 and len(first[0]) == 2:
+        return first[0][0], read
+    while len(read) < len(ns):
+        counts = sorted((len(g) for g in _groups(routes[n]["answer"] for n in read)), reverse=True) or [0]
+        if counts[0] > (counts[1] if len(counts) > 1 else 0) + len(ns) - len(read):
+            break
+        read.append(ns[len(read)])
+    return majority(routes[n] for n in read), read
+
+
+def _groups(answers: Iterable[str]) -> list[list[str]]:
+    """Answers grouped by equivalence, in order of first appearance; empty answers left out."""
     from ponder.tools.answers import equivalent
 
     groups: list[list[str]] = []
-    for row in rows:
-        if not row["answer"]:
+    for answer in answers:
+        if not answer:
             continue
-        home = next((g for g in groups if equivalent(g[0], row["answer"])), None)
+        home = next((g for g in groups if equivalent(g[0], answer)), None)
         if home is None:
-            groups.append([row["answer"]])
+            groups.append([answer])
         else:
-            home.append(row["answer"])
-    return max(groups, key=len)[0] if groups else ""
+            home.append(answer)
+    return groups
 
 
 def replay_cascade(routes: dict[int, dict[str, Any]], samples: int, parallel: int) -> tuple[str, list[int]] | None:
@@ -301,6 +331,10 @@ def report(args: argparse.Namespace) -> None:
             answers = {i: majority(by_item[i][n] for n in ns) for i in complete}
             rows.append(score(name, [(bool(answers[i]) and equivalent(answers[i], refs[i]), tokens(i, ns))
                                      for i in complete]))
+    for name, ns in ADAPTIVE.items():
+        if all(n in by_item[i] for i in complete for n in ns):
+            read = {i: adaptive(by_item[i], ns) for i in complete}
+            rows.append(score(name, [(bool(a) and equivalent(a, refs[i]), tokens(i, used)) for i, (a, used) in read.items()]))
     for samples in args.cascade_samples:
         replays = {i: replay_cascade(by_item[i], samples, args.parallel) for i in complete}
         if all(r is not None for r in replays.values()):
@@ -329,10 +363,11 @@ def report(args: argparse.Namespace) -> None:
     from ponder.machine import machine_info
 
     result["machine"] = machine_info()
-    (args.out.parent / "report.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.out.parent / "report.md").write_text(markdown(result))
-    _plot(result, args.out.parent / "accuracy_vs_tokens.png")
-    print((args.out.parent / "report.md").read_text())
+    suffix = args.out.stem.removeprefix("pool")  # pool_t0.5.jsonl -> report_t0.5.md
+    (args.out.parent / f"report{suffix}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (args.out.parent / f"report{suffix}.md").write_text(markdown(result))
+    _plot(result, args.out.parent / f"accuracy_vs_tokens{suffix}.png")
+    print((args.out.parent / f"report{suffix}.md").read_text())
 
 
 def _commit() -> str:
@@ -385,25 +420,32 @@ def _plot(result: dict[str, Any], path: Path) -> None:
     except ImportError:
         return
     figure, axes = plt.subplots(figsize=(8, 4.8))
-    families: dict[str, list[dict[str, Any]]] = {}
+    families: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for row in result["rows"]:
-        families.setdefault(row["name"].split(" (samples=")[0], []).append(row)
-    for family, rows in families.items():
+        family, point = _family(row["name"])
+        families.setdefault(family, []).append((point, row))
+    for family, members in families.items():
+        points, rows = [p for p, _ in members], [r for _, r in members]
         xs, ys = [r["mean_tokens"] for r in rows], [r["accuracy"] for r in rows]
         errors = [[y - r["ci95"][0] for y, r in zip(ys, rows)], [r["ci95"][1] - y for y, r in zip(ys, rows)]]
-        label = f"{family} (samples {rows[0]['name'].split('samples=')[1].split(',')[0]}–" \
-                f"{rows[-1]['name'].split('samples=')[1].split(',')[0]})" if len(rows) > 1 else family
+        label = f"{family} ({points[0]}–{points[-1].split('=')[1]})" if len(rows) > 1 else rows[0]["name"]
         axes.errorbar(xs, ys, yerr=errors, fmt="o-" if len(rows) > 1 else "o", capsize=3, label=label)
-        for x, y, r in zip(xs, ys, rows):
+        for x, y, point in zip(xs, ys, points):
             if len(rows) > 1:
-                axes.annotate(r["name"].split("samples=")[1].split(",")[0], (x, y), fontsize=7,
-                              xytext=(4, 4), textcoords="offset points")
+                axes.annotate(point, (x, y), fontsize=7, xytext=(4, 4), textcoords="offset points")
     axes.set_xlabel("completion tokens per question (mean)")
     axes.set_ylabel("accuracy (95% interval)")
     axes.set_title(f"GSM8K training items ({result['items']}), default model")
     axes.legend(fontsize=7, loc="lower right")
     figure.tight_layout()
     figure.savefig(path, dpi=120)
+
+
+def _family(name: str) -> tuple[str, str]:
+    """A row's series and its point in it: 'cascade' and 'samples=6', 'plain self-consistency' and 'k=4'."""
+    if match := re.match(r"(.*?) \(?((?:samples|k)=\d+)", name):
+        return match[1], match[2]
+    return name, ""
 
 
 def main() -> None:
@@ -415,7 +457,9 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=4)
     parser.add_argument("--only-disagreeing", action="store_true",
                         help="collect routes 2+ only where the greedy routes disagree (all the cascade reads)")
-    parser.add_argument("--cascade-samples", type=int, nargs="*", default=[2, 3, 4, 5, 6])
+    parser.add_argument("--cascade-samples", type=int, nargs="*", default=[2, 3, 4, 5, 6, 7, 8])
+    parser.add_argument("--temperature", type=float, default=SAMPLE_TEMPERATURE,
+                        help="temperature of the sampled routes (an ablation: collect into its own --out)")
     parser.add_argument("--model", default="default")
     parser.add_argument("--out", type=Path, default=RESULTS / "pool.jsonl")
     args = parser.parse_args()
