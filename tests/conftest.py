@@ -4,7 +4,6 @@ strategy on the fake model scripted by purpose (what it says at each factor)."""
 from __future__ import annotations
 
 import functools
-import signal
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Mapping
 
@@ -31,17 +30,6 @@ def ponder_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("PONDER_DATA_DIR", str(data))
     monkeypatch.setenv("PONDER_CONFIG_DIR", str(tmp_path_factory.mktemp("ponder-config")))
     return data
-
-
-@pytest.fixture(autouse=True)
-def own_signal_handlers():
-    """Give SIGINT and SIGTERM back their handlers after every test, so a test that installs
-    ponder's (the CLI's main does, in-process) cannot change how a later test is interrupted."""
-    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    yield
-    for signum, handler in saved.items():
-        if signal.getsignal(signum) is not handler and handler is not None:
-            signal.signal(signum, handler)
 
 
 NO_BWRAP = "bubblewrap (bwrap) is not installed: apt-get install bubblewrap"

@@ -93,9 +93,6 @@ def test_stopping_ends_the_items_in_flight_as_interrupted_and_gives_none_of_thei
         time.sleep(0.1)
         _thread.interrupt_main()  # KeyboardInterrupt in the main thread, as Ctrl-C gives
 
-    # interrupt_main() does nothing where SIGINT is ignored or left to the OS: Python's own
-    # handler (raise KeyboardInterrupt) must be the one installed, whatever ran before
-    signal.signal(signal.SIGINT, signal.default_int_handler)
     threading.Thread(target=ctrl_c_once_three_run, daemon=True).start()
     started = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
