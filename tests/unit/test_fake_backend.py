@@ -1,5 +1,8 @@
+import sys
+import threading
+
 from ponder.llm.backend import Completion, Delta, Sampling
-from ponder.llm.fake import FakeBackend
+from ponder.llm.fake import FakeBackend, FakeCall, queue
 
 
 def run(backend, prompt, **kw):
@@ -89,3 +92,20 @@ def test_a_backend_without_stream_many_answers_a_wave_in_turn():
 
     items = list(stream_many(Plain(), [Request("p", Sampling()), Request("q", Sampling())]))
     assert [(i.index, i.completion.text) for i in items if isinstance(i, SeqDone)] == [(0, "one"), (1, "two")]
+
+
+def test_a_cycled_script_is_never_empty_when_threads_ask_at_once():
+    answer = queue(["word"], cycle=True)  # batch --concurrency: items ask one fake from several threads
+    call = FakeCall("q", Sampling(max_tokens=4))
+    seen: list[str] = []
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible, so a gap would show
+    try:
+        workers = [threading.Thread(target=lambda: seen.extend(answer(call) for _ in range(3000))) for _ in range(6)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert len(seen) == 18000 and set(seen) == {"word"}

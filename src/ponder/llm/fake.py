@@ -13,11 +13,14 @@ Rules that must hold:
   that the engine keeps its transcript append-only; in a batch each request is charged only
   for the prompt tokens no sequence it could start from holds (what is cached, or any
   request of the batch), and every step advances each live request by one token.
+- Its handlers are safe to call from several threads at once (a cycled script is never
+  seen empty between its pop and its return to the queue).
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterator, Mapping, Sequence, Union
@@ -66,11 +69,13 @@ Handler = Callable[[FakeCall], str]
 def queue(outputs: Sequence[Script], cycle: bool = False) -> Handler:
     """A handler that replays `outputs` in order, whatever is asked ("" when they run out)."""
     pending = list(outputs)
+    lock = threading.Lock()  # items of `batch --concurrency` ask from several threads at once
 
     def answer(call: FakeCall) -> str:
-        script = pending.pop(0) if pending else ""
-        if cycle:
-            pending.append(script)
+        with lock:
+            script = pending.pop(0) if pending else ""
+            if cycle:
+                pending.append(script)
         return script(call.prompt) if callable(script) else script
 
     return answer
@@ -80,6 +85,7 @@ def by_purpose(says: Mapping[str, Script | Sequence[Script]]) -> Handler:
     """A handler that answers by what is asked: a script per purpose, or a list of them used in
     turn (the last one repeats). A purpose the mapping does not name is a ModelError."""
     turns: dict[str, int] = {}
+    lock = threading.Lock()
 
     def answer(call: FakeCall) -> str:
         if call.purpose not in says:
@@ -88,8 +94,9 @@ def by_purpose(says: Mapping[str, Script | Sequence[Script]]) -> Handler:
         if isinstance(scripts, (str, bytes)) or callable(scripts):
             script = scripts
         else:
-            turn = turns.get(call.purpose, 0)
-            turns[call.purpose] = turn + 1
+            with lock:
+                turn = turns.get(call.purpose, 0)
+                turns[call.purpose] = turn + 1
             script = scripts[min(turn, len(scripts) - 1)]
         return script(call.prompt) if callable(script) else str(script)
 
