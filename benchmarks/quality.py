@@ -29,6 +29,11 @@ ratio to the plain chain; a plot of accuracy against tokens.
     grep -E '"n": [01],' benchmarks/results/quality/pool.jsonl > benchmarks/results/quality/pool_t0.5.jsonl
     python benchmarks/quality.py collect --routes 2-3 --only-disagreeing --temperature 0.5 --out benchmarks/results/quality/pool_t0.5.jsonl
     python benchmarks/quality.py report --cascade-samples 2 3 4 --out benchmarks/results/quality/pool_t0.5.jsonl   # report_t0.5.md
+    # ablation of the samples' prompt: route 2 a greedy Plan-and-Solve chain, the other routes the main pool's
+    grep -E '"n": [01],' benchmarks/results/quality/pool.jsonl > benchmarks/results/quality/pool_plan.jsonl
+    python benchmarks/quality.py collect --routes 2 --only-disagreeing --temperature 0 --chain-prompt plan --out benchmarks/results/quality/pool_plan.jsonl
+    grep -E '"n": [3-7],' benchmarks/results/quality/pool.jsonl >> benchmarks/results/quality/pool_plan.jsonl
+    python benchmarks/quality.py report --out benchmarks/results/quality/pool_plan.jsonl   # report_plan.md
 
 Never run on GSM8K test: the items are a fixed shuffle of ../shared/data/gsm8k_train.jsonl.
 """
@@ -44,6 +49,7 @@ import statistics
 import sys
 import time
 from datetime import datetime, timezone
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -62,6 +68,16 @@ SELF_CONSISTENCY = {
 # Adaptive self-consistency over chains alone (the cascade without its program): the chains of
 # a row read in order, stopping once the first two agree or the majority is decided.
 ADAPTIVE = {"adaptive self-consistency (chains only, k<=4)": (0, 2, 4, 6)}
+# Ablation of the samples' diversity: the sampled chains of thought (routes 2, 4, ...) asked
+# with another prompt instead of the model makers' (`--chain-prompt`, into its own pool; with
+# `--temperature 0` route 2 becomes a second greedy chain). Plan-and-Solve (PS+, Wang et al.
+# 2023), with the makers' request for a boxed answer.
+CHAIN_PROMPTS = {
+    "plan": "$question\nLet's first understand the problem, extract relevant variables and their corresponding "
+            "numerals, and devise a plan. Then, let's carry out the plan, calculate intermediate variables (pay "
+            "attention to correct numerical calculation and commonsense), solve the problem step by step, and show "
+            "the answer. Put your final answer within \\boxed{}.",
+}
 
 
 def items(count: int, offset: int = 0) -> list[dict[str, Any]]:
@@ -111,6 +127,9 @@ def collect(args: argparse.Namespace) -> None:
 
     backend = LlamaBackend(resolve_model(args.model), LoadOptions(n_ctx=4096, sequences=max(2, args.parallel)))
     catalogue = load_catalogue()
+    sampled = catalogue  # the catalogue of routes 2+ (another chain prompt in an ablation)
+    if args.chain_prompt:
+        sampled = replace(catalogue, prompts={**catalogue.prompts, "reason_user": CHAIN_PROMPTS[args.chain_prompt]})
     args.out.parent.mkdir(parents=True, exist_ok=True)
     pool = read_pool(args.out)
     wanted = parse_routes(args.routes)
@@ -123,14 +142,15 @@ def collect(args: argparse.Namespace) -> None:
             for item, n in wave:
                 config = ChainConfig(temperature=0.0 if n < 2 else args.temperature,
                                      seed=SEED_STRIDE * n if n >= 2 else None)
-                at = RouteCall(backend, catalogue, item["question"], "pool", f"{item['id']}-n{n}", ids)
+                at = RouteCall(backend, catalogue if n < 2 else sampled, item["question"], "pool", f"{item['id']}-n{n}", ids)
                 works.append(run_route(at, route_of(n), config))
             began = time.perf_counter()
             results = list(_drain(drive_together(backend, works)))[-1]
             seconds = time.perf_counter() - began
             tokens = 0
             for (item, n), result in zip(wave, results):
-                row = _row(item, n, route_of(n), result, seconds, len(wave)) | {"temperature": config.temperature}
+                row = _row(item, n, route_of(n), result, seconds, len(wave)) | {
+                    "temperature": 0.0 if n < 2 else args.temperature, "chain_prompt": args.chain_prompt if n >= 2 else None}
                 sink.write(json.dumps(row, ensure_ascii=False) + "\n")
                 sink.flush()
                 pool[(item["id"], n)] = row
@@ -460,6 +480,8 @@ def main() -> None:
     parser.add_argument("--cascade-samples", type=int, nargs="*", default=[2, 3, 4, 5, 6, 7, 8])
     parser.add_argument("--temperature", type=float, default=SAMPLE_TEMPERATURE,
                         help="temperature of the sampled routes (an ablation: collect into its own --out)")
+    parser.add_argument("--chain-prompt", choices=sorted(CHAIN_PROMPTS),
+                        help="ask the sampled chains (routes 2, 4, ...) with this prompt (an ablation: its own --out)")
     parser.add_argument("--model", default="default")
     parser.add_argument("--out", type=Path, default=RESULTS / "pool.jsonl")
     args = parser.parse_args()
