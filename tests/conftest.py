@@ -32,6 +32,19 @@ def ponder_dirs(tmp_path_factory, monkeypatch):
     return data
 
 
+@pytest.fixture(autouse=True, scope="session")
+def python_sigint():
+    """Python's own SIGINT handler for the whole suite, even when it was started as a `&` job
+    (whose shell ignores SIGINT): ponder processes started by tests inherit an ignored SIGINT
+    and keep it (`ponder.interrupts`), and `_thread.interrupt_main()` does nothing where it is
+    ignored, so the tests' Ctrl-Cs would never arrive."""
+    import signal
+
+    found = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, found)
+
+
 NO_BWRAP = "bubblewrap (bwrap) is not installed: apt-get install bubblewrap"
 
 

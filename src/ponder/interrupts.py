@@ -9,6 +9,9 @@ Rules that must hold:
   a whole line (of a trace or a results file) is written or not at all. When the block
   itself raises, its error goes on and the noted signal is dropped, never kept to fire later. Without `install()`
   (a library caller) the default handlers stay and `held()` holds nothing back.
+- A signal ignored when ponder starts stays ignored (as Python itself leaves an ignored
+  SIGINT): a `&` job of a script, whose shell ignores SIGINT for it, is not stopped by the
+  Ctrl-C meant for the foreground.
 - Signals are handled in the main thread only, so `held()` in another thread (a worker of
   `batch --concurrency`) holds nothing back and never raises: no signal can tear its write.
 """
@@ -32,9 +35,10 @@ _state = {"depth": 0, "pending": 0, "last": 0}
 
 
 def install() -> None:
-    """Route SIGINT and SIGTERM through the handler (main thread only)."""
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
+    """Route SIGINT and SIGTERM through the handler (main thread only), unless ignored already."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, _on_signal)
 
 
 def exit_code() -> int:

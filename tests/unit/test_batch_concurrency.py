@@ -83,17 +83,7 @@ def test_items_run_on_one_shared_fake_backend_each_with_its_own_trace(tmp_path):
         assert len({e["run"] for e in events}) == 1 and finishes(Path(record["trace"])) == ["ok"]
 
 
-@pytest.fixture
-def python_sigint():
-    """Python's own SIGINT handler for the test, then the one it found: `interrupt_main()` does
-    nothing where SIGINT is ignored, as it is for a `&` job of a shell without job control (a
-    suite run in the background), so the simulated Ctrl-C needs a handler to trip."""
-    found = signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, found)
-
-
-def test_stopping_ends_the_items_in_flight_as_interrupted_and_gives_none_of_their_results(tmp_path, python_sigint):
+def test_stopping_ends_the_items_in_flight_as_interrupted_and_gives_none_of_their_results(tmp_path):
     backend = FakeBackend(["word " * 2000], cycle=True, delay=0.02)  # each item streams for tens of seconds
     items = [Item(str(i), f"q{i}", i) for i in range(6)]
 

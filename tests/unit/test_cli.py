@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 
@@ -113,6 +114,22 @@ def test_a_signal_closes_the_trace_as_interrupted(tmp_path, signum, code):
     last = json.loads(trace.read_text().splitlines()[-1])
     assert last["type"] == "run_finished" and last["status"] == "interrupted"
     assert out == b""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_ignored_when_ponder_starts_stays_ignored(tmp_path, signum):
+    spec = fake_script(tmp_path, ["word " * 100] * 3, delay=0.01)
+    command = [*PONDER, "ask", "--strategy", "chain", "-m", spec, "--trace-dir", str(tmp_path / "t"), "q"]
+    alone = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    shutil.rmtree(tmp_path / "t")
+    proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signum, signal.SIG_IGN))  # as a `&` job's shell does
+    signal_once_tracing(proc, (tmp_path / "t"), signum, settle=0.2)
+    out, err = proc.communicate(timeout=60)
+    (trace,) = list((tmp_path / "t").iterdir())
+    last = json.loads(trace.read_text().splitlines()[-1])
+    assert last["type"] == "run_finished" and last["status"] != "interrupted"
+    assert (proc.returncode, out) == (alone.returncode, alone.stdout), err
 
 
 def test_help_lists_the_flags():
