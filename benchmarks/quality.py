@@ -375,7 +375,8 @@ def report(args: argparse.Namespace) -> None:
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "commit": _commit(),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "data": f"{DATA.name}, fixed shuffle (seed {SHUFFLE_SEED}), items {args.offset}..{args.offset + len(complete) - 1}",
+        "data": f"{DATA.name}, fixed shuffle (seed {SHUFFLE_SEED}), the {len(complete)} items with every route read "
+                f"among items {args.offset}..{args.offset + args.items - 1}",
         "items": len(complete),
         "greedy_routes_agree": {"items": len(agree), "correct": sum(by_item[i][0]["correct"] for i in agree)},
         "rows": rows,
@@ -383,7 +384,8 @@ def report(args: argparse.Namespace) -> None:
     from ponder.machine import machine_info
 
     result["machine"] = machine_info()
-    suffix = args.out.stem.removeprefix("pool")  # pool_t0.5.jsonl -> report_t0.5.md
+    # pool_t0.5.jsonl -> report_t0.5.md; items from an offset -> report_from150.md (the main report stays)
+    suffix = args.out.stem.removeprefix("pool") + (f"_from{args.offset}" if args.offset else "")
     (args.out.parent / f"report{suffix}.json").write_text(json.dumps(result, indent=2) + "\n")
     (args.out.parent / f"report{suffix}.md").write_text(markdown(result))
     _plot(result, args.out.parent / f"accuracy_vs_tokens{suffix}.png")
@@ -412,7 +414,7 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"- date: {result['date']}; commit: {result.get('commit') or '?'}; machine: {result['machine']['cpu']}, "
         f"{result['machine']['cores']} cores",
-        f"- data: {result['data']} ({result['items']} items)",
+        f"- data: {result['data']}",
         f"- command: `{result['command']}`",
         f"- the greedy chain of thought and the greedy program agreed on {agree['items']} items, "
         f"{agree['correct']} of them right",
