@@ -17,6 +17,7 @@ import re
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import quality  # noqa: E402
@@ -66,9 +67,11 @@ def right_answer(routes: dict) -> bool | None:
     return None if replay is None else bool(replay[0]) and equivalent(replay[0], routes[0]["reference"])
 
 
-def cascade_right(by_item: dict, offset: int, count: int, factor: float = 1.0) -> tuple[int, int]:
+def cascade_right(by_item: dict, offset: int, count: int, factor: float = 1.0,
+                  discounted: Callable[[dict], bool] = invents_output) -> tuple[int, int]:
     """Items the default cascade answers right, and items replayed, in one slice of the shuffle,
-    an inventing chain's vote weighing `factor` of the others'."""
+    the vote of a route that is `discounted` (by default an inventing chain) weighing `factor`
+    of the others'."""
     from ponder.agent.strategies import cascade
 
     plain = cascade.weight
@@ -77,7 +80,7 @@ def cascade_right(by_item: dict, offset: int, count: int, factor: float = 1.0) -
         for item in quality.items(count, offset):
             routes = by_item.get(item["id"])
             if routes:
-                cascade.weight = lambda s, r=routes: plain(s) * (factor if invents_output(r[s.index - 1]) else 1.0)
+                cascade.weight = lambda s, r=routes: plain(s) * (factor if discounted(r[s.index - 1]) else 1.0)
                 outcomes.append(right_answer(routes))
     finally:
         cascade.weight = plain
