@@ -10,14 +10,19 @@ per-item seconds and completion tokens, the ratio of total seconds and the media
 ratio, with machine, date, commit and command, to results/quality/walltime.{json,md}.
 
     python benchmarks/quality_walltime.py --items 12 --samples 6
+    python benchmarks/quality_walltime.py --items 150 --resume   # goes on from the rows written
 
-Never run on GSM8K test.
+The results are rewritten (whole, through a temporary file) after every item, so a run
+stopped by hand loses at most the item in progress and `--resume` continues it. The live
+answers are set beside the quality pool's replay of the same items (the cascade's accuracy
+figures rest on that replay). Never run on GSM8K test.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -26,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from quality import RESULTS, _commit, _drain, items  # noqa: E402
+from quality import RESULTS, _commit, _drain, items, read_pool, replay_cascade  # noqa: E402
 
 
 def plain_chain(backend: Any, catalogue: Any, question: str) -> tuple[str, int]:
@@ -66,7 +71,9 @@ def main() -> None:
     parser.add_argument("--offset", type=int, default=0)
     parser.add_argument("--samples", type=int, default=6)
     parser.add_argument("--parallel", type=int, default=4)
+    parser.add_argument("--resume", action="store_true", help="keep the rows of walltime.json and go on")
     args = parser.parse_args()
+    rows = earlier_rows(args) if args.resume else []
     from ponder.batch.metrics import gsm8k_reference
     from ponder.llm.llama import LlamaBackend, LoadOptions
     from ponder.llm.registry import resolve_model
@@ -76,8 +83,10 @@ def main() -> None:
 
     backend = LlamaBackend(resolve_model("default"), LoadOptions(n_ctx=4096, sequences=max(2, args.parallel)))
     catalogue = load_catalogue()
-    rows = []
+    done = {row["id"] for row in rows}
     for k, item in enumerate(items(args.items, args.offset)):
+        if item["id"] in done:
+            continue
         question, reference = item["question"], gsm8k_reference(item["answer"])
         runs = {"plain": lambda: plain_chain(backend, catalogue, question),
                 "cascade": lambda: cascade(backend, question, args.samples, args.parallel)}
@@ -91,7 +100,37 @@ def main() -> None:
         rows.append(row)
         print(f"{k + 1}/{args.items} {item['id']}: plain {row['plain']['seconds']}s, "
               f"cascade {row['cascade']['seconds']}s", file=sys.stderr)
-    write(rows, args, machine_info())
+        write(rows, args, machine_info())
+    if rows:
+        print((RESULTS / "walltime.md").read_text())
+
+
+def earlier_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The rows an earlier run wrote, when it ran the same configuration."""
+    path = RESULTS / "walltime.json"
+    if not path.exists():
+        return []
+    earlier = json.loads(path.read_text())
+    if (earlier["samples"], earlier["parallel"]) != (args.samples, args.parallel):
+        sys.exit(f"walltime.json was written with --samples {earlier['samples']} --parallel {earlier['parallel']}")
+    return earlier["rows"]
+
+
+def replayed(rows: list[dict[str, Any]], samples: int, parallel: int) -> dict[str, int]:
+    """How many of these items the quality pool's replay answers right (cascade, plain chain)."""
+    from ponder.tools.answers import equivalent
+
+    pool = read_pool(RESULTS / "pool.jsonl")
+    right = {"plain": 0, "cascade": 0, "items": 0}
+    for row in rows:
+        routes = {n: r for (i, n), r in pool.items() if i == row["id"]}
+        replay = replay_cascade(routes, samples, parallel) if routes else None
+        if replay is None:
+            continue
+        right["items"] += 1
+        right["plain"] += routes[0]["correct"]
+        right["cascade"] += bool(replay[0]) and equivalent(replay[0], routes[0]["reference"])
+    return right
 
 
 def write(rows: list[dict[str, Any]], args: argparse.Namespace, machine: dict[str, Any]) -> None:
@@ -109,9 +148,11 @@ def write(rows: list[dict[str, Any]], args: argparse.Namespace, machine: dict[st
                                                               for r in rows), 2),
         "tokens_ratio": round(tokens["cascade"] / max(tokens["plain"], 1), 2),
         "correct": {name: sum(r[name]["correct"] for r in rows) for name in ("plain", "cascade")},
+        "pool_replay_correct": replayed(rows, args.samples, args.parallel),
         "rows": rows,
     }
-    (RESULTS / "walltime.json").write_text(json.dumps(result, indent=2) + "\n")
+    _replace(RESULTS / "walltime.json", json.dumps(result, indent=2) + "\n")
+    replay = result["pool_replay_correct"]
     lines = [
         "# Wall time: the cascade against the plain chain of thought, side by side", "",
         f"- date: {result['date']}; commit: {result['commit']}; machine: {machine.get('cpu', '')}, "
@@ -122,13 +163,21 @@ def write(rows: list[dict[str, Any]], args: argparse.Namespace, machine: dict[st
         f"| wall seconds, all items | {total['plain']} | {total['cascade']} | {result['seconds_ratio']}× |",
         f"| completion tokens, all items | {tokens['plain']} | {tokens['cascade']} | {result['tokens_ratio']}× |",
         f"| median per-item seconds ratio | | | {result['median_item_seconds_ratio']}× |",
-        f"| correct | {result['correct']['plain']}/{len(rows)} | {result['correct']['cascade']}/{len(rows)} | |", "",
+        f"| correct | {result['correct']['plain']}/{len(rows)} | {result['correct']['cascade']}/{len(rows)} | |",
+        f"| correct in the quality pool's replay of the same items | {replay['plain']}/{replay['items']} | "
+        f"{replay['cascade']}/{replay['items']} | |", "",
         "| item | plain s | plain tokens | cascade s | cascade tokens |", "|---|---|---|---|---|",
         *[f"| {r['id']} | {r['plain']['seconds']} | {r['plain']['completion_tokens']} | {r['cascade']['seconds']} | "
           f"{r['cascade']['completion_tokens']} |" for r in rows],
     ]
-    (RESULTS / "walltime.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    _replace(RESULTS / "walltime.md", "\n".join(lines) + "\n")
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write the whole file or nothing: a temporary file beside it, then a rename."""
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
 
 
 if __name__ == "__main__":
