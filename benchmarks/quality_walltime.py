@@ -73,7 +73,7 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=4)
     parser.add_argument("--resume", action="store_true", help="keep the rows of walltime.json and go on")
     args = parser.parse_args()
-    rows = earlier_rows(args) if args.resume else []
+    rows = earlier_rows(args)
     from ponder.batch.metrics import gsm8k_reference
     from ponder.llm.llama import LlamaBackend, LoadOptions
     from ponder.llm.registry import resolve_model
@@ -106,11 +106,14 @@ def main() -> None:
 
 
 def earlier_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
-    """The rows an earlier run wrote, when it ran the same configuration."""
+    """The rows an earlier run wrote, when resuming the same configuration; a fresh run never
+    overwrites them (it stops with one line instead)."""
     path = RESULTS / "walltime.json"
     if not path.exists():
         return []
     earlier = json.loads(path.read_text())
+    if not args.resume:
+        sys.exit(f"{path} holds {len(earlier['rows'])} items: --resume to go on, or move it away to start afresh")
     if (earlier["samples"], earlier["parallel"]) != (args.samples, args.parallel):
         sys.exit(f"walltime.json was written with --samples {earlier['samples']} --parallel {earlier['parallel']}")
     return earlier["rows"]
