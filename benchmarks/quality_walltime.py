@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from quality import RESULTS, _commit, _drain, items, read_pool, replay_cascade  # noqa: E402
+from quality import RESULTS, _commit, _drain, items, paired, read_pool, replay_cascade  # noqa: E402
 
 
 def plain_chain(backend: Any, catalogue: Any, question: str) -> tuple[str, int]:
@@ -46,23 +46,25 @@ def plain_chain(backend: Any, catalogue: Any, question: str) -> tuple[str, int]:
     return result.answer.normalized, result.completion_tokens
 
 
-def cascade(backend: Any, question: str, samples: int, parallel: int) -> tuple[str, int]:
-    """The live cascade's answer and completion tokens."""
+def cascade(backend: Any, question: str, samples: int, parallel: int) -> tuple[str, int, list[str]]:
+    """The live cascade's answer, completion tokens, and each route's answer in order."""
     from ponder.agent.settings import RunConfig
     from ponder.agent.strategies import STRATEGIES
-    from ponder.trace.events import RunFinished
+    from ponder.trace.events import CandidateScored, RunFinished
 
     events = list(STRATEGIES["cascade"](backend, question, RunConfig(samples=samples, parallel=parallel),
                                         run_id="walltime", model="default"))
     finished = events[-1]
     assert isinstance(finished, RunFinished)
-    return finished.answer, int(finished.usage["completion_tokens"])
+    routes = [e.answer for e in events if isinstance(e, CandidateScored)]
+    return finished.answer or "", int(finished.usage["completion_tokens"]), routes
 
 
-def timed(run: Any) -> tuple[str, int, float]:
+def timed(run: Any) -> tuple[Any, ...]:
+    """What `run` returns, with its wall seconds appended."""
     began = time.perf_counter()
-    answer, tokens = run()
-    return answer, tokens, round(time.perf_counter() - began, 2)
+    returned = run()
+    return (*returned, round(time.perf_counter() - began, 2))
 
 
 def main() -> None:
@@ -94,9 +96,12 @@ def main() -> None:
         row: dict[str, Any] = {"id": item["id"]}
         for name in order:
             backend.forget()  # neither run starts from the other's cached prompt
-            answer, tokens, seconds = timed(runs[name])
+            answer, tokens, *routes, seconds = timed(runs[name])
             row[name] = {"answer": answer, "correct": bool(answer) and equivalent(answer, reference),
                          "completion_tokens": tokens, "seconds": seconds}
+            if routes:  # the cascade's routes, in order, to set beside the pool's
+                row[name]["routes"] = [{"answer": a, "correct": bool(a) and equivalent(a, reference)}
+                                       for a in routes[0]]
         rows.append(row)
         print(f"{k + 1}/{args.items} {item['id']}: plain {row['plain']['seconds']}s, "
               f"cascade {row['cascade']['seconds']}s", file=sys.stderr)
@@ -136,6 +141,20 @@ def replayed(rows: list[dict[str, Any]], samples: int, parallel: int) -> dict[st
     return right
 
 
+def routes_beside_pool(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The live cascade's routes set beside the pool's same routes (same item, same n): how
+    many each answered right, greedy (n < 2) and sampled (n >= 2) apart, with the paired
+    split (live right where the pool's was wrong, and the reverse) and its McNemar p."""
+    pool = read_pool(RESULTS / "pool.jsonl")
+    pairs: dict[str, list[tuple[bool, bool]]] = {"greedy": [], "sampled": []}
+    for row in rows:
+        for n, live in enumerate(row["cascade"].get("routes", [])):
+            if (row["id"], n) in pool:
+                pairs["greedy" if n < 2 else "sampled"].append((live["correct"], bool(pool[(row["id"], n)]["correct"])))
+    return {kind: {"routes": len(p), "live": sum(a for a, _ in p), "pool": sum(b for _, b in p),
+                   **paired([a for a, _ in p], [b for _, b in p])} for kind, p in pairs.items()}
+
+
 def write(rows: list[dict[str, Any]], args: argparse.Namespace, machine: dict[str, Any]) -> None:
     total = {name: round(sum(r[name]["seconds"] for r in rows), 1) for name in ("plain", "cascade")}
     tokens = {name: sum(r[name]["completion_tokens"] for r in rows) for name in ("plain", "cascade")}
@@ -152,6 +171,7 @@ def write(rows: list[dict[str, Any]], args: argparse.Namespace, machine: dict[st
         "tokens_ratio": round(tokens["cascade"] / max(tokens["plain"], 1), 2),
         "correct": {name: sum(r[name]["correct"] for r in rows) for name in ("plain", "cascade")},
         "pool_replay_correct": replayed(rows, args.samples, args.parallel),
+        "routes_beside_pool": routes_beside_pool(rows),
         "rows": rows,
     }
     _replace(RESULTS / "walltime.json", json.dumps(result, indent=2) + "\n")
@@ -169,6 +189,11 @@ def write(rows: list[dict[str, Any]], args: argparse.Namespace, machine: dict[st
         f"| correct | {result['correct']['plain']}/{len(rows)} | {result['correct']['cascade']}/{len(rows)} | |",
         f"| correct in the quality pool's replay of the same items | {replay['plain']}/{replay['items']} | "
         f"{replay['cascade']}/{replay['items']} | |", "",
+        "The cascade's routes beside the pool's same routes (items written with their routes):", "",
+        "| routes | n | right live | right in the pool | live only / pool only | McNemar p |", "|---|---|---|---|---|---|",
+        *[f"| {kind} | {c['routes']} | {c['live']} | {c['pool']} | {c['wins']} / {c['losses']} | {c['p']} |"
+          for kind, c in result["routes_beside_pool"].items()],
+        "",
         "| item | plain s | plain tokens | cascade s | cascade tokens |", "|---|---|---|---|---|",
         *[f"| {r['id']} | {r['plain']['seconds']} | {r['plain']['completion_tokens']} | {r['cascade']['seconds']} | "
           f"{r['cascade']['completion_tokens']} |" for r in rows],
