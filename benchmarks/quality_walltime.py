@@ -11,6 +11,7 @@ ratio, with machine, date, commit and command, to results/quality/walltime.{json
 
     python benchmarks/quality_walltime.py --items 12 --samples 6
     python benchmarks/quality_walltime.py --items 150 --resume   # goes on from the rows written
+    python benchmarks/quality_walltime.py --report               # rewrites the results from the rows
 
 The results are rewritten (whole, through a temporary file) after every item, so a run
 stopped by hand loses at most the item in progress and `--resume` continues it. The live
@@ -34,8 +35,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from quality import RESULTS, _commit, _drain, items, paired, read_pool, replay_cascade  # noqa: E402
 
 
-def plain_chain(backend: Any, catalogue: Any, question: str) -> tuple[str, int]:
-    """The plain chain of thought's answer and completion tokens."""
+def plain_chain(backend: Any, catalogue: Any, question: str) -> tuple[str, int, list[str]]:
+    """The plain chain of thought's answer and completion tokens (no routes to log)."""
     from ponder.agent.engine.calls import drive
     from ponder.agent.engine.ids import SpanIds
     from ponder.agent.engine.routes import REASON, RouteCall, run_route
@@ -43,7 +44,7 @@ def plain_chain(backend: Any, catalogue: Any, question: str) -> tuple[str, int]:
 
     at = RouteCall(backend, catalogue, question, "plain", "p", SpanIds())
     result = list(_drain(drive(backend, run_route(at, REASON, ChainConfig(temperature=0.0)))))[-1]
-    return result.answer.normalized, result.completion_tokens
+    return result.answer.normalized, result.completion_tokens, []
 
 
 def cascade(backend: Any, question: str, samples: int, parallel: int) -> tuple[str, int, list[str]]:
@@ -60,11 +61,11 @@ def cascade(backend: Any, question: str, samples: int, parallel: int) -> tuple[s
     return finished.answer or "", int(finished.usage["completion_tokens"]), routes
 
 
-def timed(run: Any) -> tuple[Any, ...]:
-    """What `run` returns, with its wall seconds appended."""
+def timed(run: Any) -> tuple[str, int, list[str], float]:
+    """What `run` returns (answer, tokens, routes), with its wall seconds appended."""
     began = time.perf_counter()
-    returned = run()
-    return (*returned, round(time.perf_counter() - began, 2))
+    answer, tokens, routes = run()
+    return answer, tokens, routes, round(time.perf_counter() - began, 2)
 
 
 def main() -> None:
@@ -74,7 +75,11 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=6)
     parser.add_argument("--parallel", type=int, default=4)
     parser.add_argument("--resume", action="store_true", help="keep the rows of walltime.json and go on")
+    parser.add_argument("--report", action="store_true",
+                        help="rewrite walltime.{json,md} from the rows written, measuring nothing")
     args = parser.parse_args()
+    if args.report:
+        return rewrite()
     rows = earlier_rows(args)
     from ponder.batch.metrics import gsm8k_reference
     from ponder.llm.llama import LlamaBackend, LoadOptions
@@ -96,18 +101,30 @@ def main() -> None:
         row: dict[str, Any] = {"id": item["id"]}
         for name in order:
             backend.forget()  # neither run starts from the other's cached prompt
-            answer, tokens, *routes, seconds = timed(runs[name])
+            answer, tokens, routes, seconds = timed(runs[name])
             row[name] = {"answer": answer, "correct": bool(answer) and equivalent(answer, reference),
                          "completion_tokens": tokens, "seconds": seconds}
             if routes:  # the cascade's routes, in order, to set beside the pool's
                 row[name]["routes"] = [{"answer": a, "correct": bool(a) and equivalent(a, reference)}
-                                       for a in routes[0]]
+                                       for a in routes]
         rows.append(row)
         print(f"{k + 1}/{args.items} {item['id']}: plain {row['plain']['seconds']}s, "
               f"cascade {row['cascade']['seconds']}s", file=sys.stderr)
         write(rows, args, machine_info())
     if rows:
         print((RESULTS / "walltime.md").read_text())
+
+
+def rewrite() -> None:
+    """Rewrite the results from the rows written, keeping the measurement's date, commit,
+    machine and command (only the summaries derived from the rows are recomputed)."""
+    path = RESULTS / "walltime.json"
+    if not path.exists():
+        sys.exit(f"{path} does not exist: nothing to report")
+    earlier = json.loads(path.read_text())
+    args = argparse.Namespace(samples=earlier["samples"], parallel=earlier["parallel"])
+    write(earlier["rows"], args, earlier["machine"], recorded=earlier)
+    print((RESULTS / "walltime.md").read_text())
 
 
 def earlier_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -124,21 +141,26 @@ def earlier_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     return earlier["rows"]
 
 
-def replayed(rows: list[dict[str, Any]], samples: int, parallel: int) -> dict[str, int]:
-    """How many of these items the quality pool's replay answers right (cascade, plain chain)."""
+def replayed_rows(rows: list[dict[str, Any]], samples: int, parallel: int) -> dict[str, tuple[bool, bool]]:
+    """Item by item, whether the quality pool's replay answers it right: (plain chain, cascade);
+    items the pool cannot replay are left out."""
     from ponder.tools.answers import equivalent
 
     pool = read_pool(RESULTS / "pool.jsonl")
-    right = {"plain": 0, "cascade": 0, "items": 0}
+    right = {}
     for row in rows:
         routes = {n: r for (i, n), r in pool.items() if i == row["id"]}
         replay = replay_cascade(routes, samples, parallel) if routes else None
-        if replay is None:
-            continue
-        right["items"] += 1
-        right["plain"] += routes[0]["correct"]
-        right["cascade"] += bool(replay[0]) and equivalent(replay[0], routes[0]["reference"])
+        if replay is not None:
+            right[row["id"]] = (bool(routes[0]["correct"]),
+                                bool(replay[0]) and equivalent(replay[0], routes[0]["reference"]))
     return right
+
+
+def replayed(rows: list[dict[str, Any]], samples: int, parallel: int) -> dict[str, int]:
+    """How many of these items the quality pool's replay answers right (cascade, plain chain)."""
+    right = replayed_rows(rows, samples, parallel).values()
+    return {"plain": sum(p for p, _ in right), "cascade": sum(c for _, c in right), "items": len(right)}
 
 
 def routes_beside_pool(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -155,14 +177,39 @@ def routes_beside_pool(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
                    **paired([a for a, _ in p], [b for _, b in p])} for kind, p in pairs.items()}
 
 
-def write(rows: list[dict[str, Any]], args: argparse.Namespace, machine: dict[str, Any]) -> None:
+def paired_splits(rows: list[dict[str, Any]], samples: int, parallel: int) -> dict[str, dict[str, Any]]:
+    """Item by item: the live cascade against the live plain chain, and against the pool's
+    replay of the same items (won / lost and McNemar p)."""
+    replay = replayed_rows(rows, samples, parallel)
+    live = [r["cascade"]["correct"] for r in rows]
+    return {"cascade_vs_plain": paired(live, [r["plain"]["correct"] for r in rows]),
+            "cascade_vs_replay": paired([ok for ok, r in zip(live, rows) if r["id"] in replay],
+                                        [replay[r["id"]][1] for r in rows if r["id"] in replay])}
+
+
+def by_routes_read(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Items with their routes logged, split by whether the cascade ended after the two greedy
+    routes or sampled on: items, right, and the ratio of their seconds to the plain chain's."""
+    found = {}
+    for kind, keep in (("two_routes", lambda n: n <= 2), ("sampled", lambda n: n > 2)):
+        group = [r for r in rows if "routes" in r["cascade"] and keep(len(r["cascade"]["routes"]))]
+        seconds = {name: sum(r[name]["seconds"] for r in group) for name in ("plain", "cascade")}
+        found[kind] = {"items": len(group), "correct": sum(r["cascade"]["correct"] for r in group),
+                       "seconds_ratio": round(seconds["cascade"] / max(seconds["plain"], 1e-9), 2)}
+    return found
+
+
+def write(rows: list[dict[str, Any]], args: argparse.Namespace, machine: dict[str, Any],
+          recorded: dict[str, Any] | None = None) -> None:
+    """Write walltime.{json,md} whole; `recorded`: an earlier result whose date, commit and
+    command are kept (a rewrite measures nothing)."""
     total = {name: round(sum(r[name]["seconds"] for r in rows), 1) for name in ("plain", "cascade")}
     tokens = {name: sum(r[name]["completion_tokens"] for r in rows) for name in ("plain", "cascade")}
     result = {
         "benchmark": "quality_walltime",
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "commit": _commit(), "machine": machine, "model": "default",
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "date": recorded["date"] if recorded else datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "commit": recorded["commit"] if recorded else _commit(), "machine": machine, "model": "default",
+        "command": recorded["command"] if recorded else " ".join([Path(sys.executable).name, *sys.argv]),
         "items": len(rows), "samples": args.samples, "parallel": args.parallel,
         "seconds": total, "completion_tokens": tokens,
         "seconds_ratio": round(total["cascade"] / max(total["plain"], 1e-9), 2),
@@ -172,10 +219,12 @@ def write(rows: list[dict[str, Any]], args: argparse.Namespace, machine: dict[st
         "correct": {name: sum(r[name]["correct"] for r in rows) for name in ("plain", "cascade")},
         "pool_replay_correct": replayed(rows, args.samples, args.parallel),
         "routes_beside_pool": routes_beside_pool(rows),
+        "paired": paired_splits(rows, args.samples, args.parallel),
+        "by_routes_read": by_routes_read(rows),
         "rows": rows,
     }
     _replace(RESULTS / "walltime.json", json.dumps(result, indent=2) + "\n")
-    replay = result["pool_replay_correct"]
+    replay, split = result["pool_replay_correct"], result["paired"]
     lines = [
         "# Wall time: the cascade against the plain chain of thought, side by side", "",
         f"- date: {result['date']}; commit: {result['commit']}; machine: {machine.get('cpu', '')}, "
@@ -189,6 +238,14 @@ def write(rows: list[dict[str, Any]], args: argparse.Namespace, machine: dict[st
         f"| correct | {result['correct']['plain']}/{len(rows)} | {result['correct']['cascade']}/{len(rows)} | |",
         f"| correct in the quality pool's replay of the same items | {replay['plain']}/{replay['items']} | "
         f"{replay['cascade']}/{replay['items']} | |", "",
+        f"Item by item, the live cascade against the live plain chain: {split['cascade_vs_plain']['wins']} won / "
+        f"{split['cascade_vs_plain']['losses']} lost (McNemar p = {split['cascade_vs_plain']['p']}); against the "
+        f"pool's replay: {split['cascade_vs_replay']['wins']} won / {split['cascade_vs_replay']['losses']} lost "
+        f"(p = {split['cascade_vs_replay']['p']}).", "",
+        "Items with their routes logged, by how many routes the cascade read:", "",
+        "| items | n | cascade right | seconds ratio to the plain chain |", "|---|---|---|---|",
+        *[f"| {kind.replace('_', ' ')} | {c['items']} | {c['correct']} | {c['seconds_ratio']}× |"
+          for kind, c in result["by_routes_read"].items()], "",
         "The cascade's routes beside the pool's same routes (items written with their routes):", "",
         "| routes | n | right live | right in the pool | live only / pool only | McNemar p |", "|---|---|---|---|---|---|",
         *[f"| {kind} | {c['routes']} | {c['live']} | {c['pool']} | {c['wins']} / {c['losses']} | {c['p']} |"
