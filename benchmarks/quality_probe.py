@@ -1,0 +1,370 @@
+"""An outcome probe: does a linear read of the model's own hidden states tell right routes
+from wrong ones well enough to choose among the cascade's routes better than its vote?
+
+Four steps, the second on a GPU (`benchmarks/probe_gpu.py`, torch and transformers alone):
+
+    python benchmarks/quality_probe.py inputs --gen-items 500   # .probe/inputs.jsonl
+    python benchmarks/probe_gpu.py --gguf DEFAULT.gguf --inputs .probe/inputs.jsonl --out .probe/states
+    python benchmarks/quality_probe.py label                    # results/quality/probe_routes.jsonl
+    python benchmarks/quality_probe.py evaluate                 # results/quality/probe.{json,md}
+
+`inputs` writes every route of the quality pool (items 0..299 of the fixed shuffle, their
+prompts rebuilt exactly as ponder builds them) and, for `--gen-items` further training
+problems (from position 300 of the same shuffle, never in the pool), the routes to write on
+the GPU: greedy chain and program, two sampled chains and two sampled programs at the pool's
+temperature. `label` answers the GPU-written routes as ponder does (the chain's answer as the
+engine reads it, the program run in ponder's sandbox) and scores them. `evaluate` chooses the
+feature, the L2 strength and the rule by 5-fold cross-validation (by item) on the GPU-written
+items alone, trains on all of them, and replays the pool's items once: the probe chooses among
+the routes the cascade read (the same tokens), beside the plain chain and the cascade's vote.
+
+Rules that must hold: the probe never trains on a pool item (the items every other quality
+figure is read on); results carry date, commit, machine and command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import quality  # noqa: E402
+
+PROBE = Path(".probe")  # the inputs and the GPU's hidden states (about 75 MB): not committed
+RESULTS = Path(__file__).resolve().parent / "results" / "quality"
+ROUTES = RESULTS / "probe_routes.jsonl"  # the GPU-written routes, answered and scored: committed
+SAMPLED = {2: "reason", 3: "program", 4: "reason", 5: "program"}
+TEMPERATURE = 0.7
+
+
+def _prompter():  # type: ignore[no-untyped-def]
+    """A function route, question -> the exact prompt ponder gives that route."""
+    from llama_cpp import Llama
+
+    from ponder.agent.engine.routes import route_prompt
+    from ponder.llm.llama import LlamaBackend
+    from ponder.llm.registry import resolve_model
+    from ponder.thought_factors.catalogue import load_catalogue
+
+    shim = LlamaBackend.__new__(LlamaBackend)
+    shim.llm = Llama(str(resolve_model("default")), vocab_only=True, verbose=False)
+    catalogue = load_catalogue()
+    return lambda route, question: route_prompt(shim, catalogue, route, question)
+
+
+def inputs(args: argparse.Namespace) -> None:
+    """The routes whose hidden states the GPU reads: the pool's, and further ones to write."""
+    prompt = _prompter()
+    pool = quality.read_pool(RESULTS / "pool.jsonl")
+    questions = {item["id"]: item["question"] for item in quality.items(300)}
+    rows: list[dict[str, Any]] = []
+    for (item_id, n), row in sorted(pool.items()):
+        rows.append({"key": f"{item_id}:{n}", "route": row["route"], "prompt": prompt(row["route"], questions[item_id]),
+                     "text": row["text"]})
+    budget = {"reason": 768, "program": 400}
+    for item in quality.items(args.gen_items, 300):
+        for n, route in {0: "reason", 1: "program", **SAMPLED}.items():
+            temperature = TEMPERATURE if n >= 2 else 0.0
+            rows.append({"key": f"{item['id']}:{n}", "route": route, "prompt": prompt(route, item["question"]),
+                         "sample": {"temperature": temperature, "seed": quality.SEED_STRIDE * n,
+                                    "max_tokens": budget[route]}})
+    PROBE.mkdir(exist_ok=True)
+    with open(PROBE / "inputs.jsonl", "w", encoding="utf-8") as sink:
+        for row in rows:
+            sink.write(json.dumps(row, ensure_ascii=False) + "\n")
+    print(f"{len(rows)} routes ({len(pool)} from the pool) -> {PROBE / 'inputs.jsonl'}", file=sys.stderr)
+
+
+def label(args: argparse.Namespace) -> None:
+    """Answer and score every GPU-written route as ponder would (the program run in its sandbox)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ponder.agent.engine.checks import printed_value
+    from ponder.batch.metrics import gsm8k_reference
+    from ponder.tools.answers import as_asked, equivalent, extract_answer
+    from ponder.tools.sandbox import Sandbox
+
+    items = {item["id"]: item for item in quality.items(args.gen_items, 300)}
+    written = [json.loads(line) for line in (args.states / "gen.jsonl").read_text(encoding="utf-8").splitlines()]
+    sandbox = Sandbox()
+
+    def one(row: dict[str, Any]) -> dict[str, Any]:
+        item_id, n = row["key"].rsplit(":", 1)
+        item = items[item_id]
+        route = "reason" if int(n) % 2 == 0 else "program"
+        if route == "reason":
+            answer = as_asked(extract_answer(row["text"]), item["question"]) if row["text"].strip() else None
+        else:
+            ran = sandbox.run(row["text"].removeprefix("```python\n"))
+            answer = as_asked(printed_value(ran), item["question"]) if ran.ok else None
+        value = answer.normalized if answer is not None and answer.kind != "none" else ""
+        reference = gsm8k_reference(item["answer"])
+        return {"id": item_id, "n": int(n), "route": route, "answer": value, "reference": reference,
+                "correct": bool(value) and equivalent(value, reference), "text": row["text"]}
+
+    with ThreadPoolExecutor(4) as pool:
+        rows = list(pool.map(one, written))
+    out = ROUTES
+    out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    print(f"{len(rows)} routes labelled, {sum(r['correct'] for r in rows)} right -> {out}", file=sys.stderr)
+
+
+FEATURES = ("final_end", "l14_end", "l20_end", "l20_mean")
+L2 = (1.0, 10.0, 100.0, 1000.0)
+RULES = ("soft", "soft+bonus", "max", "vote+ties")  # vote+ties: the cascade's vote, ties broken by the probe
+
+
+def fit(x, y, l2: float):  # type: ignore[no-untyped-def]
+    """Logistic regression (standardized inputs, L2 on the weights): (mean, scale, weights, bias)."""
+    import torch
+
+    x, y = torch.as_tensor(x, dtype=torch.float64), torch.as_tensor(y, dtype=torch.float64)
+    mean, scale = x.mean(0), x.std(0) + 1e-6
+    z = (x - mean) / scale
+    w = torch.zeros(z.shape[1], dtype=torch.float64, requires_grad=True)
+    b = torch.zeros((), dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], max_iter=200, line_search_fn="strong_wolfe")
+
+    def loss():  # type: ignore[no-untyped-def]
+        opt.zero_grad()
+        value = torch.nn.functional.binary_cross_entropy_with_logits(z @ w + b, y) + l2 * (w @ w) / len(y)
+        value.backward()
+        return value
+
+    opt.step(loss)
+    return mean.numpy(), scale.numpy(), w.detach().numpy(), float(b.detach())
+
+
+def predict(model, x):  # type: ignore[no-untyped-def]
+    """P(right) of each row."""
+    import numpy as np
+
+    mean, scale, w, b = model
+    return 1 / (1 + np.exp(-(((x - mean) / scale) @ w + b)))
+
+
+def auc(p, y) -> float:  # type: ignore[no-untyped-def]
+    """Area under the ROC curve: P(a right route scores above a wrong one), ties half."""
+    pos = [a for a, t in zip(p, y) if t]
+    neg = [a for a, t in zip(p, y) if not t]
+    if not pos or not neg:
+        return float("nan")
+    wins = sum((a > c) + 0.5 * (a == c) for a in pos for c in neg)
+    return wins / (len(pos) * len(neg))
+
+
+def within_auc(by_item, replays, scores) -> tuple[float, int]:  # type: ignore[no-untyped-def]
+    """P(a right route outscores a wrong one read on the same item), ties half; and the pairs."""
+    wins = pairs = 0.0
+    for item_id, (_, read) in replays.items():
+        routes = [by_item[item_id][n] for n in read if by_item[item_id][n]["answer"]]
+        right = [scores[(item_id, r["n"])] for r in routes if r["correct"]]
+        wrong = [scores[(item_id, r["n"])] for r in routes if not r["correct"]]
+        wins += sum((a > b) + 0.5 * (a == b) for a in right for b in wrong)
+        pairs += len(right) * len(wrong)
+    return (wins / pairs if pairs else float("nan")), int(pairs)
+
+
+def choose(routes: dict[int, dict[str, Any]], read: list[int], scores: dict[int, float], rule: str) -> str:
+    """The answer the probe's scores pick among the routes the cascade read."""
+    groups = quality._groups(routes[n]["answer"] for n in read)
+    if not groups:
+        return ""
+    members = [[n for n in read if routes[n]["answer"] and routes[n]["answer"] in group] for group in groups]
+    if rule == "max":
+        best = max((n for n in read if routes[n]["answer"]), key=lambda n: scores[n])
+        return routes[best]["answer"]
+    if rule == "vote+ties":
+        votes = [len(ns) + (len({routes[n]["route"] for n in ns}) == 2) for ns in members]
+        mean = [sum(scores[n] for n in ns) / len(ns) for ns in members]
+        return groups[max(range(len(groups)), key=lambda g: (votes[g], mean[g]))][0]
+    bonus = 1.0 if rule == "soft+bonus" else 0.0
+    totals = [sum(scores[n] for n in ns) + bonus * (len({routes[n]["route"] for n in ns}) == 2) for ns in members]
+    return groups[max(range(len(groups)), key=lambda g: (totals[g], -g))][0]
+
+
+def _replays(by_item: dict[str, dict[int, dict[str, Any]]]) -> dict[str, tuple[str, list[int]]]:
+    out = {}
+    for item_id, routes in by_item.items():
+        replay = quality.replay_cascade(routes, 6, 4)
+        if replay is not None:
+            out[item_id] = replay
+    return out
+
+
+def _accuracy(by_item, replays, scores, rule: str) -> list[bool]:  # type: ignore[no-untyped-def]
+    """Per item, whether `rule` over the probe's scores picks a right answer (the cascade's own
+    answer where it read only the two greedy routes)."""
+    from ponder.tools.answers import equivalent
+
+    out = []
+    for item_id, (answer, read) in replays.items():
+        routes = by_item[item_id]
+        picked = choose(routes, read, {n: scores.get((item_id, n), 0.0) for n in read}, rule) if len(read) > 2 else answer
+        out.append(bool(picked) and equivalent(picked, routes[0]["reference"]))
+    return out
+
+
+def _cascade(by_item, replays) -> list[bool]:  # type: ignore[no-untyped-def]
+    from ponder.tools.answers import equivalent
+
+    return [bool(a) and equivalent(a, by_item[i][0]["reference"]) for i, (a, _) in replays.items()]
+
+
+def _grouped(rows: list[dict[str, Any]]) -> dict[str, dict[int, dict[str, Any]]]:
+    by: dict[str, dict[int, dict[str, Any]]] = {}
+    for r in rows:
+        by.setdefault(r["id"], {})[int(r["n"])] = r
+    return by
+
+
+class _States:
+    """The GPU's hidden states, looked up by route."""
+
+    def __init__(self, folder: Path) -> None:
+        import numpy as np
+
+        keys = [json.loads(line)["key"] for line in (PROBE / "inputs.jsonl").read_text(encoding="utf-8").splitlines()]
+        self.where = {tuple(k.rsplit(":", 1)): i for i, k in enumerate(keys)}
+        self.arrays = {name: np.load(folder / f"h_{name}.npy").astype(np.float32) for name in FEATURES}
+
+    def of(self, name: str, rows: list[dict[str, Any]]):  # type: ignore[no-untyped-def]
+        """The feature `name` of each row, stacked."""
+        return self.arrays[name][[self.where[(r["id"], str(r["n"]))] for r in rows]]
+
+
+def _cross_validate(states: _States, gen: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every feature x L2 x rule, scored by 5-fold cross-validation (folds by item)."""
+    items = _grouped(gen)
+    replays = _replays(items)
+    cascade = _cascade(items, replays)
+    train = [r for r in gen if r["answer"]]
+    ids = sorted(items)
+    folds = [set(ids[k::5]) for k in range(5)]
+    cv: list[dict[str, Any]] = []
+    for name in FEATURES:
+        for l2 in L2:
+            scores: dict[tuple[str, int], float] = {}
+            for fold in folds:
+                fit_rows = [r for r in train if r["id"] not in fold]
+                test_rows = [r for r in gen if r["id"] in fold]
+                model = fit(states.of(name, fit_rows), [r["correct"] for r in fit_rows], l2)
+                scores.update(zip([(r["id"], r["n"]) for r in test_rows], map(float, predict(model, states.of(name, test_rows)))))
+            route_auc = auc([scores[(r["id"], r["n"])] for r in train], [r["correct"] for r in train])
+            within, _ = within_auc(items, replays, scores)
+            for rule in RULES:
+                got = _accuracy(items, replays, scores, rule)
+                cv.append({"feature": name, "l2": l2, "rule": rule, "auc": round(route_auc, 3),
+                           "within_item_auc": round(within, 3), "correct": sum(got), "items": len(got),
+                           "vs_cascade": quality.paired(got, cascade)})
+                print(f"cv {name} l2={l2} {rule}: {sum(got)}/{len(got)} (vote {sum(cascade)})", file=sys.stderr)
+    return cv
+
+
+def _pool_slices(items, replays, scores, rule: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """Plain chain, cascade vote, probe choice and the best read route, on the pool's slices."""
+    out = {}
+    for name, lo, hi in (("tuning 0..149", 0, 150), ("out of sample 150..299", 150, 300), ("all 300", 0, 300)):
+        wanted = {item["id"] for item in quality.items(hi)[lo:]}
+        sub = {i: r for i, r in replays.items() if i in wanted}
+        plain = [items[i][0]["correct"] for i in sub]
+        cascade = _cascade(items, sub)
+        probe = _accuracy(items, sub, scores, rule)
+        oracle = [any(items[i][n]["correct"] for n in read) for i, (_, read) in sub.items()]
+        out[name] = {"items": len(sub), "plain": sum(plain), "cascade": sum(cascade), "probe": sum(probe),
+                     "oracle_of_read": sum(oracle), "probe_vs_cascade": quality.paired(probe, cascade),
+                     "probe_vs_plain": quality.paired(probe, plain)}
+    return out
+
+
+def evaluate(args: argparse.Namespace) -> None:
+    """Choose feature, L2 and rule by cross-validation on the GPU-written items; then train on
+    all of them and replay the pool's items once."""
+    from ponder.machine import machine_info
+
+    states = _States(args.states)
+    gen = [json.loads(line) for line in ROUTES.read_text(encoding="utf-8").splitlines()]
+    pool = list(quality.read_pool(RESULTS / "pool.jsonl").values())
+    cv = _cross_validate(states, gen)
+    best = max(cv, key=lambda c: (c["correct"], c["auc"]))
+    train = [r for r in gen if r["answer"]]
+    model = fit(states.of(best["feature"], train), [r["correct"] for r in train], best["l2"])
+    scores = dict(zip([(r["id"], int(r["n"])) for r in pool], map(float, predict(model, states.of(best["feature"], pool)))))
+    answered = [r for r in pool if r["answer"]]
+    gen_items, pool_items = _grouped(gen), _grouped(pool)
+    gen_replays, pool_replays = _replays(gen_items), _replays(pool_items)
+    within, pairs = within_auc(pool_items, pool_replays, scores)
+    gen_plain = [gen_items[i][0]["correct"] for i in gen_replays]
+    result = {"date": quality.datetime.now(quality.timezone.utc).isoformat(timespec="seconds"),
+              "commit": quality._commit(), "machine": machine_info(),
+              "gpu_half": ("probe_gpu.py on one NVIDIA H100 (transformers, bf16), in two runs of 10 minutes: the second wrote "
+                           "items 257..500 from the inputs cut at its first unwritten route"), "command": "python " + " ".join(sys.argv),
+              "gen_items": len(gen_replays), "pool_items": len(pool_replays),
+              "base_cv_cascade": sum(_cascade(gen_items, gen_replays)), "gen_plain": sum(gen_plain),
+              "gen_cascade_vs_plain": quality.paired(_cascade(gen_items, gen_replays), gen_plain),
+              "chosen": best, "pool_auc": round(auc([scores[(r["id"], int(r["n"]))] for r in answered],
+                                                    [r["correct"] for r in answered]), 3),
+              "pool_within_item_auc": round(within, 3), "pool_within_pairs": pairs,
+              "slices": _pool_slices(pool_items, pool_replays, scores, best["rule"]), "cv": cv}
+    out = RESULTS / "probe.json"
+    out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    out.with_suffix(".md").write_text(markdown(result), encoding="utf-8")
+    print(markdown(result))
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The results as a short page."""
+    best = result["chosen"]
+    lines = [
+        "# An outcome probe on the model's hidden states, against the cascade's vote", "",
+        f"- date: {result['date']}; commit: {result['commit']}; machine: {result['machine'].get('cpu', '')}, "
+        f"{result['machine'].get('cores', '')} cores (labels, probe, replay); {result['gpu_half']}",
+        f"- command: `{result['command']}`; model: default (Qwen2.5-Coder-1.5B-Instruct Q4_K_M)",
+        f"- training: {result['gen_items']} further training problems (positions 300.. of the fixed shuffle), six routes "
+        "each written on the GPU (greedy chain and program, two sampled of each at temperature 0.7); "
+        f"on them the cascade's vote replay answers {result['base_cv_cascade']} against the greedy chain's "
+        f"{result['gen_plain']} ({result['gen_cascade_vs_plain']['wins']} won / {result['gen_cascade_vs_plain']['losses']} lost)",
+        f"- chosen by 5-fold cross-validation on those items (by item): feature `{best['feature']}`, L2 {best['l2']}, "
+        f"rule `{best['rule']}`: {best['correct']}/{best['items']} against the vote's {result['base_cv_cascade']} "
+        f"({best['vs_cascade']['wins']} won / {best['vs_cascade']['losses']} lost, p = {best['vs_cascade']['p']}); "
+        f"route AUC {best['auc']}, within-item AUC {best['within_item_auc']}",
+        f"- on the pool's routes (llama.cpp-written, never trained on): route AUC {result['pool_auc']}, within-item AUC "
+        f"{result['pool_within_item_auc']} over {result['pool_within_pairs']} right/wrong pairs", "",
+        "| pool items | n | plain chain | cascade vote | probe choice | best of the routes read | probe vs vote | probe vs plain |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, s in result["slices"].items():
+        vs, vp = s["probe_vs_cascade"], s["probe_vs_plain"]
+        lines.append(f"| {name} | {s['items']} | {s['plain']} | {s['cascade']} | {s['probe']} | {s['oracle_of_read']} | "
+                     f"{vs['wins']}/{vs['losses']} (p {vs['p']}) | {vp['wins']}/{vp['losses']} (p {vp['p']}) |")
+    lines += ["", "The probe chooses only among the routes the cascade read (the same tokens); it changes an "
+              "answer only where those routes disagree.", "", "## Cross-validation on the GPU-written items", "",
+              "| feature | L2 | rule | route AUC | within-item AUC | right | vs vote |", "|---|---|---|---|---|---|---|"]
+    for c in result["cv"]:
+        lines.append(f"| {c['feature']} | {c['l2']} | {c['rule']} | {c['auc']} | {c['within_item_auc']} | "
+                     f"{c['correct']}/{c['items']} | {c['vs_cascade']['wins']}/{c['vs_cascade']['losses']} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("inputs")
+    p.add_argument("--gen-items", type=int, default=500)
+    p.set_defaults(run=inputs)
+    p = sub.add_parser("label")
+    p.add_argument("--gen-items", type=int, default=500)
+    p.add_argument("--states", type=Path, default=PROBE / "states")
+    p.set_defaults(run=label)
+    p = sub.add_parser("evaluate")
+    p.add_argument("--states", type=Path, default=PROBE / "states")
+    p.set_defaults(run=evaluate)
+    args = parser.parse_args()
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main()
