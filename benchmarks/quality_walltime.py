@@ -7,11 +7,13 @@ turn: the plain chain of thought (route 0 of `agent/engine/routes.py`, greedy: t
 with its makers' prompt) and the live `cascade` (`--samples`, `--parallel`), the order
 alternating from item to item so that a drift in the machine's speed falls on both. Writes
 per-item seconds and completion tokens, the ratio of total seconds and the median per-item
-ratio, with machine, date, commit and command, to results/quality/walltime.{json,md}.
+ratio, with machine, date, commit and command, to results/quality/NAME.{json,md} (`--name`,
+default walltime; the out-of-sample run is walltime_from150).
 
     python benchmarks/quality_walltime.py --items 12 --samples 6
     python benchmarks/quality_walltime.py --items 150 --resume   # goes on from the rows written
     python benchmarks/quality_walltime.py --report               # rewrites the results from the rows
+    python benchmarks/quality_walltime.py --offset 150 --items 150 --name walltime_from150 --resume
 
 The results are rewritten (whole, through a temporary file) after every item, so a run
 stopped by hand loses at most the item in progress and `--resume` continues it. The live
@@ -74,12 +76,14 @@ def main() -> None:
     parser.add_argument("--offset", type=int, default=0)
     parser.add_argument("--samples", type=int, default=6)
     parser.add_argument("--parallel", type=int, default=4)
-    parser.add_argument("--resume", action="store_true", help="keep the rows of walltime.json and go on")
+    parser.add_argument("--resume", action="store_true", help="keep the rows of the results file and go on")
+    parser.add_argument("--name", default="walltime",
+                        help="the results' file name: results/quality/NAME.{json,md} (another run, another name)")
     parser.add_argument("--report", action="store_true",
                         help="rewrite walltime.{json,md} from the rows written, measuring nothing")
     args = parser.parse_args()
     if args.report:
-        return rewrite()
+        return rewrite(args.name)
     rows = earlier_rows(args)
     from ponder.batch.metrics import gsm8k_reference
     from ponder.llm.llama import LlamaBackend, LoadOptions
@@ -112,32 +116,32 @@ def main() -> None:
               f"cascade {row['cascade']['seconds']}s", file=sys.stderr)
         write(rows, args, machine_info())
     if rows:
-        print((RESULTS / "walltime.md").read_text())
+        print((RESULTS / f"{args.name}.md").read_text())
 
 
-def rewrite() -> None:
+def rewrite(name: str) -> None:
     """Rewrite the results from the rows written, keeping the measurement's date, commit,
     machine and command (only the summaries derived from the rows are recomputed)."""
-    path = RESULTS / "walltime.json"
+    path = RESULTS / f"{name}.json"
     if not path.exists():
         sys.exit(f"{path} does not exist: nothing to report")
     earlier = json.loads(path.read_text())
-    args = argparse.Namespace(samples=earlier["samples"], parallel=earlier["parallel"])
+    args = argparse.Namespace(samples=earlier["samples"], parallel=earlier["parallel"], name=name)
     write(earlier["rows"], args, earlier["machine"], recorded=earlier)
-    print((RESULTS / "walltime.md").read_text())
+    print((RESULTS / f"{name}.md").read_text())
 
 
 def earlier_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     """The rows an earlier run wrote, when resuming the same configuration; a fresh run never
     overwrites them (it stops with one line instead)."""
-    path = RESULTS / "walltime.json"
+    path = RESULTS / f"{args.name}.json"
     if not path.exists():
         return []
     earlier = json.loads(path.read_text())
     if not args.resume:
         sys.exit(f"{path} holds {len(earlier['rows'])} items: --resume to go on, or move it away to start afresh")
     if (earlier["samples"], earlier["parallel"]) != (args.samples, args.parallel):
-        sys.exit(f"walltime.json was written with --samples {earlier['samples']} --parallel {earlier['parallel']}")
+        sys.exit(f"{path.name} was written with --samples {earlier['samples']} --parallel {earlier['parallel']}")
     return earlier["rows"]
 
 
@@ -223,7 +227,7 @@ def write(rows: list[dict[str, Any]], args: argparse.Namespace, machine: dict[st
         "by_routes_read": by_routes_read(rows),
         "rows": rows,
     }
-    _replace(RESULTS / "walltime.json", json.dumps(result, indent=2) + "\n")
+    _replace(RESULTS / f"{args.name}.json", json.dumps(result, indent=2) + "\n")
     replay, split = result["pool_replay_correct"], result["paired"]
     lines = [
         "# Wall time: the cascade against the plain chain of thought, side by side", "",
@@ -255,7 +259,7 @@ def write(rows: list[dict[str, Any]], args: argparse.Namespace, machine: dict[st
         *[f"| {r['id']} | {r['plain']['seconds']} | {r['plain']['completion_tokens']} | {r['cascade']['seconds']} | "
           f"{r['cascade']['completion_tokens']} |" for r in rows],
     ]
-    _replace(RESULTS / "walltime.md", "\n".join(lines) + "\n")
+    _replace(RESULTS / f"{args.name}.md", "\n".join(lines) + "\n")
 
 
 def _replace(path: Path, text: str) -> None:
