@@ -363,7 +363,10 @@ def main() -> None:
     p.add_argument("--states", type=Path, default=PROBE / "states")
     p.set_defaults(run=evaluate)
     args = parser.parse_args()
-    args.run(args)
+    try:
+        args.run(args)
+    except FileNotFoundError as error:  # a step run before the one that writes its input
+        sys.exit(f"quality_probe: {error.filename} is missing: run the steps in the order of the module's docstring")
 
 
 if __name__ == "__main__":
