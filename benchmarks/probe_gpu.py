@@ -122,6 +122,7 @@ def main() -> None:
     parser.add_argument("--gen-items", type=int, default=128, help="problems written together")
     parser.add_argument("--gen-seconds", type=float, default=330, help="no new problems after this long")
     parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--no-states", action="store_true", help="write routes only")
     parser.add_argument("--limit", type=int, default=0, help="only the first N rows (a smoke test)")
     args = parser.parse_args()
     import numpy as np
@@ -139,6 +140,8 @@ def main() -> None:
     with open(args.out / "gen.jsonl", "w", encoding="utf-8") as sink:
         for key, text in texts.items():
             sink.write(json.dumps({"key": key, "text": text}, ensure_ascii=False) + "\n")
+    if args.no_states:
+        return
     began = time.perf_counter()
     states = hidden(tok, model, rows, texts, args.batch)
     for name, array in states.items():

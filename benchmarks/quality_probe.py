@@ -18,6 +18,12 @@ feature, the L2 strength and the rule by 5-fold cross-validation (by item) on th
 items alone, trains on all of them, and replays the pool's items once: the probe chooses among
 the routes the cascade read (the same tokens), beside the plain chain and the cascade's vote.
 
+The same GPU-written items also set plain self-consistency beside the cascade (the issue's
+SC at k = 8, which the pool cannot give: its sampled chains exist only where the greedy routes
+disagree): `sc-inputs` asks for six more sampled chains on the first of them, the GPU writes
+them (`probe_gpu.py --inputs .probe/sc_inputs.jsonl --no-states`), `label --states OUT --out
+results/quality/sc_routes.jsonl` scores them, and `self-consistency` writes sc_gpu.{json,md}.
+
 Rules that must hold: the probe never trains on a pool item (the items every other quality
 figure is read on); results carry date, commit, machine and command.
 """
@@ -36,6 +42,7 @@ import quality  # noqa: E402
 PROBE = Path(".probe")  # the inputs and the GPU's hidden states (about 75 MB): not committed
 RESULTS = Path(__file__).resolve().parent / "results" / "quality"
 ROUTES = RESULTS / "probe_routes.jsonl"  # the GPU-written routes, answered and scored: committed
+SC_ROUTES = RESULTS / "sc_routes.jsonl"  # six more sampled chains (routes 6..16) on the first of those items
 SAMPLED = {2: "reason", 3: "program", 4: "reason", 5: "program"}
 TEMPERATURE = 0.7
 
@@ -78,6 +85,19 @@ def inputs(args: argparse.Namespace) -> None:
     print(f"{len(rows)} routes ({len(pool)} from the pool) -> {PROBE / 'inputs.jsonl'}", file=sys.stderr)
 
 
+def sc_inputs(args: argparse.Namespace) -> None:
+    """Further sampled chains (routes 6, 8, ...) on the first GPU-written items, so that plain
+    self-consistency of up to eight sampled chains (routes 2, 4, 6, ...) can be set beside the
+    cascade on the same items."""
+    prompt = _prompter()
+    rows = [{"key": f"{item['id']}:{n}", "route": "reason", "prompt": prompt("reason", item["question"]),
+             "sample": {"temperature": TEMPERATURE, "seed": quality.SEED_STRIDE * n, "max_tokens": 768}}
+            for item in quality.items(args.items, 300) for n in range(6, 6 + 2 * args.chains, 2)]
+    PROBE.mkdir(exist_ok=True)
+    (PROBE / "sc_inputs.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    print(f"{len(rows)} chains -> {PROBE / 'sc_inputs.jsonl'}", file=sys.stderr)
+
+
 def label(args: argparse.Namespace) -> None:
     """Answer and score every GPU-written route as ponder would (the program run in its sandbox)."""
     from concurrent.futures import ThreadPoolExecutor
@@ -89,6 +109,7 @@ def label(args: argparse.Namespace) -> None:
 
     items = {item["id"]: item for item in quality.items(args.gen_items, 300)}
     written = [json.loads(line) for line in (args.states / "gen.jsonl").read_text(encoding="utf-8").splitlines()]
+    written = [row for row in written if row["key"].split(":")[0] in items]
     sandbox = Sandbox()
 
     def one(row: dict[str, Any]) -> dict[str, Any]:
@@ -107,7 +128,7 @@ def label(args: argparse.Namespace) -> None:
 
     with ThreadPoolExecutor(4) as pool:
         rows = list(pool.map(one, written))
-    out = ROUTES
+    out = args.out
     out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     print(f"{len(rows)} routes labelled, {sum(r['correct'] for r in rows)} right -> {out}", file=sys.stderr)
 
@@ -315,6 +336,57 @@ def evaluate(args: argparse.Namespace) -> None:
     print(markdown(result))
 
 
+def self_consistency(args: argparse.Namespace) -> None:
+    """Plain self-consistency (the majority of k sampled chains, k = 1..8) beside the greedy
+    chain and the cascade's vote, on the GPU-written items that have eight sampled chains."""
+    from llama_cpp import Llama
+
+    from ponder.llm.registry import resolve_model
+    from ponder.machine import machine_info
+    from ponder.tools.answers import equivalent
+
+    vocab = Llama(str(resolve_model("default")), vocab_only=True, verbose=False)
+    rows = [json.loads(line) for path in (ROUTES, SC_ROUTES) for line in path.read_text(encoding="utf-8").splitlines()]
+    by_item = {i: routes for i, routes in _grouped(rows).items() if all(n in routes for n in range(0, 18, 2))}
+    tokens = {(r["id"], r["n"]): len(vocab.tokenize(r["text"].removeprefix("```python\n").encode(), add_bos=False))
+              for r in rows if r["id"] in by_item}
+    replays = _replays(by_item)
+    right = lambda answer, i: bool(answer) and equivalent(answer, by_item[i][0]["reference"])  # noqa: E731
+    plain = [by_item[i][0]["correct"] for i in replays]
+    table = [{"name": "plain chain (greedy)", "correct": sum(plain), "mean_tokens": _mean(tokens[(i, 0)] for i in replays)},
+             {"name": "cascade (samples=6)", "correct": sum(right(a, i) for i, (a, _) in replays.items()),
+              "mean_tokens": _mean(sum(tokens[(i, n)] for n in read) for i, (_, read) in replays.items()),
+              "vs_plain": quality.paired([right(a, i) for i, (a, _) in replays.items()], plain)}]
+    for k in range(1, 9):
+        chains = range(2, 2 + 2 * k, 2)
+        got = [right(quality.majority(by_item[i][n] for n in chains), i) for i in replays]
+        table.append({"name": f"self-consistency k={k}", "correct": sum(got),
+                      "mean_tokens": _mean(sum(tokens[(i, n)] for n in chains) for i in replays),
+                      "vs_plain": quality.paired(got, plain)})
+    result = {"date": quality.datetime.now(quality.timezone.utc).isoformat(timespec="seconds"),
+              "commit": quality._commit(), "machine": machine_info(), "command": "python " + " ".join(sys.argv),
+              "routes": "written by probe_gpu.py on one NVIDIA H100 (transformers, bf16); tokens counted with the "
+                        "default model's tokenizer", "items": len(replays), "table": table}
+    lines = ["# Plain self-consistency against the cascade, on GPU-written routes", "",
+             f"- date: {result['date']}; commit: {result['commit']}; command: `{result['command']}`",
+             f"- {result['items']} training problems (positions 300.. of the fixed shuffle, none in the pool), "
+             f"{result['routes']}; sampled chains at temperature {TEMPERATURE}", "",
+             "| configuration | right | accuracy | mean tokens | vs plain chain (won/lost, p) |", "|---|---|---|---|---|"]
+    for row in table:
+        vs = row.get("vs_plain")
+        split = f"{vs['wins']}/{vs['losses']} (p {vs['p']})" if vs else ""
+        lines.append(f"| {row['name']} | {row['correct']}/{len(replays)} | {row['correct'] / len(replays):.1%} | "
+                     f"{row['mean_tokens']} | {split} |")
+    (RESULTS / "sc_gpu.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    (RESULTS / "sc_gpu.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+
+
+def _mean(values) -> float:  # type: ignore[no-untyped-def]
+    values = list(values)
+    return round(sum(values) / max(1, len(values)), 1)
+
+
 def markdown(result: dict[str, Any]) -> str:
     """The results as a short page."""
     best = result["chosen"]
@@ -358,7 +430,14 @@ def main() -> None:
     p = sub.add_parser("label")
     p.add_argument("--gen-items", type=int, default=500)
     p.add_argument("--states", type=Path, default=PROBE / "states")
+    p.add_argument("--out", type=Path, default=ROUTES)
     p.set_defaults(run=label)
+    p = sub.add_parser("sc-inputs")
+    p.add_argument("--items", type=int, default=256)
+    p.add_argument("--chains", type=int, default=6)
+    p.set_defaults(run=sc_inputs)
+    p = sub.add_parser("self-consistency")
+    p.set_defaults(run=self_consistency)
     p = sub.add_parser("evaluate")
     p.add_argument("--states", type=Path, default=PROBE / "states")
     p.set_defaults(run=evaluate)
