@@ -86,7 +86,7 @@ def hidden(tok, model, rows: list[dict], texts: dict[str, str], batch: int) -> d
 
     prompt_ids = [tok(r["prompt"], add_special_tokens=False)["input_ids"] for r in rows]
     full_ids = []
-    for r, p in zip(rows, prompt_ids):
+    for r in rows:
         body = r.get("text", texts.get(r["key"], ""))  # a route the deadline left unwritten: its prompt alone
         if r["route"] == "program" and body.startswith("```python\n"):
             body = body[len("```python\n"):]

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import sys
 import time
@@ -82,6 +83,8 @@ def main() -> None:
     parser.add_argument("--report", action="store_true",
                         help="rewrite walltime.{json,md} from the rows written, measuring nothing")
     args = parser.parse_args()
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", args.name):
+        sys.exit(f"--name must be letters, digits, '_' or '-' (a file name under results/quality), not {args.name!r}")
     if args.report:
         return rewrite(args.name)
     rows = earlier_rows(args)
