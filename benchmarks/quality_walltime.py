@@ -194,6 +194,22 @@ def paired_splits(rows: list[dict[str, Any]], samples: int, parallel: int) -> di
                                         [replay[r["id"]][1] for r in rows if r["id"] in replay])}
 
 
+def rule_on_live_routes(rows: list[dict[str, Any]], samples: int, parallel: int) -> dict[str, int]:
+    """Items with their routes logged where the replay's rule, applied to the live routes,
+    reads as many routes and answers as the live cascade did (a check that the replay models
+    the strategy, so a gap between them lies in the routes, not the rule)."""
+    from ponder.tools.answers import normalize_answer
+
+    logged = [r for r in rows if r["cascade"].get("routes")]
+    same = 0
+    for row in logged:
+        routes = row["cascade"]["routes"]
+        replay = replay_cascade(dict(enumerate(routes)), samples, parallel)
+        live = normalize_answer(row["cascade"]["answer"]).normalized if row["cascade"]["answer"] else ""
+        same += replay is not None and replay[0] == live and len(replay[1]) == len(routes)
+    return {"items": len(logged), "same": same}
+
+
 def by_routes_read(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Items with their routes logged, split by whether the cascade ended after the two greedy
     routes or sampled on: items, right, and the ratio of their seconds to the plain chain's."""
@@ -228,6 +244,7 @@ def write(rows: list[dict[str, Any]], args: argparse.Namespace, machine: dict[st
         "routes_beside_pool": routes_beside_pool(rows),
         "paired": paired_splits(rows, args.samples, args.parallel),
         "by_routes_read": by_routes_read(rows),
+        "rule_on_live_routes": rule_on_live_routes(rows, args.samples, args.parallel),
         "rows": rows,
     }
     _replace(RESULTS / f"{args.name}.json", json.dumps(result, indent=2) + "\n")
@@ -249,6 +266,9 @@ def write(rows: list[dict[str, Any]], args: argparse.Namespace, machine: dict[st
         f"{split['cascade_vs_plain']['losses']} lost (McNemar p = {split['cascade_vs_plain']['p']}); against the "
         f"pool's replay: {split['cascade_vs_replay']['wins']} won / {split['cascade_vs_replay']['losses']} lost "
         f"(p = {split['cascade_vs_replay']['p']}).", "",
+        f"The replay's rule applied to the live routes reads the same routes and gives the live answer on "
+        f"{result['rule_on_live_routes']['same']} of the {result['rule_on_live_routes']['items']} items with "
+        f"their routes logged.", "",
         "Items with their routes logged, by how many routes the cascade read:", "",
         "| items | n | cascade right | seconds ratio to the plain chain |", "|---|---|---|---|",
         *[f"| {kind.replace('_', ' ')} | {c['items']} | {c['correct']} | {c['seconds_ratio']}× |"
