@@ -34,6 +34,11 @@ ratio to the plain chain; a plot of accuracy against tokens.
     python benchmarks/quality.py collect --routes 2 --only-disagreeing --temperature 0 --chain-prompt plan --out benchmarks/results/quality/pool_plan.jsonl
     grep -E '"n": [3-7],' benchmarks/results/quality/pool.jsonl >> benchmarks/results/quality/pool_plan.jsonl
     python benchmarks/quality.py report --out benchmarks/results/quality/pool_plan.jsonl   # report_plan.md
+    # ablation of the program's prompt: every program route PAL-style, the chains the main pool's
+    # (the chains 2, 4 decoded anew where the new greedy program disagrees and the old did not)
+    grep -E '"n": [024],' benchmarks/results/quality/pool.jsonl > benchmarks/results/quality/pool_pal.jsonl
+    python benchmarks/quality.py collect --routes 1-5 --only-disagreeing --program-prompt pal --out benchmarks/results/quality/pool_pal.jsonl
+    python benchmarks/quality.py report --cascade-samples 2 3 4 5 6 --out benchmarks/results/quality/pool_pal.jsonl   # report_pal.md
 
 Never run on GSM8K test: the items are a fixed shuffle of ../shared/data/gsm8k_train.jsonl.
 """
@@ -77,6 +82,16 @@ CHAIN_PROMPTS = {
             "numerals, and devise a plan. Then, let's carry out the plan, calculate intermediate variables (pay "
             "attention to correct numerical calculation and commonsense), solve the problem step by step, and show "
             "the answer. Put your final answer within \\boxed{}.",
+}
+# Ablation of the program's prompt: every program route (1, 3, 5, ...) asked with another
+# user message (`--program-prompt`, into its own pool). PAL-style (Gao et al. 2023): each
+# quantity a named variable with the words it comes from, each step a commented line, so the
+# program reads the question before it computes.
+PROGRAM_PROMPTS = {
+    "pal": "Write a Python program that computes the answer to this question. First assign each quantity given in "
+           "the question to a variable with a descriptive name, with a comment quoting the words it comes from. "
+           "Then compute each step on its own line, with a comment saying what it computes. Print only the final "
+           "answer as a number.\n\nQuestion: $question",
 }
 
 
@@ -127,6 +142,8 @@ def collect(args: argparse.Namespace) -> None:
 
     backend = LlamaBackend(resolve_model(args.model), LoadOptions(n_ctx=4096, sequences=max(2, args.parallel)))
     catalogue = load_catalogue()
+    if args.program_prompt:  # every program route, the greedy one too
+        catalogue = replace(catalogue, prompts={**catalogue.prompts, "program_user": PROGRAM_PROMPTS[args.program_prompt]})
     sampled = catalogue  # the catalogue of routes 2+ (another chain prompt in an ablation)
     if args.chain_prompt:
         sampled = replace(catalogue, prompts={**catalogue.prompts, "reason_user": CHAIN_PROMPTS[args.chain_prompt]})
@@ -150,7 +167,8 @@ def collect(args: argparse.Namespace) -> None:
             tokens = 0
             for (item, n), result in zip(wave, results):
                 row = _row(item, n, route_of(n), result, seconds, len(wave)) | {
-                    "temperature": 0.0 if n < 2 else args.temperature, "chain_prompt": args.chain_prompt if n >= 2 else None}
+                    "temperature": 0.0 if n < 2 else args.temperature, "chain_prompt": args.chain_prompt if n >= 2 else None,
+                    "program_prompt": args.program_prompt if n % 2 else None}
                 sink.write(json.dumps(row, ensure_ascii=False) + "\n")
                 sink.flush()
                 pool[(item["id"], n)] = row
@@ -484,6 +502,8 @@ def main() -> None:
                         help="temperature of the sampled routes (an ablation: collect into its own --out)")
     parser.add_argument("--chain-prompt", choices=sorted(CHAIN_PROMPTS),
                         help="ask the sampled chains (routes 2, 4, ...) with this prompt (an ablation: its own --out)")
+    parser.add_argument("--program-prompt", choices=sorted(PROGRAM_PROMPTS),
+                        help="ask every program route (1, 3, ...) with this prompt (an ablation: its own --out)")
     parser.add_argument("--model", default="default")
     parser.add_argument("--out", type=Path, default=RESULTS / "pool.jsonl")
     args = parser.parse_args()

@@ -1,0 +1,22 @@
+"""The prompt ablations of `benchmarks/quality.py` are templates the engine can render."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from ponder.thought_factors.catalogue import PROMPTS, placeholders, render
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+import quality  # noqa: E402
+
+ABLATIONS = [("reason_user", name, text) for name, text in quality.CHAIN_PROMPTS.items()] + [
+    ("program_user", name, text) for name, text in quality.PROGRAM_PROMPTS.items()]
+
+
+@pytest.mark.parametrize("key,name,text", ABLATIONS, ids=[f"{k}:{n}" for k, n, _ in ABLATIONS])
+def test_an_ablation_prompt_uses_only_its_templates_placeholders(key, name, text):
+    assert placeholders(text) == set(PROMPTS[key])
+    rendered = render(text, question="Tom has $3 and 4 apples. How many apples?")
+    assert rendered.count("Tom has $3 and 4 apples. How many apples?") == 1
+    assert "$question" not in rendered
