@@ -324,6 +324,11 @@ def replay_cascade(routes: dict[int, dict[str, Any]], samples: int, parallel: in
     return answer, [s.index - 1 for s in read]
 
 
+def format_p(p: float) -> str:
+    """A two-sided p-value as printed: below the fourth decimal it reads < 0.0001, never 0."""
+    return "< 0.0001" if p < 0.0001 else str(p)
+
+
 def score(name: str, outcomes: list[tuple[bool, int]]) -> dict[str, Any]:
     correct = sum(ok for ok, _ in outcomes)
     tokens = [t for _, t in outcomes]
@@ -444,7 +449,7 @@ def markdown(result: dict[str, Any]) -> str:
     for r in result["rows"]:
         lines.append(f"| {r['name']} | {r['correct']}/{r['items']} = {r['accuracy']:.1%} | "
                      f"{r['ci95'][0]:.1%}–{r['ci95'][1]:.1%} | {r['accuracy_minus_plain']:+.1%} | "
-                     f"{r['vs_plain']['wins']} / {r['vs_plain']['losses']} (p = {r['vs_plain']['p']}) | {r['mean_tokens']} | "
+                     f"{r['vs_plain']['wins']} / {r['vs_plain']['losses']} (p = {format_p(r['vs_plain']['p'])}) | {r['mean_tokens']} | "
                      f"{r['median_tokens']} | {r['median_tokens_ratio']}× |")
     return "\n".join(lines) + "\n"
 

@@ -237,14 +237,9 @@ def markdown(result: dict[str, Any]) -> str:
               "|---|---|---|---|---|---|---|---|"]
     for r in result["rows"]:
         lines.append(f"| {r['slice']} ({r['items']}) | {r['rule']} | {r['right']} | {r['plain']} | {r['vote']} | "
-                     f"{r['best_of_read']} | {r['vs_vote']['wins']}/{r['vs_vote']['losses']} (p {_p(r['vs_vote']['p'])}) | "
-                     f"{r['vs_plain']['wins']}/{r['vs_plain']['losses']} (p {_p(r['vs_plain']['p'])}) |")
+                     f"{r['best_of_read']} | {r['vs_vote']['wins']}/{r['vs_vote']['losses']} (p {quality.format_p(r['vs_vote']['p'])}) | "
+                     f"{r['vs_plain']['wins']}/{r['vs_plain']['losses']} (p {quality.format_p(r['vs_plain']['p'])}) |")
     return "\n".join(lines) + "\n"
-
-
-def _p(p: float) -> str:
-    """A two-sided p-value as printed: below the fourth decimal it reads < 0.0001, never 0."""
-    return "< 0.0001" if p < 0.0001 else str(p)
 
 
 def _machine(info: dict[str, Any]) -> str:

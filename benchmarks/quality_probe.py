@@ -374,7 +374,7 @@ def self_consistency(args: argparse.Namespace) -> None:
              "| configuration | right | accuracy | mean tokens | vs plain chain (won/lost, p) |", "|---|---|---|---|---|"]
     for row in table:
         vs = row.get("vs_plain")
-        split = f"{vs['wins']}/{vs['losses']} (p {vs['p']})" if vs else ""
+        split = f"{vs['wins']}/{vs['losses']} (p {quality.format_p(vs['p'])})" if vs else ""
         lines.append(f"| {row['name']} | {row['correct']}/{len(replays)} | {row['correct'] / len(replays):.1%} | "
                      f"{row['mean_tokens']} | {split} |")
     (RESULTS / "sc_gpu.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
@@ -401,7 +401,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"{result['gen_plain']} ({result['gen_cascade_vs_plain']['wins']} won / {result['gen_cascade_vs_plain']['losses']} lost)",
         f"- chosen by 5-fold cross-validation on those items (by item): feature `{best['feature']}`, L2 {best['l2']}, "
         f"rule `{best['rule']}`: {best['correct']}/{best['items']} against the vote's {result['base_cv_cascade']} "
-        f"({best['vs_cascade']['wins']} won / {best['vs_cascade']['losses']} lost, p = {best['vs_cascade']['p']}); "
+        f"({best['vs_cascade']['wins']} won / {best['vs_cascade']['losses']} lost, p = {quality.format_p(best['vs_cascade']['p'])}); "
         f"route AUC {best['auc']}, within-item AUC {best['within_item_auc']}",
         f"- on the pool's routes (llama.cpp-written, never trained on): route AUC {result['pool_auc']}, within-item AUC "
         f"{result['pool_within_item_auc']} over {result['pool_within_pairs']} right/wrong pairs", "",
@@ -411,7 +411,7 @@ def markdown(result: dict[str, Any]) -> str:
     for name, s in result["slices"].items():
         vs, vp = s["probe_vs_cascade"], s["probe_vs_plain"]
         lines.append(f"| {name} | {s['items']} | {s['plain']} | {s['cascade']} | {s['probe']} | {s['oracle_of_read']} | "
-                     f"{vs['wins']}/{vs['losses']} (p {vs['p']}) | {vp['wins']}/{vp['losses']} (p {vp['p']}) |")
+                     f"{vs['wins']}/{vs['losses']} (p {quality.format_p(vs['p'])}) | {vp['wins']}/{vp['losses']} (p {quality.format_p(vp['p'])}) |")
     lines += ["", "The probe chooses only among the routes the cascade read (the same tokens); it changes an "
               "answer only where those routes disagree.", "", "## Cross-validation on the GPU-written items", "",
               "| feature | L2 | rule | route AUC | within-item AUC | right | vs vote |", "|---|---|---|---|---|---|---|"]

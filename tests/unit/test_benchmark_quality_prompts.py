@@ -1,4 +1,4 @@
-"""The prompt ablations of `benchmarks/quality.py` are templates the engine can render."""
+"""The prompt ablations of `benchmarks/quality.py` are templates the engine can render; its p-values print honestly."""
 
 import sys
 from pathlib import Path
@@ -20,3 +20,8 @@ def test_an_ablation_prompt_uses_only_its_templates_placeholders(key, name, text
     rendered = render(text, question="Tom has $3 and 4 apples. How many apples?")
     assert rendered.count("Tom has $3 and 4 apples. How many apples?") == 1
     assert "$question" not in rendered
+
+
+@pytest.mark.parametrize("p,printed", [(0.0, "< 0.0001"), (0.00004, "< 0.0001"), (0.0001, "0.0001"), (0.035, "0.035")])
+def test_a_p_value_below_the_fourth_decimal_never_prints_as_zero(p, printed):
+    assert quality.format_p(p) == printed
