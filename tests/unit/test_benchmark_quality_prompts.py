@@ -25,3 +25,16 @@ def test_an_ablation_prompt_uses_only_its_templates_placeholders(key, name, text
 @pytest.mark.parametrize("p,printed", [(0.0, "< 0.0001"), (0.00004, "< 0.0001"), (0.0001, "0.0001"), (0.035, "0.035")])
 def test_a_p_value_below_the_fourth_decimal_never_prints_as_zero(p, printed):
     assert quality.format_p(p) == printed
+
+
+@pytest.mark.parametrize("question,code", quality.PROGRAM_EXAMPLES, ids=[f"example{i}" for i in range(len(quality.PROGRAM_EXAMPLES))])
+def test_a_few_shot_example_is_a_training_problem_whose_program_prints_its_reference(question, code):
+    from ponder.agent.engine.checks import printed_value
+    from ponder.tools.answers import equivalent
+    from ponder.tools.sandbox import Sandbox
+
+    shuffle = quality.items(10_000)  # every training problem, in the benchmark's fixed order
+    position = next(i for i, row in enumerate(shuffle) if row["question"] == question.replace("$$", "$"))
+    item = shuffle[position]
+    assert position >= 7000  # far from every item a figure is measured on
+    assert equivalent(printed_value(Sandbox().run(code)).normalized, item["answer"])
