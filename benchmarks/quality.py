@@ -91,34 +91,35 @@ CHAIN_PROMPTS = {
             "attention to correct numerical calculation and commonsense), solve the problem step by step, and show "
             "the answer. Put your final answer within \\boxed{}.",
 }
-# Ablation of the program's prompt: every program route (1, 3, 5, ...) asked with another
-# user message (`--program-prompt`, into its own pool). PAL-style (Gao et al. 2023): each
-# quantity a named variable with the words it comes from, each step a commented line, so the
-# program reads the question before it computes.
 # Worked examples for the few-shot program prompt (PAL's few-shot form, Gao et al. 2023): four
 # training problems from the far end of the fixed shuffle (positions 7447-7460 of 7,473, never
-# among the items any figure is measured on), each with a short program written by hand.
+# among the items any figure is measured on), each with a short program written by hand and
+# the training set's answer.
 # `$$` is a literal dollar sign in the prompt template.
 PROGRAM_EXAMPLES = [
     ("Isabela bought twice as many cucumbers as pencils, with both costing $$20 each. If she got a 20% discount "
      "on the pencils and bought 100 cucumbers, calculate the total amount she spent to buy the items.",
      "cucumbers = 100\npencils = cucumbers / 2\nprice = 20\ncucumber_cost = cucumbers * price\n"
-     "pencil_cost = pencils * price * (1 - 20 / 100)\nprint(cucumber_cost + pencil_cost)\n"),
+     "pencil_cost = pencils * price * (1 - 20 / 100)\nprint(cucumber_cost + pencil_cost)\n", "2800"),
     ("The balance of Pam's bank account tripled during the year. At the end of the year, Pam withdrew $$250. If "
      "her current balance is $$950, how much did she have in the bank account at the beginning of the year?",
      "current_balance = 950\nwithdrawn = 250\nend_of_year_balance = current_balance + withdrawn\n"
-     "beginning_balance = end_of_year_balance / 3\nprint(beginning_balance)\n"),
+     "beginning_balance = end_of_year_balance / 3\nprint(beginning_balance)\n", "400"),
     ("Marina had 4.5 pounds of fudge. Lazlo had 6 ounces less than 4 pounds of fudge. How many more ounces of "
      "fudge did Marina have than Lazlo?",
      "ounces_per_pound = 16\nmarina_ounces = 4.5 * ounces_per_pound\nlazlo_ounces = 4 * ounces_per_pound - 6\n"
-     "print(marina_ounces - lazlo_ounces)\n"),
+     "print(marina_ounces - lazlo_ounces)\n", "14"),
     ("Harold makes $$2500.00 a month from his job. His rent is $$700.00, his car payment is $$300.00, his utilities "
      "cost 1/2 the amount of his car payment and he spends $$50.00 on groceries.  He wants to put half of the "
      "remaining money into a retirement account.  How much money will that leave him?",
      "income = 2500\nrent = 700\ncar_payment = 300\nutilities = car_payment / 2\ngroceries = 50\n"
      "remaining = income - rent - car_payment - utilities - groceries\nretirement = remaining / 2\n"
-     "print(remaining - retirement)\n"),
+     "print(remaining - retirement)\n", "650"),
 ]
+# Ablation of the program's prompt: every program route (1, 3, 5, ...) asked with another
+# user message (`--program-prompt`, into its own pool). PAL-style (Gao et al. 2023): each
+# quantity a named variable with the words it comes from, each step a commented line, so the
+# program reads the question before it computes.
 PROGRAM_PROMPTS = {
     "pal": "Write a Python program that computes the answer to this question. First assign each quantity given in "
            "the question to a variable with a descriptive name, with a comment quoting the words it comes from. "
@@ -126,7 +127,7 @@ PROGRAM_PROMPTS = {
            "answer as a number.\n\nQuestion: $question",
     "fewshot": "Write a Python program that computes the answer to this question. Use the numbers given in the "
                "question, compute every step in the code, and print only the final answer as a number.\n\n"
-               + "\n\n".join(f"Question: {q}\n```python\n{code}```" for q, code in PROGRAM_EXAMPLES)
+               + "\n\n".join(f"Question: {q}\n```python\n{code}```" for q, code, _ in PROGRAM_EXAMPLES)
                + "\n\nQuestion: $question",
 }
 
