@@ -47,6 +47,15 @@ ratio to the plain chain; a plot of accuracy against tokens.
     grep -E '"n": [0124],' benchmarks/results/quality/pool.jsonl > benchmarks/results/quality/pool_fewshot_samples.jsonl
     python benchmarks/quality.py collect --routes 3,5 --only-disagreeing --program-prompt fewshot --out benchmarks/results/quality/pool_fewshot_samples.jsonl
     python benchmarks/quality.py report --cascade-samples 2 3 4 5 6 --out benchmarks/results/quality/pool_fewshot_samples.jsonl   # report_fewshot_samples.md
+    # ablation of the samples' nucleus: the model makers' top-p 0.8, top-k 20 (ponder samples at 0.95, 40)
+    grep -E '"n": [01],' benchmarks/results/quality/pool.jsonl > benchmarks/results/quality/pool_topp0.8.jsonl
+    python benchmarks/quality.py collect --routes 2-3 --only-disagreeing --top-p 0.8 --top-k 20 --out benchmarks/results/quality/pool_topp0.8.jsonl
+    python benchmarks/quality.py report --cascade-samples 2 3 4 --out benchmarks/results/quality/pool_topp0.8.jsonl   # report_topp0.8.md
+    # a hinted chain (Progressive-Hint Prompting): route 2 greedy, the question followed by the greedy routes' answers
+    grep -E '"n": [013-7],' benchmarks/results/quality/pool.jsonl > benchmarks/results/quality/pool_hint.jsonl
+    python benchmarks/quality.py collect --items 300 --routes 2 --hint --temperature 0 --out benchmarks/results/quality/pool_hint.jsonl
+    python benchmarks/quality.py report --cascade-samples 2 3 4 5 6 --out benchmarks/results/quality/pool_hint.jsonl   # report_hint.md
+    python benchmarks/quality_hint.py 0 150; python benchmarks/quality_hint.py 150 150   # the chooser rules: hint.md, hint_from150.md
 
 Never run on GSM8K test: the items are a fixed shuffle of ../shared/data/gsm8k_train.jsonl.
 """
@@ -177,6 +186,14 @@ def collect(args: argparse.Namespace) -> None:
     from ponder.llm.registry import resolve_model
     from ponder.thought_factors.catalogue import load_catalogue
 
+    if args.top_p is not None or args.top_k is not None:  # the sampled routes' nucleus (greedy routes ignore it)
+        from functools import partial
+
+        from ponder.agent.engine import routes as routes_module
+        from ponder.llm.backend import Sampling
+
+        truncation = {k: v for k, v in (("top_p", args.top_p), ("top_k", args.top_k)) if v is not None}
+        routes_module.Sampling = partial(Sampling, **truncation)  # type: ignore[misc]
     backend = LlamaBackend(resolve_model(args.model), LoadOptions(n_ctx=4096, sequences=max(2, args.parallel)))
     catalogue = load_catalogue()
     if args.program_prompt:  # every program route, the greedy one too
@@ -187,7 +204,7 @@ def collect(args: argparse.Namespace) -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     pool = read_pool(args.out)
     wanted = parse_routes(args.routes)
-    queue = _Tasks(items(args.items, args.offset), wanted, pool, args.only_disagreeing)
+    queue = _Tasks(items(args.items, args.offset), wanted, pool, args.only_disagreeing or args.hint)
     chunk = args.parallel * 4  # continuous batching within a chunk: a finished route's slot takes the next
     with open(args.out, "a", encoding="utf-8") as sink:
         while wave := queue.take(chunk):
@@ -196,7 +213,8 @@ def collect(args: argparse.Namespace) -> None:
             for item, n in wave:
                 config = ChainConfig(temperature=0.0 if n < 2 else args.temperature,
                                      seed=SEED_STRIDE * n if n >= 2 else None)
-                at = RouteCall(backend, catalogue if n < 2 else sampled, item["question"], "pool", f"{item['id']}-n{n}", ids)
+                question = hinted(item["question"], pool, item["id"]) if args.hint and n >= 2 and n % 2 == 0 else item["question"]
+                at = RouteCall(backend, catalogue if n < 2 else sampled, question, "pool", f"{item['id']}-n{n}", ids)
                 works.append(run_route(at, route_of(n), config))
             began = time.perf_counter()
             results = list(_drain(drive_together(backend, works)))[-1]
@@ -205,7 +223,9 @@ def collect(args: argparse.Namespace) -> None:
             for (item, n), result in zip(wave, results):
                 row = _row(item, n, route_of(n), result, seconds, len(wave)) | {
                     "temperature": 0.0 if n < 2 else args.temperature, "chain_prompt": args.chain_prompt if n >= 2 else None,
-                    "program_prompt": args.program_prompt if n % 2 else None}
+                    "program_prompt": args.program_prompt if n % 2 else None,
+                    "hint": question[len(item["question"]):] or None, "top_p": args.top_p if n >= 2 else None,
+                    "top_k": args.top_k if n >= 2 else None}
                 sink.write(json.dumps(row, ensure_ascii=False) + "\n")
                 sink.flush()
                 pool[(item["id"], n)] = row
@@ -251,6 +271,21 @@ class _Tasks:
             if self.only_disagreeing and _greedy_agree(self.pool, row["id"]):
                 continue  # the cascade reads no more routes here
             self.ready[:0] = [(row, n) for n in self.wanted if n >= 2 and (row["id"], n) not in self.pool]
+
+
+def hinted(question: str, pool: dict[tuple[str, int], dict[str, Any]], item_id: str) -> str:
+    """The question with Progressive-Hint Prompting's hint (Zheng et al. 2023): the distinct
+    answers of the item's greedy routes, in numeric order so neither route is named first."""
+    answers = sorted({row["answer"] for n in (0, 1) if (row := pool.get((item_id, n))) and row["answer"]},
+                     key=_numeric)
+    return f"{question} (Hint: The answer is near to {', '.join(answers)}.)" if answers else question
+
+
+def _numeric(answer: str) -> tuple[float, str]:
+    try:
+        return float(answer.replace(",", "")), answer
+    except ValueError:
+        return math.inf, answer
 
 
 def _greedy_agree(pool: dict[tuple[str, int], dict[str, Any]], item_id: str) -> bool:
@@ -546,6 +581,11 @@ def main() -> None:
                         help="ask the sampled chains (routes 2, 4, ...) with this prompt (an ablation: its own --out)")
     parser.add_argument("--program-prompt", choices=sorted(PROGRAM_PROMPTS),
                         help="ask every program route (1, 3, ...) with this prompt (an ablation: its own --out)")
+    parser.add_argument("--top-p", type=float, help="nucleus of the sampled routes (default: ponder's 0.95; an ablation)")
+    parser.add_argument("--top-k", type=int, help="top-k of the sampled routes (default: ponder's 40; an ablation)")
+    parser.add_argument("--hint", action="store_true",
+                        help="ask the sampled chains with the greedy routes' answers as a hint, PHP-style, where "
+                             "those disagree (an ablation: its own --out)")
     parser.add_argument("--model", default="default")
     parser.add_argument("--out", type=Path, default=RESULTS / "pool.jsonl")
     args = parser.parse_args()
