@@ -565,6 +565,22 @@ def _family(name: str) -> tuple[str, str]:
     return name, ""
 
 
+def _fraction(text: str) -> float:
+    """A top-p: a number in (0, 1]."""
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not in (0, 1]")
+    return value
+
+
+def _positive(text: str) -> int:
+    """A top-k: a whole number of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not at least 1")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("collect", "report"))
@@ -581,8 +597,8 @@ def main() -> None:
                         help="ask the sampled chains (routes 2, 4, ...) with this prompt (an ablation: its own --out)")
     parser.add_argument("--program-prompt", choices=sorted(PROGRAM_PROMPTS),
                         help="ask every program route (1, 3, ...) with this prompt (an ablation: its own --out)")
-    parser.add_argument("--top-p", type=float, help="nucleus of the sampled routes (default: ponder's 0.95; an ablation)")
-    parser.add_argument("--top-k", type=int, help="top-k of the sampled routes (default: ponder's 40; an ablation)")
+    parser.add_argument("--top-p", type=_fraction, help="nucleus of the sampled routes (default: ponder's 0.95; an ablation)")
+    parser.add_argument("--top-k", type=_positive, help="top-k of the sampled routes (default: ponder's 40; an ablation)")
     parser.add_argument("--hint", action="store_true",
                         help="ask the sampled chains with the greedy routes' answers as a hint, PHP-style, where "
                              "those disagree (an ablation: its own --out)")

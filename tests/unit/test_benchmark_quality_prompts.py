@@ -47,3 +47,13 @@ def test_a_few_shot_example_is_a_training_problem_far_from_every_measured_item(q
     position = next(i for i, row in enumerate(shuffle) if row["question"] == question.replace("$$", "$"))
     assert position >= 7000
     assert shuffle[position]["answer"] == answer
+
+
+@pytest.mark.parametrize("flag,value", [("--top-p", "5"), ("--top-p", "0"), ("--top-p", "x"), ("--top-k", "0"), ("--top-k", "2.5")])
+def test_a_nucleus_out_of_range_is_a_usage_error_before_anything_loads(flag, value, monkeypatch, tmp_path):
+    out = tmp_path / "pool.jsonl"
+    monkeypatch.setattr(sys, "argv", ["quality.py", "collect", flag, value, "--out", str(out)])
+    with pytest.raises(SystemExit) as stop:
+        quality.main()
+    assert stop.value.code == 2
+    assert not out.exists()
