@@ -74,7 +74,8 @@ def backward_catalogue(catalogue: Any, answer: str) -> Any:
     """The catalogue whose program prompt runs the question backwards from this candidate answer."""
     from dataclasses import replace
 
-    return replace(catalogue, prompts={**catalogue.prompts, "program_user": BACKWARD.replace("{answer}", answer)})
+    literal = answer.replace("$", "$$")  # model text: never a template placeholder
+    return replace(catalogue, prompts={**catalogue.prompts, "program_user": BACKWARD.replace("{answer}", literal)})
 
 
 def disagreeing(offset: int, count: int, samples: int, parallel: int) -> list[dict[str, Any]]:

@@ -44,6 +44,16 @@ def test_the_backward_program_is_asked_the_masked_question_and_the_candidate_alo
     assert "computes the answer to this question" not in prompt  # the forward prompt is replaced, not kept
 
 
+def test_an_answer_with_a_dollar_sign_stays_literal_text():
+    from ponder.agent.engine.routes import PROGRAM, route_prompt
+    from ponder.llm.fake import FakeBackend
+    from ponder.thought_factors.catalogue import load_catalogue
+
+    catalogue = backward.backward_catalogue(load_catalogue(), "$question $5")
+    prompt = route_prompt(FakeBackend(), catalogue, PROGRAM, "Ann has x cats.")
+    assert "The answer to the question below is $question $5," in prompt
+
+
 def scored(*groups):
     """One item whose groups are (answer, correct, votes, recovered of one mask)."""
     return {"id": "i", "question": "Ann has 3 cats. How many legs?",
