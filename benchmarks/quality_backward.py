@@ -27,6 +27,15 @@ agree are answered as the cascade answers them.
     python benchmarks/quality_backward.py evaluate --items 150           # backward.md
     python benchmarks/quality_backward.py evaluate --offset 150 --items 150   # backward_from150.md
 
+A confirmation on items no choice was made on: `--routes gpu` reads the routes the GPU wrote
+for items 300..799 (`probe_routes.jsonl`, transformers on the same model, the cascade's six
+routes) in place of the CPU pool; the backward programs are still the default GGUF model's.
+Registered before it ran (2026-11-24): the rule is the vote + 1.5 x share recovered, on items
+300..549, against the vote.
+
+    python benchmarks/quality_backward.py collect --routes gpu --offset 300 --items 250
+    python benchmarks/quality_backward.py evaluate --routes gpu --offset 300 --items 250   # backward_from300.md
+
 Never run on GSM8K test (the pool holds training problems only).
 """
 
@@ -47,6 +56,8 @@ from quality import RESULTS, _commit, _drain, items, read_pool, replay_cascade, 
 from quality_judge import groups_of, pick  # noqa: E402
 
 OUT = RESULTS / "backward.jsonl"
+POOL = RESULTS / "pool.jsonl"
+ROUTE_FILES = {"pool": POOL, "gpu": RESULTS / "probe_routes.jsonl"}
 BACKWARD = """The answer to the question below is {answer}, and one of its numbers is written as the unknown x. Write a Python program with sympy that finds x: begin with `from sympy import symbols, solve` and `x = symbols('x')`, compute the question's answer from its numbers and x step by step, then end with `print(solve(answer - {answer}, x)[0])`.
 
 Question: $question"""
@@ -78,11 +89,11 @@ def backward_catalogue(catalogue: Any, answer: str) -> Any:
     return replace(catalogue, prompts={**catalogue.prompts, "program_user": BACKWARD.replace("{answer}", literal)})
 
 
-def disagreeing(offset: int, count: int, samples: int, parallel: int) -> list[dict[str, Any]]:
+def disagreeing(offset: int, count: int, samples: int, parallel: int, source: Path = POOL) -> list[dict[str, Any]]:
     """The items whose greedy routes disagree, each with its answer groups and the cascade's outcome."""
     from ponder.tools.answers import equivalent
 
-    pool = read_pool(RESULTS / "pool.jsonl")
+    pool = read_pool(source)
     out = []
     for item in items(count, offset):
         routes = {n: row for (i, n), row in pool.items() if i == item["id"]}
@@ -122,7 +133,7 @@ def collect(args: argparse.Namespace) -> None:
 
     done = read_rows()
     todo = []
-    for item in disagreeing(args.offset, args.items, args.samples, args.parallel):
+    for item in disagreeing(args.offset, args.items, args.samples, args.parallel, ROUTE_FILES[args.routes]):
         for k, (masked, number) in enumerate(masks(item["question"], args.masks)):
             todo += [(item, g["answer"], k, masked, number) for g in item["groups"] or ()
                      if (item["id"], g["answer"], k) not in done]
@@ -178,7 +189,7 @@ def evaluate(args: argparse.Namespace) -> None:
     """Score every rule on the items and write backward[_fromN].{json,md}."""
     from ponder.machine import machine_info
 
-    everything = disagreeing(args.offset, args.items, args.samples, args.parallel)
+    everything = disagreeing(args.offset, args.items, args.samples, args.parallel, ROUTE_FILES[args.routes])
     scored = [i for i in everything if i["groups"] is not None]
     rows = read_rows()
     attach(scored, rows, args.masks)
@@ -187,10 +198,11 @@ def evaluate(args: argparse.Namespace) -> None:
     tokens = [r["completion_tokens"] for i in scored for g in i["groups"] for k in range(g["tried"])
               if (r := rows.get((i["id"], g["answer"], k)))]
     suffix = f"_from{args.offset}" if args.offset else ""
-    command = f"python benchmarks/quality_backward.py evaluate --offset {args.offset} --items {args.items}"
+    command = (f"python benchmarks/quality_backward.py evaluate --routes {args.routes} --offset {args.offset} "
+               f"--items {args.items}")
     lines = [f"# Backward verification against the cascade's vote (samples={args.samples}, masks={args.masks})", "",
              f"- date: {datetime.now(timezone.utc).isoformat(timespec='seconds')}; commit: {_commit()}; "
-             f"machine: {machine_info().get('cpu', '')}; model: default",
+             f"machine: {machine_info().get('cpu', '')}; model: default; routes: {ROUTE_FILES[args.routes].name}",
              f"- command: `{command}`",
              f"- items {args.offset}..{args.offset + args.items - 1}: {args.items}; the greedy routes disagree on "
              f"{len(scored)}; the rest answered as the cascade does ({agreeing_right} right)",
@@ -243,6 +255,8 @@ def main() -> None:
     parser.add_argument("--masks", type=int, default=1)
     parser.add_argument("--parallel", type=int, default=4)
     parser.add_argument("--model", default="default")
+    parser.add_argument("--routes", choices=tuple(ROUTE_FILES), default="pool",
+                        help="whose routes: the CPU pool (items 0..299) or the GPU-written ones (items 300..799)")
     args = parser.parse_args()
     for name in ("items", "samples", "masks", "parallel"):
         if getattr(args, name) < 1:

@@ -101,3 +101,19 @@ def test_a_count_below_one_is_a_usage_error_before_anything_runs():
         assert done.returncode == 2
         assert done.stderr.strip().splitlines()[-1].endswith(f"{flag} must be at least 1")
         assert done.stdout == ""
+
+
+def test_the_gpu_written_routes_give_the_items_past_the_pool_their_groups():
+    import json
+
+    gpu = backward.ROUTE_FILES["gpu"]
+    written = {json.loads(line)["id"] for line in gpu.read_text(encoding="utf-8").splitlines()}
+    found = backward.disagreeing(300, 20, 6, 4, gpu)
+    assert [i["id"] for i in found] and all(i["id"] in written for i in found)
+    assert any(i["groups"] for i in found) and any(i["groups"] is None for i in found)
+    try:
+        backward.disagreeing(300, 20, 6, 4, backward.POOL)
+    except SystemExit as stop:
+        assert "collect it first" in str(stop)
+    else:
+        raise AssertionError("the CPU pool has no routes past item 299")
