@@ -31,7 +31,7 @@ A confirmation on items no choice was made on: `--routes gpu` reads the routes t
 for items 300..799 (`probe_routes.jsonl`, transformers on the same model, the cascade's six
 routes) in place of the CPU pool; the backward programs are still the default GGUF model's.
 Registered before it ran (2026-11-24): the rule is the vote + 1.5 x share recovered, on items
-300..549, against the vote.
+300..549, against the vote. It answered 198 against 196 of 250 (3 won / 1 lost): not kept.
 
     python benchmarks/quality_backward.py collect --routes gpu --offset 300 --items 250
     python benchmarks/quality_backward.py evaluate --routes gpu --offset 300 --items 250   # backward_from300.md
