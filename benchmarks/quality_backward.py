@@ -99,7 +99,7 @@ def disagreeing(offset: int, count: int, samples: int, parallel: int, source: Pa
         routes = {n: row for (i, n), row in pool.items() if i == item["id"]}
         replay = replay_cascade(routes, samples, parallel)
         if replay is None:
-            raise SystemExit(f"{item['id']}: the pool lacks a route the cascade reads; collect it first")
+            raise SystemExit(f"{item['id']}: {source.name} lacks a route the cascade reads; collect it first")
         answer, read = replay
         right = bool(answer) and equivalent(answer, routes[0]["reference"])
         out.append({"id": item["id"], "question": item["question"], "cascade": right, "plain": routes[0]["correct"],
