@@ -103,3 +103,21 @@ def test_scientific_notation_is_a_number_and_percent_is_a_unit(a, b, same):
 def test_an_astronomical_exponent_is_not_a_number():
     assert normalize_answer("1e99999").kind != "number"
     assert len(normalize_answer("1e999").normalized) < 10
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("False", "no"), ("True\n", "yes"), ("\\boxed{\\text{No}}", "no"), ("The answer is yes.", "yes"),
+     ("\\boxed{No, 91 = 7 \\times 13}", "no"), ("Answer: Yes!", "yes")],
+)
+def test_a_truth_value_reads_as_yes_or_no(text, expected):
+    found = extract_answer(text)
+    assert (found.normalized, found.kind) == (expected, "text")
+
+
+def test_only_the_word_itself_is_a_truth_value():
+    assert normalize_answer("No one came").normalized == "no one came"
+    assert normalize_answer("Yes it is").normalized == "yes it is"
+    assert extract_answer("Yes, she bought 3 more, so 12 in all").normalized == "12"  # a chain's text: its last number
+    assert equivalent(extract_answer("False"), extract_answer("\\boxed{\\text{No}}"))
+    assert not equivalent(extract_answer("True"), "no")

@@ -10,6 +10,9 @@ Rules that must hold:
   trailing zeros ("$1,200.50" -> "1200.5"); scientific notation is a number ("3.91e2" -> 391).
 - A percent sign is a unit, like "$" or "cm": "25%" and "25" agree (GSM8K asks "what
   percent..." and answers 25); it never means a division by 100.
+- A truth value is "yes" or "no" (kind "text"): "Yes", "True", "No, 91 = 7 x 13" and a
+  program's printed `False` read as one, so a chain's "no" and a program's `False` agree. A
+  text that only starts with the word ("No one came", "Yes it is") stays text.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ _ANSWER_LINE = re.compile(r"(?:final answer|answer)\s*[:：]\s*(.+)", re.I)
 _ANSWER_IS = re.compile(r"the (?:final )?answer is\s*[:：]?\s*(.+)", re.I)
 _CURRENCY = re.compile(r"[$€£¥]|\\\$|\b(?:USD|EUR|GBP)\b")
 _FRAC = re.compile(r"\\[dt]?frac\{([^{}]*)\}\{([^{}]*)\}")
+_TRUTH = re.compile(r"^(yes|no|true|false)(?:\s*[,;:!.].*)?$", re.I | re.S)
+_TRUTH_WORD = re.compile(r"(?:yes|no|true|false)[.!]?", re.I)
+TRUTH_VALUES = {"yes": "yes", "true": "yes", "no": "no", "false": "no"}
 
 
 @dataclass(frozen=True)
@@ -46,11 +52,14 @@ NO_ANSWER = ExtractedAnswer("", "", "none")
 
 
 def extract_answer(text: str) -> ExtractedAnswer:
-    """Find the final answer in model text: <answer>, \\boxed{}, 'Answer:', 'the answer is', or the last number."""
+    """Find the final answer in model text: <answer>, \\boxed{}, 'Answer:', 'the answer is', a text
+    that is only yes/no/true/false, or the last number."""
     for finder in (_from_tag, _from_boxed, _from_line, _from_answer_is):
         found = finder(text)
         if found is not None and found.strip():
             return normalize_answer(found)
+    if _TRUTH_WORD.fullmatch(text.strip()):  # the whole text is the word: a program's printed False
+        return normalize_answer(text)
     numbers = _NUMBER_RE.findall(text)
     return normalize_answer(numbers[-1]) if numbers else NO_ANSWER
 
@@ -100,6 +109,9 @@ def normalize_answer(text: str) -> ExtractedAnswer:
     """Canonicalise one answer string."""
     raw = text.strip()
     cleaned = _strip_latex(_strip_sentence(raw))
+    truth = _TRUTH.match(cleaned)
+    if truth:
+        return ExtractedAnswer(raw, TRUTH_VALUES[truth.group(1).lower()], "text")
     number = parse_number(cleaned)
     if number is not None:
         return ExtractedAnswer(raw, format_number(number), "number")
