@@ -70,3 +70,30 @@ def test_a_text_without_a_number_has_no_answer_and_no_vote(think):
     run = think("cascade", {"reason": "I cannot tell.", "program": PROGRAM_9}, samples=2)
     assert [c.score for c in run.of(CandidateScored)] == [0.0, ROUTE_WEIGHTS["program"]]
     assert run.answer == "9"
+
+
+CAPITAL = "What is the capital of France?"
+PRIME = "Is 91 a prime number?"
+
+
+def test_a_chain_that_answers_in_words_ends_the_run_after_one_wave(think):
+    says = {"reason": "The capital of France is \\boxed{Paris}.", "program": "print(len('Paris'))\n```"}
+    run = think("cascade", says, question=CAPITAL, samples=6)
+    (tally,) = run.of(VoteTally)
+    assert run.answer == "paris" and tally.stopped == "words" and tally.samples == 2
+    assert len(run.backend.calls) == 2  # no samples: a program cannot compute words, and text votes literally
+    assert {g["answer"] for g in tally.groups} == {"paris", "5"}
+
+
+def test_a_program_that_prints_false_agrees_with_a_chain_that_says_no(think):
+    says = {"reason": "91 = 7 x 13, so it is not prime: \\boxed{\\text{No}}", "program": "print(91 % 7 != 0)\n```"}
+    run = think("cascade", says, question=PRIME, samples=6)
+    (tally,) = run.of(VoteTally)
+    assert run.answer == "no" and tally.stopped == "agreed" and tally.samples == 2
+
+
+def test_a_yes_against_a_printed_false_is_a_disagreement_that_samples_on(think):
+    says = {"reason": "91 is odd, so \\boxed{Yes}", "program": "print(91 % 7 != 0)\n```"}
+    run = think("cascade", says, question=PRIME, samples=4, parallel=2)
+    (tally,) = run.of(VoteTally)
+    assert tally.stopped != "words" and tally.samples == 4

@@ -12,10 +12,10 @@ Rules that must hold:
 - reason: the answer is what the text states last (`\\boxed{}`, "the answer is", or the last
   number); a text with no number has no answer.
 - program: the engine opens the code block; the model writes until the block closes; the
-  code runs in the sandbox. The answer is the last line it printed, read as a number (source
-  "program"); code that fails has no answer and a failed check, code that prints nothing
-  readable has no answer. A program that ran is no check of anything by itself: what counts
-  is whether another route agrees with it.
+  code runs in the sandbox. The answer is the last line it printed, read as a chain's is (a
+  number; a bare `True` or `False` is "yes" or "no"; source "program"); code that fails has
+  no answer and a failed check, code that prints nothing readable has no answer. A program
+  that ran is no check of anything by itself: what counts is whether another route agrees.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from ponder.agent.settings import ChainConfig
 from ponder.llm.backend import Backend, Sampling
 from ponder.thought_factors.catalogue import Catalogue, render
 from ponder.thought_factors.prompt import neutralize
-from ponder.tools.answers import NO_ANSWER, as_asked, extract_answer
+from ponder.tools.answers import NO_ANSWER, TRUTH_VALUES, ExtractedAnswer, as_asked, extract_answer
 from ponder.tools.sandbox import Sandbox
 from ponder.trace.events import StepStarted, TextDelta, ToolCall, ToolResult
 
@@ -49,6 +49,11 @@ class RouteCall:
     run_id: str
     parent: str
     ids: SpanIds
+
+
+def in_words(answer: ExtractedAnswer) -> bool:
+    """Whether an answer is words ("Paris"), not a value a program computes (a number, an expression, yes or no)."""
+    return answer.kind == "text" and answer.normalized not in TRUTH_VALUES.values()
 
 
 def route_prompt(backend: Backend, catalogue: Catalogue, route: str, question: str) -> str:

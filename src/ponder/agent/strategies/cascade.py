@@ -2,10 +2,13 @@
 program, each written independently from the question alone (`engine.routes`), decoded side
 by side; when they agree, that is the answer. When they disagree, or one has none, more of
 both routes are sampled in waves and a weighted vote decides, stopping as soon as it is
-decided or the budget is spent.
+decided or the budget is spent. An answer in words ("Paris") is the greedy chain's own: no
+program can compute it, and samples would only vote over free text.
 
 Rules that must hold:
-- The first wave is the two greedy routes; their agreement ends the run at once.
+- The first wave is the two greedy routes; their agreement ends the run at once, and so does
+  a greedy chain that answers in words (`routes.in_words`; stopped "words"): the chain's
+  answer wins, as the earliest route of a tie.
 - Later samples use the sample temperature and their own seeds; routes alternate (reason,
   program, reason, ...), so every wave of two or more holds both.
 - A vote weighs ROUTE_WEIGHTS[route]; a group whose answer both routes reached gets
@@ -22,7 +25,7 @@ from __future__ import annotations
 
 from ponder.agent.engine.calls import Work
 from ponder.agent.engine.chain import ChainResult
-from ponder.agent.engine.routes import PROGRAM, REASON, RouteCall, run_route
+from ponder.agent.engine.routes import PROGRAM, REASON, RouteCall, in_words, run_route
 from ponder.agent.engine.scaffold import RunScaffold, Sample, StrategyBody
 from ponder.agent.settings import ChainConfig
 from ponder.agent.strategies._registry import register
@@ -43,7 +46,7 @@ def cascade(run: RunScaffold) -> StrategyBody:
     greedy = [_route_round(run, 0, config.chain, share=FIRST_WAVE), _route_round(run, 1, config.chain, share=FIRST_WAVE)]
     samples: list[Sample] = yield from run.together(greedy)
     yield from _score(run, samples)
-    stopped = "agreed" if _agree(samples) else "samples"
+    stopped = "agreed" if _agree(samples) else "words" if in_words(samples[0].result.answer) else "samples"
     while stopped == "samples" and len(samples) < total:
         if decided(ranked(samples), total - len(samples)):
             stopped = "decided"
