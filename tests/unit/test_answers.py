@@ -121,3 +121,14 @@ def test_only_the_word_itself_is_a_truth_value():
     assert extract_answer("Yes, she bought 3 more, so 12 in all").normalized == "12"  # a chain's text: its last number
     assert equivalent(extract_answer("False"), extract_answer("\\boxed{\\text{No}}"))
     assert not equivalent(extract_answer("True"), "no")
+
+
+@pytest.mark.parametrize(
+    "text, shown",
+    [("Paris", "Paris"), ("\\text{No}", "No"), ("  Red,  green and blue. ", "Red, green and blue"),
+     ("No, 91 = 7 x 13", "no"), ("$1,200.50", "1200.5")],
+)
+def test_an_answer_is_shown_canonical_in_the_case_it_was_written(text, shown):
+    from ponder.tools.answers import as_written
+
+    assert as_written(normalize_answer(text)) == shown

@@ -20,6 +20,15 @@ def test_piped_stdout_gets_only_the_answer(tmp_path):
     assert b"\x1b" not in done.stderr
 
 
+def test_stdout_shows_a_word_answer_in_the_case_the_model_wrote_it(tmp_path):
+    spec = fake_script(tmp_path, {"reason": "It is \\boxed{Paris}.", "program": "print(75)\n```"})
+    done = ponder("ask", "-m", spec, "What is the capital of France?")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b"Paris\n"
+    json_done = ponder("ask", "-m", spec, "--json", "What is the capital of France?")
+    assert json.loads(json_done.stdout)["answer"] == "paris"  # --json keeps the canonical form
+
+
 def test_argument_and_stdin_combine(tmp_path):
     spec = fake_script(tmp_path, scripts.PASSING)
     done = ponder("ask", "--strategy", "chain", "-m", spec, "--json", "and then?", stdin="Context line.")

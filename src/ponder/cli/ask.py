@@ -28,7 +28,8 @@ from ponder.cli.streams import print_line
 from ponder.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, PonderError, UsageError
 from ponder.inputs import MAX_QUESTION_BYTES, argument_text, decode_utf8, read_stream, stdin_bytes
 from ponder.interrupts import held
-from ponder.trace.events import Event, RunFinished, RunStarted, StepFinished, ToolCall, ToolResult
+from ponder.tools.answers import ExtractedAnswer, as_written
+from ponder.trace.events import Answer, Event, RunFinished, RunStarted, StepFinished, ToolCall, ToolResult
 
 
 def read_question(argument: str | None) -> str:
@@ -225,11 +226,20 @@ def _report(events: list[Event], options: Options, path: Path | None) -> int:
     if options.output.as_json:
         print_line(to_json(json_result(events, path)))
     elif not options.output.events and finished.answer:
-        print_line(visible(finished.answer))
+        print_line(visible(shown_answer(events)))
     if not finished.answer:
         sys.stderr.write("ponder: error: the model gave no answer\n")
         return EXIT_FAILURE
     return EXIT_OK
+
+
+def shown_answer(events: list[Event]) -> str:
+    """The run's answer as stdout shows it: canonical, in the letter case the model wrote it."""
+    finished = next(e for e in reversed(events) if isinstance(e, RunFinished))
+    answer = next((e for e in reversed(events) if isinstance(e, Answer)), None)
+    if answer is None or answer.normalized != finished.answer:
+        return finished.answer or ""
+    return as_written(ExtractedAnswer(answer.text, answer.normalized, answer.kind))
 
 
 def json_result(events: list[Event], path: Path | None) -> dict[str, Any]:

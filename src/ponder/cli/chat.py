@@ -31,7 +31,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
-from ponder.cli.ask import load_model, run_question, trace_directory, was_interrupted
+from ponder.cli.ask import load_model, run_question, shown_answer, trace_directory, was_interrupted
 from ponder.cli.chat_input import QUOTES, Entry, Lines, PipedLines, TerminalLines, is_terminal, read_entry
 from ponder.cli.conversation import Turn, best_answer, fit, to_markdown, with_context
 from ponder.cli.options import Options, check_strategies
@@ -167,7 +167,7 @@ class Chat:
         if was_interrupted(events):
             return self._interrupted(replace(turn, status="interrupted", answer=best_answer(events)))
         finished = events[-1]
-        answer = finished.answer if isinstance(finished, RunFinished) else None
+        answer = (shown_answer(events) or None) if isinstance(finished, RunFinished) else None
         self._keep(replace(turn, status="ok" if answer else "no answer", answer=answer))
         if answer:
             print_line(visible(answer))

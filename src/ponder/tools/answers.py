@@ -84,6 +84,15 @@ def as_asked(answer: ExtractedAnswer, question: str) -> ExtractedAnswer:
     return answer
 
 
+def as_written(answer: ExtractedAnswer) -> str:
+    """The answer to show a person: its canonical form, in the letter case it was written in ("Paris")."""
+    if answer.kind == "text":
+        written = " ".join(_strip_latex(_strip_sentence(answer.text)).split())
+        if written.lower() == answer.normalized:
+            return written
+    return answer.normalized
+
+
 def answer_from_step(text: str) -> ExtractedAnswer:
     """The answer an <answer> step states: as written when it is short, else what a sentence
     around it gives ('He has 12 apples left.' -> 12)."""
