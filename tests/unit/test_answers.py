@@ -132,3 +132,23 @@ def test_an_answer_is_shown_canonical_in_the_case_it_was_written(text, shown):
     from ponder.tools.answers import as_written
 
     assert as_written(normalize_answer(text)) == shown
+
+
+@pytest.mark.parametrize(
+    "text, expected, kind",
+    [("3 and 2", "2, 3", "set"), ("x = 2 \\text{ or } x = 3", "2, 3", "set"), ("\\{3, 2\\}", "2, 3", "set"),
+     ("x_1 = \\frac{-1}{2}, x_2 = 3", "-0.5, 3", "set"), ("1,000 and 2,000", "1000, 2000", "set"),
+     ("x = 5", "5", "number"), ("2 and 2", "2", "number"), ("1,000", "1000", "number"),
+     ("(3, 2)", "(3,2)", "expression"), ("2 apples and 3 pears", "2applesand3pears", "expression")],
+)
+def test_a_list_of_solutions_is_a_set_in_order(text, expected, kind):
+    found = normalize_answer(text)
+    assert (found.normalized, found.kind) == (expected, kind)
+    assert normalize_answer(found.normalized).normalized == expected  # canonical forms are fixed points
+
+
+def test_a_printed_list_is_a_set_and_sets_agree_whatever_their_order():
+    assert extract_answer("[3.0, 2.0]").normalized == "2, 3"
+    assert extract_answer("x is 2, then 3 and finally 4").normalized == "4"  # prose: its last number
+    assert equivalent("3 and 2", "x = 2 or x = 3") and not equivalent("2, 3", "2, 4")
+    assert not equivalent("2, 3", "(2, 3)", symbolic=lambda a, b: True)  # a set is never compared symbolically

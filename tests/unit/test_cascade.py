@@ -97,3 +97,10 @@ def test_a_yes_against_a_printed_false_is_a_disagreement_that_samples_on(think):
     run = think("cascade", says, question=PRIME, samples=4, parallel=2)
     (tally,) = run.of(VoteTally)
     assert tally.stopped != "words" and tally.samples == 4
+
+
+def test_a_chain_and_a_program_that_find_the_same_solutions_in_another_order_agree(think):
+    says = {"reason": "(x - 2)(x - 3) = 0, so \\boxed{x = 3 \\text{ or } x = 2}", "program": "print([2.0, 3.0])\n```"}
+    run = think("cascade", says, question="Solve x^2 - 5x + 6 = 0.", samples=6)
+    (tally,) = run.of(VoteTally)
+    assert run.answer == "2, 3" and tally.stopped == "agreed" and tally.samples == 2

@@ -10,6 +10,9 @@ Rules that must hold:
   trailing zeros ("$1,200.50" -> "1200.5"); scientific notation is a number ("3.91e2" -> 391).
 - A percent sign is a unit, like "$" or "cm": "25%" and "25" agree (GSM8K asks "what
   percent..." and answers 25); it never means a division by 100.
+- A list of solutions ("x = 2 or x = 3", "3 and 2", "{2, 3}", "[3.0, 2.0]") is a set (kind
+  "set"), written sorted ("2, 3"), so the order it was found in does not matter; one value
+  with its variable ("x = 5") is that number. Parentheses are a point, never a set.
 - A truth value is "yes" or "no" (kind "text"): "Yes", "True", "No, 91 = 7 x 13" and a
   program's printed `False` read as one, so a chain's "no" and a program's `False` agree. A
   text that only starts with the word ("No one came", "Yes it is") stays text.
@@ -34,6 +37,9 @@ _ANSWER_LINE = re.compile(r"(?:final answer|answer)\s*[:：]\s*(.+)", re.I)
 _ANSWER_IS = re.compile(r"the (?:final )?answer is\s*[:：]?\s*(.+)", re.I)
 _CURRENCY = re.compile(r"[$€£¥]|\\\$|\b(?:USD|EUR|GBP)\b")
 _FRAC = re.compile(r"\\[dt]?frac\{([^{}]*)\}\{([^{}]*)\}")
+_SOLUTIONS = re.compile(r"\s*(?:;|,(?!\d{3}\b)|\band\b|\bor\b)\s*")  # not the comma of 1,000
+_VARIABLE = re.compile(r"^\s*[A-Za-z][\w{}]*\s*=\s*")  # "x = ", "x_{1} = "
+_FRACTION = re.compile(r"^\(\s*(-?\d+)\s*\)/\(\s*(\d+)\s*\)$")  # what _strip_latex makes of \frac{1}{2}
 _TRUTH = re.compile(r"^(yes|no|true|false)(?:\s*[,;:!.].*)?$", re.I | re.S)
 _TRUTH_WORD = re.compile(r"(?:yes|no|true|false)[.!]?", re.I)
 TRUTH_VALUES = {"yes": "yes", "true": "yes", "no": "no", "false": "no"}
@@ -53,13 +59,14 @@ NO_ANSWER = ExtractedAnswer("", "", "none")
 
 def extract_answer(text: str) -> ExtractedAnswer:
     """Find the final answer in model text: <answer>, \\boxed{}, 'Answer:', 'the answer is', a text
-    that is only yes/no/true/false, or the last number."""
+    that is only yes/no/true/false or a list of numbers, or the last number."""
     for finder in (_from_tag, _from_boxed, _from_line, _from_answer_is):
         found = finder(text)
         if found is not None and found.strip():
             return normalize_answer(found)
-    if _TRUTH_WORD.fullmatch(text.strip()):  # the whole text is the word: a program's printed False
-        return normalize_answer(text)
+    whole = text.strip()  # a program's printed line: False, [3.0, 2.0]
+    if _TRUTH_WORD.fullmatch(whole) or len(_values(_strip_latex(whole)) or ()) > 1:
+        return normalize_answer(whole)
     numbers = _NUMBER_RE.findall(text)
     return normalize_answer(numbers[-1]) if numbers else NO_ANSWER
 
@@ -129,6 +136,11 @@ def normalize_answer(text: str) -> ExtractedAnswer:
         number = parse_number(leading.group(1))
         if number is not None:
             return ExtractedAnswer(raw, format_number(number), "number")
+    values = sorted(set(_values(cleaned) or ()))
+    if len(values) == 1:
+        return ExtractedAnswer(raw, format_number(values[0]), "number")
+    if values:
+        return ExtractedAnswer(raw, ", ".join(format_number(v) for v in values), "set")
     if re.search(r"[A-Za-z]", cleaned) and not re.search(r"[=+*/^()\d]", cleaned):
         return ExtractedAnswer(raw, " ".join(cleaned.lower().split()), "text")
     value = arithmetic_value(cleaned)
@@ -153,6 +165,14 @@ def arithmetic_value(text: str) -> Fraction | None:
         return _fraction(tree.body)
     except (SyntaxError, ValueError, ZeroDivisionError, RecursionError, InvalidOperation):
         return None
+
+
+def _values(text: str) -> list[Fraction] | None:
+    """The numbers of a list of solutions ('x = 2 or x = 3', '{2, 3}', '[3.0, 2.0]'), else None."""
+    inner = re.sub(r"^(?:\[(.*)\]|\\?\{(.*?)\\?\})$", lambda m: m.group(1) or m.group(2) or "", text.strip(), flags=re.S)
+    parts = _SOLUTIONS.split(inner)
+    values = [parse_number(_FRACTION.sub(r"\1/\2", _VARIABLE.sub("", part))) for part in parts]
+    return None if any(v is None for v in values) else values  # type: ignore[return-value]
 
 
 def _fraction(node: ast.AST) -> Fraction:
@@ -213,7 +233,7 @@ def equivalent(
         return p == q or abs(p - q) <= rel_tol * max(abs(p), abs(q), 1)
     if x.normalized == y.normalized:
         return True
-    if symbolic is not None and "text" not in (x.kind, y.kind):
+    if symbolic is not None and not {"text", "set"} & {x.kind, y.kind}:
         return bool(symbolic(x.normalized, y.normalized))
     return False
 
