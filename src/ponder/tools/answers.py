@@ -51,7 +51,7 @@ class ExtractedAnswer:
 
     text: str
     normalized: str
-    kind: str  # "number", "expression", "text" or "none"
+    kind: str  # "number", "set", "expression", "text" or "none"
 
 
 NO_ANSWER = ExtractedAnswer("", "", "none")
