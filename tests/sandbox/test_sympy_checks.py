@@ -27,6 +27,9 @@ def box():
         ("35.75 * 1/3 == 11.8", "false", "left side 143/12, right side 59/5"),
         ("143 / 12 == 12", "false", "left side 143/12, right side 12"),
         ("jill_age + 5 == 5 + jill_age", "true", "left side jill_age + 5, right side jill_age + 5"),
+        ("3x^2 + 2(x + 1) == 3*x**2 + 2*x + 2", "true", "left side 3*x**2 + 2*x + 2, right side 3*x**2 + 2*x + 2"),
+        ("(x + 1)(x - 1) == x^2 - 1", "true", "left side x**2 - 1, right side x**2 - 1"),
+        ("3e2 + 1 == 301", "true", "left side 301, right side 301"),
     ],
 )
 def test_claims(box, claim, status, detail):
@@ -57,3 +60,23 @@ def test_symbolic_equivalence_of_answers(box):
     assert equivalent("(x+1)**2", "x**2 + 2*x + 1", symbolic=same)
     assert not equivalent("x + 1", "x + 2", symbolic=same)
     assert not equivalent("x + 1", "1 + x")  # without a checker only the text is compared
+
+
+@pytest.mark.bwrap
+def test_the_cascade_tally_asks_sympy_once_a_pair_and_never_about_sets_or_words(box, monkeypatch):
+    from ponder.agent.strategies import _tally
+    from ponder.tools.answers import normalize_answer
+
+    asked = []
+    monkeypatch.setattr(_tally, "symbolic_equal", lambda a, b, sandbox: asked.append((a, b)) or _check(a, b, sandbox))
+    same = _tally.symbolic_same(box)
+    chain, program = normalize_answer("3x^2 + 2"), normalize_answer("3*x**2 + 2")
+    assert same(chain, program) and same(chain, program) and len(asked) == 1
+    assert not same(normalize_answer("2, 3"), normalize_answer("(2, 3)")) and not same(normalize_answer("Paris"), chain)
+    assert len(asked) == 1
+
+
+def _check(a, b, sandbox):
+    from ponder.tools.sympy_check import symbolic_equal
+
+    return symbolic_equal(a, b, sandbox)

@@ -40,10 +40,13 @@ class Refused(ValueError):
     """The claim is outside what may be evaluated."""
 
 
+_IMPLICIT = re.compile(r"(?<=[0-9)])(?=[A-Za-z(])(?![eE][-+]?\d)")  # 3x, 2(x+1), (x+1)(x-1); not 3e5
+
+
 def prepare(claim: str) -> str:
-    """Normalise a claim's notation: ^ is power, a lone = is equality."""
+    """Normalise a claim's notation: ^ is power, a lone = is equality, 3x is 3*x."""
     text = claim.strip().rstrip(".").replace("^", "**").replace("×", "*").replace("÷", "/").replace("−", "-")
-    return re.sub(r"(?<![=<>!])=(?!=)", "==", text)
+    return _IMPLICIT.sub("*", re.sub(r"(?<![=<>!])=(?!=)", "==", text))
 
 
 def validate(claim: str) -> ast.Expression:
