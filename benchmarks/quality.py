@@ -372,8 +372,11 @@ def replay_cascade(routes: dict[int, dict[str, Any]], samples: int, parallel: in
     the pool lacks a route it would need)."""
     from ponder.agent.engine.chain import ChainResult
     from ponder.agent.engine.scaffold import Sample
+    from ponder.agent.engine.routes import in_words
+    from ponder.agent.strategies._tally import symbolic_same
     from ponder.agent.strategies.cascade import FIRST_WAVE, _agree, _representative, decided, ranked, route_of
     from ponder.tools.answers import normalize_answer
+    from ponder.tools.sandbox import Sandbox
 
     def sample(n: int) -> Sample:
         row = routes[n]
@@ -383,15 +386,15 @@ def replay_cascade(routes: dict[int, dict[str, Any]], samples: int, parallel: in
     total = max(FIRST_WAVE, samples)
     if any(n not in routes for n in range(FIRST_WAVE)):
         return None
-    read = [sample(0), sample(1)]
-    if not _agree(read):
-        while len(read) < total and not decided(ranked(read), total - len(read)):
+    read, same = [sample(0), sample(1)], symbolic_same(Sandbox())
+    if not _agree(read, same) and not in_words(read[0].result.answer):
+        while len(read) < total and not decided(ranked(read, same), total - len(read)):
             size = min(parallel, total - len(read))
             wave = range(len(read), len(read) + size)
             if any(n not in routes for n in wave):
                 return None
             read += [sample(n) for n in wave]
-    groups = ranked(read)
+    groups = ranked(read, same)
     answer = _representative(groups[0][0]).result.answer.normalized if groups else ""
     return answer, [s.index - 1 for s in read]
 

@@ -152,3 +152,10 @@ def test_a_printed_list_is_a_set_and_sets_agree_whatever_their_order():
     assert extract_answer("x is 2, then 3 and finally 4").normalized == "4"  # prose: its last number
     assert equivalent("3 and 2", "x = 2 or x = 3") and not equivalent("2, 3", "2, 4")
     assert not equivalent("2, 3", "(2, 3)", symbolic=lambda a, b: True)  # a set is never compared symbolically
+
+
+def test_a_printed_formula_is_an_expression_and_words_around_a_number_are_not():
+    assert extract_answer("3*x**2 + 2") == normalize_answer("3*x**2 + 2")
+    assert extract_answer("3*x**2 + 2").kind == "expression"
+    assert extract_answer("Result - 5").normalized == "5"  # a word is no variable: the last number, as before
+    assert extract_answer("x_1 + sqrt(2)").kind == "expression"

@@ -104,3 +104,12 @@ def test_a_chain_and_a_program_that_find_the_same_solutions_in_another_order_agr
     run = think("cascade", says, question="Solve x^2 - 5x + 6 = 0.", samples=6)
     (tally,) = run.of(VoteTally)
     assert run.answer == "2, 3" and tally.stopped == "agreed" and tally.samples == 2
+
+
+def test_a_chain_and_a_program_that_write_the_same_formula_differently_agree_by_sympy(think):
+    program = "import sympy as sp\nx = sp.symbols('x')\nprint(sp.diff(x**3 + 2*x, x))\n```"
+    says = {"reason": "d/dx x^3 = 3x^2 and d/dx 2x = 2, so \\boxed{3x^2 + 2}", "program": program}
+    run = think("cascade", says, question="What is the derivative of x^3 + 2x?", samples=6)
+    (tally,) = run.of(VoteTally)
+    assert run.of(ToolResult)[0].output.strip() == "3*x**2 + 2"
+    assert tally.stopped == "agreed" and tally.samples == 2 and run.answer == "3x^2+2"

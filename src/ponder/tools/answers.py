@@ -13,6 +13,8 @@ Rules that must hold:
 - A list of solutions ("x = 2 or x = 3", "3 and 2", "{2, 3}", "[3.0, 2.0]") is a set (kind
   "set"), written sorted ("2, 3"), so the order it was found in does not matter; one value
   with its variable ("x = 5") is that number. Parentheses are a point, never a set.
+- A text that is only a formula in one-letter variables ("3*x**2 + 2", a program's printed
+  sympy result) is that expression; one with words in it ("Result - 5") is read as before.
 - A truth value is "yes" or "no" (kind "text"): "Yes", "True", "No, 91 = 7 x 13" and a
   program's printed `False` read as one, so a chain's "no" and a program's `False` agree. A
   text that only starts with the word ("No one came", "Yes it is") stays text.
@@ -40,6 +42,8 @@ _FRAC = re.compile(r"\\[dt]?frac\{([^{}]*)\}\{([^{}]*)\}")
 _SOLUTIONS = re.compile(r"\s*(?:;|,(?!\d{3}\b)|\band\b|\bor\b)\s*")  # not the comma of 1,000
 _VARIABLE = re.compile(r"^\s*[A-Za-z][\w{}]*\s*=\s*")  # "x = ", "x_{1} = "
 _FRACTION = re.compile(r"^\(\s*(-?\d+)\s*\)/\(\s*(\d+)\s*\)$")  # what _strip_latex makes of \frac{1}{2}
+_FORMULA = re.compile(r"[\w\s.+\-*/^()]+")
+_SYMBOL = re.compile(r"[A-Za-z](?:_?\d+)?|sqrt|exp|log|sin|cos|tan|pi|oo")  # x, x_1, sqrt, pi: no words
 _TRUTH = re.compile(r"^(yes|no|true|false)(?:\s*[,;:!.].*)?$", re.I | re.S)
 _TRUTH_WORD = re.compile(r"(?:yes|no|true|false)[.!]?", re.I)
 TRUTH_VALUES = {"yes": "yes", "true": "yes", "no": "no", "false": "no"}
@@ -59,13 +63,13 @@ NO_ANSWER = ExtractedAnswer("", "", "none")
 
 def extract_answer(text: str) -> ExtractedAnswer:
     """Find the final answer in model text: <answer>, \\boxed{}, 'Answer:', 'the answer is', a text
-    that is only yes/no/true/false or a list of numbers, or the last number."""
+    that is only yes/no/true/false, a list of numbers or a formula, or the last number."""
     for finder in (_from_tag, _from_boxed, _from_line, _from_answer_is):
         found = finder(text)
         if found is not None and found.strip():
             return normalize_answer(found)
-    whole = text.strip()  # a program's printed line: False, [3.0, 2.0]
-    if _TRUTH_WORD.fullmatch(whole) or len(_values(_strip_latex(whole)) or ()) > 1:
+    whole = text.strip()  # a program's printed line: False, [3.0, 2.0], 3*x**2 + 2
+    if _TRUTH_WORD.fullmatch(whole) or len(_values(_strip_latex(whole)) or ()) > 1 or _bare_expression(whole):
         return normalize_answer(whole)
     numbers = _NUMBER_RE.findall(text)
     return normalize_answer(numbers[-1]) if numbers else NO_ANSWER
@@ -173,6 +177,13 @@ def _values(text: str) -> list[Fraction] | None:
     parts = _SOLUTIONS.split(inner)
     values = [parse_number(_FRACTION.sub(r"\1/\2", _VARIABLE.sub("", part))) for part in parts]
     return None if any(v is None for v in values) else values  # type: ignore[return-value]
+
+
+def _bare_expression(text: str) -> bool:
+    """Whether a text is only a formula in one-letter variables and sympy's names ('3*x**2 + 2'), no words."""
+    names = re.findall(r"[A-Za-z_]\w*", text)
+    return (len(text) <= 200 and bool(_FORMULA.fullmatch(text)) and bool(re.search(r"[-+*/^]", text))
+            and bool(names) and all(_SYMBOL.fullmatch(name) for name in names))
 
 
 def _fraction(node: ast.AST) -> Fraction:

@@ -2,16 +2,23 @@
 by equivalent answers, and whether the leader is decided.
 
 Rules that must hold:
-- Answers are grouped only by `tools.answers.equivalent`; a sample without an answer casts no vote.
+- Answers are grouped only by `tools.answers.equivalent` (given a symbolic checker by the
+  strategies that have one); a sample without an answer casts no vote.
 - Groups are ordered heaviest first, then most members, then earliest sample.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache, partial
+from typing import Callable
 
 from ponder.agent.engine.scaffold import Sample
-from ponder.tools.answers import equivalent
+from ponder.tools.answers import ExtractedAnswer, equivalent
+from ponder.tools.sandbox import Sandbox
+from ponder.tools.sympy_check import symbolic_equal
+
+Same = Callable[[ExtractedAnswer, ExtractedAnswer], bool]
 
 
 @dataclass
@@ -31,14 +38,24 @@ class Group:
         return max(self.members, key=lambda m: (m[1], -m[0].index))[0]
 
 
-def tally(votes: list[tuple[Sample, float]]) -> list[Group]:
-    """Group weighted samples by equivalent answers, heaviest group first (earliest on a tie)."""
+def symbolic_same(sandbox: Sandbox) -> Same:
+    """`equivalent`, asking sympy in `sandbox` whether two different expressions are equal (each pair once)."""
+
+    @lru_cache(maxsize=None)
+    def symbolic(a: str, b: str) -> bool | None:
+        return symbolic_equal(a, b, sandbox)
+
+    return partial(equivalent, symbolic=symbolic)
+
+
+def tally(votes: list[tuple[Sample, float]], same: Same = equivalent) -> list[Group]:
+    """Group weighted samples by equivalent answers (`same`), heaviest group first (earliest on a tie)."""
     groups: list[Group] = []
     for sample, weight in votes:
         answer = sample.result.answer
         if not answer.normalized:
             continue
-        home = next((g for g in groups if equivalent(g.members[0][0].result.answer, answer)), None)
+        home = next((g for g in groups if same(g.members[0][0].result.answer, answer)), None)
         if home is None:
             home = Group()
             groups.append(home)

@@ -11,6 +11,8 @@ Rules that must hold:
   answer wins, as the earliest route of a tie.
 - Later samples use the sample temperature and their own seeds; routes alternate (reason,
   program, reason, ...), so every wave of two or more holds both.
+- Answers are the same when `equivalent` says so, two different expressions when sympy
+  says so in the sandbox (a chain's 3x^2 + 2 and a program's printed 3*x**2 + 2 agree).
 - A vote weighs ROUTE_WEIGHTS[route]; a group whose answer both routes reached gets
   AGREEMENT_BONUS once. A route with no answer casts no vote.
 - Sampling stops once the leader cannot be overtaken by the routes left (each at the
@@ -29,7 +31,8 @@ from ponder.agent.engine.routes import PROGRAM, REASON, RouteCall, in_words, run
 from ponder.agent.engine.scaffold import RunScaffold, Sample, StrategyBody
 from ponder.agent.settings import ChainConfig
 from ponder.agent.strategies._registry import register
-from ponder.agent.strategies._tally import Group, tally
+from ponder.agent.strategies._tally import Group, Same, symbolic_same, tally
+from ponder.tools.sandbox import Sandbox
 from ponder.trace.events import CandidateScored, VoteTally
 
 ROUTE_WEIGHTS = {REASON: 1.0, PROGRAM: 1.0}
@@ -43,12 +46,13 @@ def cascade(run: RunScaffold) -> StrategyBody:
     """Answer from two independent routes, sampling more of both only while they disagree."""
     config = run.config
     total = max(FIRST_WAVE, config.samples)
+    same = symbolic_same(Sandbox(config.chain.sandbox, config.chain.code_limits))
     greedy = [_route_round(run, 0, config.chain, share=FIRST_WAVE), _route_round(run, 1, config.chain, share=FIRST_WAVE)]
     samples: list[Sample] = yield from run.together(greedy)
     yield from _score(run, samples)
-    stopped = "agreed" if _agree(samples) else "words" if in_words(samples[0].result.answer) else "samples"
+    stopped = "agreed" if _agree(samples, same) else "words" if in_words(samples[0].result.answer) else "samples"
     while stopped == "samples" and len(samples) < total:
-        if decided(ranked(samples), total - len(samples)):
+        if decided(ranked(samples, same), total - len(samples)):
             stopped = "decided"
             break
         size = run.wave_size(len(samples), total)
@@ -59,7 +63,7 @@ def cascade(run: RunScaffold) -> StrategyBody:
         fresh: list[Sample] = yield from run.together(wave)
         yield from _score(run, fresh)
         samples += fresh
-    groups = ranked(samples)
+    groups = ranked(samples, same)
     yield VoteTally(run.run_id, span=run.ids.next(), parent="run", groups=[_record(g, w) for g, w in groups],
                     winner=_representative(groups[0][0]).result.answer.normalized if groups else "",
                     samples=len(samples), stopped=stopped)
@@ -87,10 +91,10 @@ def weight(sample: Sample) -> float:
     return ROUTE_WEIGHTS[sample.route] if sample.result.answer.normalized else 0.0
 
 
-def ranked(samples: list[Sample]) -> list[tuple[Group, float]]:
-    """Groups of equivalent answers with their total weight (the agreement bonus included),
-    heaviest first, then most votes, then earliest."""
-    groups = tally([(s, weight(s)) for s in samples])
+def ranked(samples: list[Sample], same: Same) -> list[tuple[Group, float]]:
+    """Groups of answers the same by `same` with their total weight (the agreement bonus
+    included), heaviest first, then most votes, then earliest."""
+    groups = tally([(s, weight(s)) for s in samples], same)
     scored = [(g, g.weight + (AGREEMENT_BONUS if _both_routes(g) else 0.0)) for g in groups]
     return sorted(scored, key=lambda gw: (-gw[1], -len(gw[0].members), gw[0].members[0][0].index))
 
@@ -106,8 +110,8 @@ def decided(groups: list[tuple[Group, float]], left: int) -> bool:
     return groups[0][1] > max(reach) + left * best
 
 
-def _agree(samples: list[Sample]) -> bool:
-    groups = ranked(samples)
+def _agree(samples: list[Sample], same: Same) -> bool:
+    groups = ranked(samples, same)
     return len(groups) == 1 and _both_routes(groups[0][0])
 
 
