@@ -113,3 +113,10 @@ def test_a_chain_and_a_program_that_write_the_same_formula_differently_agree_by_
     (tally,) = run.of(VoteTally)
     assert run.of(ToolResult)[0].output.strip() == "3*x**2 + 2"
     assert tally.stopped == "agreed" and tally.samples == 2 and run.answer == "3x^2+2"
+
+
+def test_a_chain_that_rounds_to_cents_agrees_with_the_program_that_does_not(think):
+    says = {"reason": "(100 - 32) * 5/9 = 37.78, so \\boxed{37.78}", "program": "print((100 - 32) * 5 / 9)\n```"}
+    run = think("cascade", says, question="Convert 100 degrees Fahrenheit to Celsius.", samples=6)
+    (tally,) = run.of(VoteTally)
+    assert tally.stopped == "agreed" and tally.samples == 2 and run.answer == "37.78"  # the chain's, as written

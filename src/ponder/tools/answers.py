@@ -8,6 +8,8 @@ Rules that must hold:
 - Numbers are compared as exact fractions first, then with a relative tolerance; the
   canonical form of a number drops thousands separators, currency, percent signs, units and
   trailing zeros ("$1,200.50" -> "1200.5"); scientific notation is a number ("3.91e2" -> 391).
+- A number written with two or more decimals agrees with a value that rounds to it at that
+  many places ("37.78" and 37.7777...; "0.33" and 1/3), never one with fewer ("5" is not 5.4).
 - A percent sign is a unit, like "$" or "cm": "25%" and "25" agree (GSM8K asks "what
   percent..." and answers 25); it never means a division by 100.
 - A list of solutions ("x = 2 or x = 3", "3 and 2", "{2, 3}", "[3.0, 2.0]") is a set (kind
@@ -241,12 +243,19 @@ def equivalent(
         p, q = parse_number(x.normalized), parse_number(y.normalized)
         if p is None or q is None:
             return False
-        return p == q or abs(p - q) <= rel_tol * max(abs(p), abs(q), 1)
+        return p == q or abs(p - q) <= rel_tol * max(abs(p), abs(q), 1) or _rounds_to(x, q) or _rounds_to(y, p)
     if x.normalized == y.normalized:
         return True
     if symbolic is not None and not {"text", "set"} & {x.kind, y.kind}:
         return bool(symbolic(x.normalized, y.normalized))
     return False
+
+
+def _rounds_to(written: ExtractedAnswer, value: Fraction) -> bool:
+    """Whether `value` rounded to the two or more decimals `written` shows is `written` (37.78, 37.7777...)."""
+    places = len(written.normalized.partition(".")[2]) if "/" not in written.normalized else 0
+    shown = parse_number(written.normalized)
+    return places >= 2 and shown is not None and round(value, places) == shown
 
 
 def _from_tag(text: str) -> str | None:
