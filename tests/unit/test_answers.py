@@ -168,3 +168,13 @@ def test_a_printed_formula_is_an_expression_and_words_around_a_number_are_not():
 )
 def test_a_number_rounded_to_two_or_more_places_agrees_with_the_value_it_rounds(a, b, same):
     assert equivalent(a, b) is same and equivalent(b, a) is same
+
+
+@pytest.mark.parametrize(
+    "latex, expected",
+    [("\\sqrt{2}", "sqrt(2)"), ("\\frac{\\sqrt{2}}{2}", "(sqrt(2))/(2)"), ("2\\pi", "2*pi"), ("\\pi", "pi"),
+     ("3 \\times 4", "12"), ("5 \\cdot 3", "15"), ("x^{2} + 1", "x^(2)+1")],
+)
+def test_latex_becomes_the_notation_sympy_reads(latex, expected):
+    assert normalize_answer(latex).normalized == expected
+    assert normalize_answer(latex).kind != "text"  # never words, so the cascade never stops on one as words

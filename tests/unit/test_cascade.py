@@ -120,3 +120,10 @@ def test_a_chain_that_rounds_to_cents_agrees_with_the_program_that_does_not(thin
     run = think("cascade", says, question="Convert 100 degrees Fahrenheit to Celsius.", samples=6)
     (tally,) = run.of(VoteTally)
     assert tally.stopped == "agreed" and tally.samples == 2 and run.answer == "37.78"  # the chain's, as written
+
+
+def test_a_chain_in_latex_agrees_with_the_decimal_a_program_prints_by_sympy(think):
+    says = {"reason": "The square root of 2 is \\boxed{\\sqrt{2}}.", "program": "import math\nprint(math.sqrt(2))\n```"}
+    run = think("cascade", says, question="What is the square root of 2?", samples=6)
+    (tally,) = run.of(VoteTally)
+    assert tally.stopped == "agreed" and tally.samples == 2 and run.answer == "sqrt(2)"

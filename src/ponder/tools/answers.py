@@ -46,6 +46,7 @@ _VARIABLE = re.compile(r"^\s*[A-Za-z][\w{}]*\s*=\s*")  # "x = ", "x_{1} = "
 _FRACTION = re.compile(r"^\(\s*(-?\d+)\s*\)/\(\s*(\d+)\s*\)$")  # what _strip_latex makes of \frac{1}{2}
 _FORMULA = re.compile(r"[\w\s.+\-*/^()]+")
 _SYMBOL = re.compile(r"[A-Za-z](?:_?\d+)?|sqrt|exp|log|sin|cos|tan|pi|oo")  # x, x_1, sqrt, pi: no words
+_SQRT = re.compile(r"\\sqrt\{([^{}]*)\}")
 _TRUTH = re.compile(r"^(yes|no|true|false)(?:\s*[,;:!.].*)?$", re.I | re.S)
 _TRUTH_WORD = re.compile(r"(?:yes|no|true|false)[.!]?", re.I)
 TRUTH_VALUES = {"yes": "yes", "true": "yes", "no": "no", "false": "no"}
@@ -147,7 +148,7 @@ def normalize_answer(text: str) -> ExtractedAnswer:
         return ExtractedAnswer(raw, format_number(values[0]), "number")
     if values:
         return ExtractedAnswer(raw, ", ".join(format_number(v) for v in values), "set")
-    if re.search(r"[A-Za-z]", cleaned) and not re.search(r"[=+*/^()\d]", cleaned):
+    if re.search(r"[A-Za-z]", cleaned) and not re.search(r"[=+*/^()\d]", cleaned) and cleaned != "pi":
         return ExtractedAnswer(raw, " ".join(cleaned.lower().split()), "text")
     value = arithmetic_value(cleaned)
     if value is not None:
@@ -290,8 +291,11 @@ def _strip_sentence(text: str) -> str:
 
 
 def _strip_latex(text: str) -> str:
+    text = _SQRT.sub(r"sqrt(\1)", text)
     text = _FRAC.sub(r"(\1)/(\2)", text)
     text = re.sub(r"\\(?:text|mathrm|mbox)\{([^{}]*)\}", r"\1", text)
+    text = re.sub(r"\^\{([^{}]*)\}", r"^(\1)", text).replace("\\times", "*").replace("\\cdot", "*")
+    text = re.sub(r"(?<=[\d)])\s*\\pi", "*pi", text).replace("\\pi", "pi")  # 2\pi is 2*pi, never 2 with a unit
     text = text.replace("\\,", "").replace("\\!", "").replace("\\%", "%")
     text = text.strip().strip("$").strip()
     if re.fullmatch(r"\(\s*-?\d+\s*\)/\(\s*\d+\s*\)", text):
