@@ -60,6 +60,8 @@ def test_symbolic_equivalence_of_answers(box):
     assert equivalent("(x+1)**2", "x**2 + 2*x + 1", symbolic=same)
     assert not equivalent("x + 1", "x + 2", symbolic=same)
     assert not equivalent("x + 1", "1 + x")  # without a checker only the text is compared
+    assert symbolic_equal("1) == (1", "1", box) is None  # one side may not close the other's parenthesis
+    assert symbolic_equal("1 == 1", "1 == 1", box) is None  # nor be a comparison itself
 
 
 @pytest.mark.bwrap

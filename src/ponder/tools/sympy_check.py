@@ -6,6 +6,7 @@ Rule that must hold: no model text reaches sympify, parse_expr or eval in this p
 
 from __future__ import annotations
 
+import ast
 import json
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -89,6 +90,14 @@ def _verdict(claim: str, line: str, seconds: float, isolation: str) -> CheckResu
 
 
 def symbolic_equal(a: str, b: str, sandbox: Sandbox) -> bool | None:
-    """Whether two expressions are equal for sympy (None when it cannot tell or may not run)."""
+    """Whether two expressions are equal for sympy (None when it cannot tell or may not run);
+    each must be one expression by itself, not a comparison, so neither can close the other's
+    parenthesis or make the claim a different one."""
+    try:
+        sides = validate(a), validate(b)
+    except Refused:
+        return None
+    if any(isinstance(side.body, ast.Compare) for side in sides):
+        return None
     result = run_check(f"({a}) == ({b})", sandbox)
     return {"true": True, "false": False}.get(result.status)
