@@ -149,6 +149,7 @@ def test_a_list_of_solutions_is_a_set_in_order(text, expected, kind):
 
 def test_a_printed_list_is_a_set_and_sets_agree_whatever_their_order():
     assert extract_answer("[3.0, 2.0]").normalized == "2, 3"
+    assert extract_answer("3.0 2.0").normalized == "2, 3"  # print(a, b)
     assert extract_answer("x is 2, then 3 and finally 4").normalized == "4"  # prose: its last number
     assert equivalent("3 and 2", "x = 2 or x = 3") and not equivalent("2, 3", "2, 4")
     assert not equivalent("2, 3", "(2, 3)", symbolic=lambda a, b: True)  # a set is never compared symbolically

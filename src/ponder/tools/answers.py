@@ -12,9 +12,10 @@ Rules that must hold:
   many places ("37.78" and 37.7777...; "0.33" and 1/3), never one with fewer ("5" is not 5.4).
 - A percent sign is a unit, like "$" or "cm": "25%" and "25" agree (GSM8K asks "what
   percent..." and answers 25); it never means a division by 100.
-- A list of solutions ("x = 2 or x = 3", "3 and 2", "{2, 3}", "[3.0, 2.0]") is a set (kind
-  "set"), written sorted ("2, 3"), so the order it was found in does not matter; one value
-  with its variable ("x = 5") is that number. Parentheses are a point, never a set.
+- A list of solutions ("x = 2 or x = 3", "3 and 2", "{2, 3}", "[3.0, 2.0]", a printed
+  "3.0 2.0") is a set (kind "set"), written sorted ("2, 3"), so the order it was found in
+  does not matter; one value with its variable ("x = 5") is that number. Parentheses are a
+  point, never a set.
 - A text that is only a formula in one-letter variables ("3*x**2 + 2", a program's printed
   sympy result) is that expression; one with words in it ("Result - 5") is read as before.
 - A truth value is "yes" or "no" (kind "text"): "Yes", "True", "No, 91 = 7 x 13" and a
@@ -47,6 +48,7 @@ _FRACTION = re.compile(r"^\(\s*(-?\d+)\s*\)/\(\s*(\d+)\s*\)$")  # what _strip_la
 _FORMULA = re.compile(r"[\w\s.+\-*/^()]+")
 _SYMBOL = re.compile(r"[A-Za-z](?:_?\d+)?|sqrt|exp|log|sin|cos|tan|pi|oo")  # x, x_1, sqrt, pi: no words
 _SQRT = re.compile(r"\\sqrt\{([^{}]*)\}")
+_PRINTED_VALUES = re.compile(r"-?[\d.]+(?:[ \t]+-?[\d.]+)+")
 _TRUTH = re.compile(r"^(yes|no|true|false)(?:\s*[,;:!.].*)?$", re.I | re.S)
 _TRUTH_WORD = re.compile(r"(?:yes|no|true|false)[.!]?", re.I)
 TRUTH_VALUES = {"yes": "yes", "true": "yes", "no": "no", "false": "no"}
@@ -72,6 +74,8 @@ def extract_answer(text: str) -> ExtractedAnswer:
         if found is not None and found.strip():
             return normalize_answer(found)
     whole = text.strip()  # a program's printed line: False, [3.0, 2.0], 3*x**2 + 2
+    if _PRINTED_VALUES.fullmatch(whole):  # print(a, b): the values side by side
+        whole = ", ".join(whole.split())
     if _TRUTH_WORD.fullmatch(whole) or len(_values(_strip_latex(whole)) or ()) > 1 or _bare_expression(whole):
         return normalize_answer(whole)
     numbers = _NUMBER_RE.findall(text)
