@@ -13,7 +13,12 @@ seed, max_tokens}: a route to write here).
 Output, under `--out`: `gen.jsonl` (the written routes: key and text) and, for every row in the
 input's order, `h_<name>.npy` (float16, rows x hidden size): the hidden state of layer L at a
 route's end (the token after its text: `<|im_end|>` for a chain, the closing fence for a
-program) and the mean over the route's own tokens.
+program) and the mean over the route's own tokens, for layers 14, 20 and the final one (after its
+norm: what llama.cpp's embeddings give). Inputs may be gzipped (`.jsonl.gz`). `--only written`
+or `--only new` saves the states of the written routes alone (all, or this run's), in the order
+`keys.json` lists, so that they fit what a device call can send back; `--written` takes the
+routes of earlier runs' `gen.jsonl` as written, so a run goes on where the last one's deadline
+stopped it.
 
 Rules that must hold: nothing is fetched (files are read locally); a route's text is cut at
 its stop (the fence for programs) exactly as ponder cuts it; outputs are written whole at the end.
@@ -22,6 +27,7 @@ its stop (the fence for programs) exactly as ponder cuts it; outputs are written
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import sys
 import time
@@ -87,14 +93,15 @@ def hidden(tok, model, rows: list[dict], texts: dict[str, str], batch: int) -> d
     prompt_ids = [tok(r["prompt"], add_special_tokens=False)["input_ids"] for r in rows]
     full_ids = []
     for r in rows:
-        body = r.get("text", texts.get(r["key"], ""))  # a route the deadline left unwritten: its prompt alone
+        body = r.get("text", texts.get(r["key"], ""))
         if r["route"] == "program" and body.startswith("```python\n"):
             body = body[len("```python\n"):]
         full_ids.append(tok(r["prompt"] + body + END[r["route"]], add_special_tokens=False)["input_ids"])
     size = model.config.hidden_size
-    names = [f"l{n}_end" for n in LAYERS] + ["final_end", f"l{LAYERS[-1]}_mean"]
+    names = [f"l{n}_end" for n in LAYERS] + ["final_end"] + [f"l{n}_mean" for n in LAYERS] + ["final_mean"]
     out = {name: np.zeros((len(rows), size), dtype=np.float16) for name in names}
-    order = sorted(range(len(rows)), key=lambda i: len(full_ids[i]))
+    written = [i for i, r in enumerate(rows) if "text" in r or r["key"] in texts]  # unwritten rows stay zero
+    order = sorted(written, key=lambda i: len(full_ids[i]))
     for start in range(0, len(order), batch):
         idx = order[start:start + batch]
         width = max(len(full_ids[i]) for i in idx)
@@ -105,12 +112,15 @@ def hidden(tok, model, rows: list[dict], texts: dict[str, str], batch: int) -> d
             mask[j, :len(full_ids[i])] = 1
         with torch.no_grad():
             states = model(input_ids=ids.to(DEVICE), attention_mask=mask.to(DEVICE), output_hidden_states=True).hidden_states
-        for j, i in enumerate(idx):
-            end, begin = len(full_ids[i]) - 1, min(len(prompt_ids[i]), len(full_ids[i]) - 1)
-            for n in LAYERS:
-                out[f"l{n}_end"][i] = states[n][j, end].float().cpu().numpy()
-            out["final_end"][i] = states[-1][j, end].float().cpu().numpy()
-            out[f"l{LAYERS[-1]}_mean"][i] = states[LAYERS[-1]][j, begin:end].float().mean(0).cpu().numpy()
+            ends = torch.tensor([len(full_ids[i]) - 1 for i in idx], device=DEVICE)
+            begins = torch.tensor([min(len(prompt_ids[i]), len(full_ids[i]) - 1) for i in idx], device=DEVICE)
+            where = torch.arange(width, device=DEVICE)[None, :]
+            span = ((where >= begins[:, None]) & (where < ends[:, None])).float().unsqueeze(-1)  # the route's own tokens
+            picked = torch.arange(len(idx), device=DEVICE)
+            for name, layer in [(f"l{n}", states[n]) for n in LAYERS] + [("final", states[-1])]:
+                out[f"{name}_end"][idx] = layer[picked, ends].float().cpu().numpy()
+                mean = (layer.float() * span).sum(1) / span.sum(1).clamp(min=1)
+                out[f"{name}_mean"][idx] = mean.cpu().numpy()
     return out
 
 
@@ -124,14 +134,25 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--no-states", action="store_true", help="write routes only")
     parser.add_argument("--limit", type=int, default=0, help="only the first N rows (a smoke test)")
+    parser.add_argument("--written", type=Path, nargs="*", default=[],
+                        help="gen.jsonl of earlier runs: those routes are taken as written, not written again")
+    parser.add_argument("--only", choices=("all", "written", "new"), default="all",
+                        help="whose states to save: every input row (unwritten ones zero), the written ones, or this run's")
     args = parser.parse_args()
     import numpy as np
     import torch
 
     global DEVICE
     DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-    rows = [json.loads(line) for line in args.inputs.read_text(encoding="utf-8").splitlines() if line.strip()]
+    raw = args.inputs.read_bytes()
+    raw = gzip.decompress(raw) if args.inputs.suffix == ".gz" else raw
+    rows = [json.loads(line) for line in raw.decode("utf-8").splitlines() if line.strip()]
     rows = rows[:args.limit] if args.limit else rows
+    earlier = {}
+    for path in args.written:
+        earlier.update((g["key"], g["text"]) for g in map(json.loads, path.read_text(encoding="utf-8").splitlines()))
+    rows = [{**{k: v for k, v in r.items() if k != "sample"}, "text": earlier[r["key"]]} if r["key"] in earlier else r
+            for r in rows]
     began = time.perf_counter()
     tok, model = load(args.gguf)
     print(f"loaded in {time.perf_counter() - began:.0f}s", file=sys.stderr, flush=True)
@@ -143,6 +164,9 @@ def main() -> None:
     if args.no_states:
         return
     began = time.perf_counter()
+    if args.only != "all":  # keys.json names the rows kept, in order
+        rows = [r for r in rows if r["key"] in texts or (args.only == "written" and "text" in r)]
+        (args.out / "keys.json").write_text(json.dumps([r["key"] for r in rows]), encoding="utf-8")
     states = hidden(tok, model, rows, texts, args.batch)
     for name, array in states.items():
         np.save(args.out / f"h_{name}.npy", array)

@@ -1,5 +1,6 @@
-"""An outcome probe: does a linear read of the model's own hidden states tell right routes
-from wrong ones well enough to choose among the cascade's routes better than its vote?
+"""An outcome probe: does a read of the model's own hidden states (logistic, or a small MLP)
+tell right routes from wrong ones well enough to choose among the cascade's routes better
+than its vote?
 
 Four steps, the second on a GPU (`benchmarks/probe_gpu.py`, torch and transformers alone):
 
@@ -24,6 +25,21 @@ disagree): `sc-inputs` asks for six more sampled chains on the first of them, th
 them (`probe_gpu.py --inputs .probe/sc_inputs.jsonl --no-states`), `label --states OUT --out
 results/quality/sc_routes.jsonl` scores them, and `self-consistency` writes sc_gpu.{json,md}.
 
+At scale (session 22: 768 more items, positions 800..1567, written in two device runs of under
+ten minutes; `probe_scale.md` and `probe_scale_mlp.md`):
+
+    python benchmarks/quality_probe.py inputs --gen-from 800 --gen-items 2400 --written results/quality/probe_routes.jsonl
+    python benchmarks/probe_gpu.py --gguf M --inputs .probe/inputs.jsonl.gz --out S1 --gen-items 384 --gen-seconds 290 --only written
+    python benchmarks/probe_gpu.py --gguf M --inputs .probe/inputs.jsonl.gz --out S2 --written S1/gen.jsonl --only new
+    # .probe/states: S1's and S2's keys.json joined and their h_*.npy stacked in that order; gen.jsonl both runs'
+    python benchmarks/quality_probe.py label --gen-from 800 --gen-items 768 --out results/quality/probe_routes_800.jsonl
+    python benchmarks/quality_probe.py evaluate --routes results/quality/probe_routes.jsonl results/quality/probe_routes_800.jsonl \
+        --features l20_mean final_mean l14_mean means --name probe_scale     # and --head mlp --name probe_scale_mlp
+
+(The session's own runs did the same by hand: the first run saved every row and the written
+ones were cut out on the device; the second's states were read in a third call after its
+deadline left no time. `--only` and `--written` now do those steps.)
+
 Rules that must hold: the probe never trains on a pool item (the items every other quality
 figure is read on); results carry date, commit, machine and command.
 """
@@ -31,7 +47,9 @@ figure is read on); results carry date, commit, machine and command.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -71,18 +89,35 @@ def inputs(args: argparse.Namespace) -> None:
     for (item_id, n), row in sorted(pool.items()):
         rows.append({"key": f"{item_id}:{n}", "route": row["route"], "prompt": prompt(row["route"], questions[item_id]),
                      "text": row["text"]})
+    for path in args.written:  # routes written on the GPU before: their states are read again
+        for line in path.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            question = questions.setdefault(row["id"], _question(row["id"]))
+            rows.append({"key": f"{row['id']}:{row['n']}", "route": row["route"], "prompt": prompt(row["route"], question),
+                         "text": row["text"]})
     budget = {"reason": 768, "program": 400}
-    for item in quality.items(args.gen_items, 300):
+    for item in quality.items(args.gen_items, args.gen_from):
         for n, route in {0: "reason", 1: "program", **SAMPLED}.items():
             temperature = TEMPERATURE if n >= 2 else 0.0
             rows.append({"key": f"{item['id']}:{n}", "route": route, "prompt": prompt(route, item["question"]),
                          "sample": {"temperature": temperature, "seed": quality.SEED_STRIDE * n,
                                     "max_tokens": budget[route]}})
     PROBE.mkdir(exist_ok=True)
-    with open(PROBE / "inputs.jsonl", "w", encoding="utf-8") as sink:
-        for row in rows:
-            sink.write(json.dumps(row, ensure_ascii=False) + "\n")
-    print(f"{len(rows)} routes ({len(pool)} from the pool) -> {PROBE / 'inputs.jsonl'}", file=sys.stderr)
+    text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    (PROBE / "inputs.jsonl").write_text(text, encoding="utf-8")
+    (PROBE / "inputs.jsonl.gz").write_bytes(gzip.compress(text.encode("utf-8")))  # what travels to the GPU
+    print(f"{len(rows)} routes ({len(pool)} from the pool) -> {PROBE / 'inputs.jsonl'}(.gz)", file=sys.stderr)
+
+
+def _question(item_id: str) -> str:
+    """The question of a training problem, by its id."""
+    global _QUESTIONS
+    if not _QUESTIONS:
+        _QUESTIONS = {item["id"]: item["question"] for item in quality.items(10_000)}
+    return _QUESTIONS[item_id]
+
+
+_QUESTIONS: dict[str, str] = {}
 
 
 def sc_inputs(args: argparse.Namespace) -> None:
@@ -107,7 +142,7 @@ def label(args: argparse.Namespace) -> None:
     from ponder.tools.answers import as_asked, equivalent, extract_answer
     from ponder.tools.sandbox import Sandbox
 
-    items = {item["id"]: item for item in quality.items(args.gen_items, 300)}
+    items = {item["id"]: item for item in quality.items(args.gen_items, args.gen_from)}
     written = [json.loads(line) for line in (args.states / "gen.jsonl").read_text(encoding="utf-8").splitlines()]
     written = [row for row in written if row["key"].split(":")[0] in items]
     sandbox = Sandbox()
@@ -133,8 +168,9 @@ def label(args: argparse.Namespace) -> None:
     print(f"{len(rows)} routes labelled, {sum(r['correct'] for r in rows)} right -> {out}", file=sys.stderr)
 
 
-FEATURES = ("final_end", "l14_end", "l20_end", "l20_mean")
-L2 = (1.0, 10.0, 100.0, 1000.0)
+FEATURES = ("final_end", "l14_end", "l20_end", "l20_mean", "l14_mean", "final_mean", "means")  # means: the three side by side
+MEANS = ("l14_mean", "l20_mean", "final_mean")
+STRENGTHS = {"logit": (1.0, 10.0, 100.0, 1000.0), "mlp": (0.01, 0.1, 1.0)}  # L2 for the logistic probe, weight decay for the MLP
 RULES = ("soft", "soft+bonus", "max", "vote+ties")  # vote+ties: the cascade's vote, ties broken by the probe
 
 
@@ -159,10 +195,43 @@ def fit(x, y, l2: float):  # type: ignore[no-untyped-def]
     return mean.numpy(), scale.numpy(), w.detach().numpy(), float(b.detach())
 
 
+def fit_mlp(x, y, decay: float):  # type: ignore[no-untyped-def]
+    """A one-hidden-layer network (256 units, dropout 0.3, AdamW with this weight decay, 60
+    epochs, seed 0) on standardized inputs: a function rows -> P(right)."""
+    import torch
+
+    torch.manual_seed(0)
+    x, y = torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.float32)
+    mean, scale = x.mean(0), x.std(0) + 1e-6
+    z = (x - mean) / scale
+    net = torch.nn.Sequential(torch.nn.Linear(z.shape[1], 256), torch.nn.GELU(), torch.nn.Dropout(0.3), torch.nn.Linear(256, 1))
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=decay)
+    for _ in range(60):
+        order = torch.randperm(len(z))
+        for start in range(0, len(z), 128):
+            batch = order[start:start + 128]
+            opt.zero_grad()
+            torch.nn.functional.binary_cross_entropy_with_logits(net(z[batch]).squeeze(1), y[batch]).backward()
+            opt.step()
+    net.eval()
+
+    def score(rows):  # type: ignore[no-untyped-def]
+        with torch.no_grad():
+            return torch.sigmoid(net((torch.as_tensor(rows, dtype=torch.float32) - mean) / scale).squeeze(1)).numpy()
+    return score
+
+
+def train_head(x, y, head: str, strength: float):  # type: ignore[no-untyped-def]
+    """The probe of `head` ("logit" or "mlp") at this regularization strength."""
+    return fit(x, y, strength) if head == "logit" else fit_mlp(x, y, strength)
+
+
 def predict(model, x):  # type: ignore[no-untyped-def]
     """P(right) of each row."""
     import numpy as np
 
+    if callable(model):
+        return model(x)
     mean, scale, w, b = model
     return 1 / (1 + np.exp(-(((x - mean) / scale) @ w + b)))
 
@@ -245,19 +314,27 @@ def _grouped(rows: list[dict[str, Any]]) -> dict[str, dict[int, dict[str, Any]]]
 class _States:
     """The GPU's hidden states, looked up by route."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, features: tuple[str, ...]) -> None:
         import numpy as np
 
-        keys = [json.loads(line)["key"] for line in (PROBE / "inputs.jsonl").read_text(encoding="utf-8").splitlines()]
+        listed = folder / "keys.json"  # the rows kept (written routes only), else every row of the inputs
+        keys = (json.loads(listed.read_text(encoding="utf-8")) if listed.exists() else
+                [json.loads(line)["key"] for line in (PROBE / "inputs.jsonl").read_text(encoding="utf-8").splitlines()])
         self.where = {tuple(k.rsplit(":", 1)): i for i, k in enumerate(keys)}
-        self.arrays = {name: np.load(folder / f"h_{name}.npy").astype(np.float32) for name in FEATURES}
+        wanted = {part for name in features for part in (MEANS if name == "means" else (name,))}
+        self.arrays = {name: np.load(folder / f"h_{name}.npy").astype(np.float32) for name in wanted}
 
     def of(self, name: str, rows: list[dict[str, Any]]):  # type: ignore[no-untyped-def]
         """The feature `name` of each row, stacked."""
-        return self.arrays[name][[self.where[(r["id"], str(r["n"]))] for r in rows]]
+        import numpy as np
+
+        at = [self.where[(r["id"], str(r["n"]))] for r in rows]
+        if name == "means":
+            return np.concatenate([self.arrays[part][at] for part in MEANS], axis=1)
+        return self.arrays[name][at]
 
 
-def _cross_validate(states: _States, gen: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _cross_validate(states: _States, gen: list[dict[str, Any]], features: tuple[str, ...], head: str) -> list[dict[str, Any]]:
     """Every feature x L2 x rule, scored by 5-fold cross-validation (folds by item)."""
     items = _grouped(gen)
     replays = _replays(items)
@@ -266,13 +343,13 @@ def _cross_validate(states: _States, gen: list[dict[str, Any]]) -> list[dict[str
     ids = sorted(items)
     folds = [set(ids[k::5]) for k in range(5)]
     cv: list[dict[str, Any]] = []
-    for name in FEATURES:
-        for l2 in L2:
+    for name in features:
+        for l2 in STRENGTHS[head]:
             scores: dict[tuple[str, int], float] = {}
             for fold in folds:
                 fit_rows = [r for r in train if r["id"] not in fold]
                 test_rows = [r for r in gen if r["id"] in fold]
-                model = fit(states.of(name, fit_rows), [r["correct"] for r in fit_rows], l2)
+                model = train_head(states.of(name, fit_rows), [r["correct"] for r in fit_rows], head, l2)
                 scores.update(zip([(r["id"], r["n"]) for r in test_rows], map(float, predict(model, states.of(name, test_rows)))))
             route_auc = auc([scores[(r["id"], r["n"])] for r in train], [r["correct"] for r in train])
             within, _ = within_auc(items, replays, scores)
@@ -306,13 +383,14 @@ def evaluate(args: argparse.Namespace) -> None:
     all of them and replay the pool's items once."""
     from ponder.machine import machine_info
 
-    states = _States(args.states)
-    gen = [json.loads(line) for line in ROUTES.read_text(encoding="utf-8").splitlines()]
+    features = tuple(args.features)
+    states = _States(args.states, features)
+    gen = [json.loads(line) for path in args.routes for line in path.read_text(encoding="utf-8").splitlines()]
     pool = list(quality.read_pool(RESULTS / "pool.jsonl").values())
-    cv = _cross_validate(states, gen)
+    cv = _cross_validate(states, gen, features, args.head)
     best = max(cv, key=lambda c: (c["correct"], c["auc"]))
     train = [r for r in gen if r["answer"]]
-    model = fit(states.of(best["feature"], train), [r["correct"] for r in train], best["l2"])
+    model = train_head(states.of(best["feature"], train), [r["correct"] for r in train], args.head, best["l2"])
     scores = dict(zip([(r["id"], int(r["n"])) for r in pool], map(float, predict(model, states.of(best["feature"], pool)))))
     answered = [r for r in pool if r["answer"]]
     gen_items, pool_items = _grouped(gen), _grouped(pool)
@@ -321,8 +399,8 @@ def evaluate(args: argparse.Namespace) -> None:
     gen_plain = [gen_items[i][0]["correct"] for i in gen_replays]
     result = {"date": quality.datetime.now(quality.timezone.utc).isoformat(timespec="seconds"),
               "commit": quality._commit(), "machine": machine_info(),
-              "gpu_half": ("probe_gpu.py on one NVIDIA H100 (transformers, bf16), in two runs of 10 minutes: the second wrote "
-                           "items 257..500 from the inputs cut at its first unwritten route"), "command": "python " + " ".join(sys.argv),
+              "gpu_half": args.gpu, "command": "python " + " ".join(sys.argv), "head": args.head,
+              "routes_files": [path.name for path in args.routes],
               "gen_items": len(gen_replays), "pool_items": len(pool_replays),
               "base_cv_cascade": sum(_cascade(gen_items, gen_replays)), "gen_plain": sum(gen_plain),
               "gen_cascade_vs_plain": quality.paired(_cascade(gen_items, gen_replays), gen_plain),
@@ -330,7 +408,7 @@ def evaluate(args: argparse.Namespace) -> None:
                                                     [r["correct"] for r in answered]), 3),
               "pool_within_item_auc": round(within, 3), "pool_within_pairs": pairs,
               "slices": _pool_slices(pool_items, pool_replays, scores, best["rule"]), "cv": cv}
-    out = RESULTS / "probe.json"
+    out = RESULTS / f"{args.name}.json"
     out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     out.with_suffix(".md").write_text(markdown(result), encoding="utf-8")
     print(markdown(result))
@@ -399,7 +477,8 @@ def markdown(result: dict[str, Any]) -> str:
         "each written on the GPU (greedy chain and program, two sampled of each at temperature 0.7); "
         f"on them the cascade's vote replay answers {result['base_cv_cascade']} against the greedy chain's "
         f"{result['gen_plain']} ({result['gen_cascade_vs_plain']['wins']} won / {result['gen_cascade_vs_plain']['losses']} lost)",
-        f"- chosen by 5-fold cross-validation on those items (by item): feature `{best['feature']}`, L2 {best['l2']}, "
+        f"- chosen by 5-fold cross-validation on those items (by item): head `{result.get('head', 'logit')}`, feature "
+        f"`{best['feature']}`, {'L2' if result.get('head', 'logit') == 'logit' else 'weight decay'} {best['l2']}, "
         f"rule `{best['rule']}`: {best['correct']}/{best['items']} against the vote's {result['base_cv_cascade']} "
         f"({best['vs_cascade']['wins']} won / {best['vs_cascade']['losses']} lost, p = {quality.format_p(best['vs_cascade']['p'])}); "
         f"route AUC {best['auc']}, within-item AUC {best['within_item_auc']}",
@@ -414,11 +493,18 @@ def markdown(result: dict[str, Any]) -> str:
                      f"{vs['wins']}/{vs['losses']} (p {quality.format_p(vs['p'])}) | {vp['wins']}/{vp['losses']} (p {quality.format_p(vp['p'])}) |")
     lines += ["", "The probe chooses only among the routes the cascade read (the same tokens); it changes an "
               "answer only where those routes disagree.", "", "## Cross-validation on the GPU-written items", "",
-              "| feature | L2 | rule | route AUC | within-item AUC | right | vs vote |", "|---|---|---|---|---|---|---|"]
+              "| feature | L2 (logit) or weight decay (mlp) | rule | route AUC | within-item AUC | right | vs vote |", "|---|---|---|---|---|---|---|"]
     for c in result["cv"]:
         lines.append(f"| {c['feature']} | {c['l2']} | {c['rule']} | {c['auc']} | {c['within_item_auc']} | "
                      f"{c['correct']}/{c['items']} | {c['vs_cascade']['wins']}/{c['vs_cascade']['losses']} |")
     return "\n".join(lines) + "\n"
+
+
+def _plain_name(name: str) -> str:
+    """A results file name: letters, digits, '_', '-' and '.', not starting with a dot."""
+    if not re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*", name):
+        raise argparse.ArgumentTypeError(f"{name!r} is not a plain file name")
+    return name
 
 
 def main() -> None:
@@ -426,9 +512,12 @@ def main() -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("inputs")
     p.add_argument("--gen-items", type=int, default=500)
+    p.add_argument("--gen-from", type=int, default=300, help="position in the fixed shuffle of the first item to write")
+    p.add_argument("--written", type=Path, nargs="*", default=[], help="routes files written before (their states are read again)")
     p.set_defaults(run=inputs)
     p = sub.add_parser("label")
     p.add_argument("--gen-items", type=int, default=500)
+    p.add_argument("--gen-from", type=int, default=300)
     p.add_argument("--states", type=Path, default=PROBE / "states")
     p.add_argument("--out", type=Path, default=ROUTES)
     p.set_defaults(run=label)
@@ -440,6 +529,11 @@ def main() -> None:
     p.set_defaults(run=self_consistency)
     p = sub.add_parser("evaluate")
     p.add_argument("--states", type=Path, default=PROBE / "states")
+    p.add_argument("--routes", type=Path, nargs="+", default=[ROUTES], help="the GPU-written routes to train on")
+    p.add_argument("--features", nargs="+", default=list(FEATURES), choices=FEATURES)
+    p.add_argument("--head", default="logit", choices=sorted(STRENGTHS), help="logistic regression or a small MLP")
+    p.add_argument("--name", default="probe", type=_plain_name, help="results file name (results/quality/NAME.{json,md})")
+    p.add_argument("--gpu", default="probe_gpu.py on one NVIDIA H100 (transformers, bf16)", help="where the GPU half ran")
     p.set_defaults(run=evaluate)
     args = parser.parse_args()
     try:
