@@ -139,7 +139,7 @@ def label(args: argparse.Namespace) -> None:
 
     from ponder.agent.engine.checks import printed_value
     from ponder.batch.metrics import gsm8k_reference
-    from ponder.tools.answers import as_asked, equivalent, extract_answer
+    from ponder.tools.answers import as_asked, chain_answer, equivalent
     from ponder.tools.sandbox import Sandbox
 
     items = {item["id"]: item for item in quality.items(args.gen_items, args.gen_from)}
@@ -152,7 +152,7 @@ def label(args: argparse.Namespace) -> None:
         item = items[item_id]
         route = "reason" if int(n) % 2 == 0 else "program"
         if route == "reason":
-            answer = as_asked(extract_answer(row["text"]), item["question"]) if row["text"].strip() else None
+            answer = chain_answer(row["text"], item["question"])
         else:
             ran = sandbox.run(row["text"].removeprefix("```python\n"))
             answer = as_asked(printed_value(ran), item["question"]) if ran.ok else None

@@ -126,3 +126,13 @@ def test_cascade_answers_words_with_the_chain_and_a_printed_false_agrees_with_no
         outcomes[question] = (events[-1].answer, tally.stopped, tally.samples)
     assert outcomes == {"What is the capital of France?": ("paris", "words", 2),
                         "Is 91 a prime number?": ("no", "agreed", 2)}
+
+
+def test_cascade_answers_a_poem_with_the_poem_not_a_step_number(llama):
+    """A chain with no number, to a question in words, is its own answer: the run stops after one wave."""
+    config = RunConfig(chain=ChainConfig(max_tokens=400, seed=1), samples=6, budget=Budget(tokens=1200))
+    events = list(STRATEGIES["cascade"](llama, "Write a haiku about autumn.", config, run_id="it", model="default"))
+    (tally,) = [e for e in events if isinstance(e, VoteTally)]
+    answer = events[-1].answer
+    assert (tally.stopped, tally.samples) == ("words", 2)
+    assert "autumn" in answer and not any(ch.isdigit() for ch in answer), answer

@@ -179,3 +179,28 @@ def test_a_number_rounded_to_two_or_more_places_agrees_with_the_value_it_rounds(
 def test_latex_becomes_the_notation_sympy_reads(latex, expected):
     assert normalize_answer(latex).normalized == expected
     assert normalize_answer(latex).kind != "text"  # never words, so the cascade never stops on one as words
+
+
+HAIKU = "Autumn leaves fall,\nSilent trees whisper,\nPeace in the air."
+
+
+def test_a_chain_with_no_number_to_a_question_in_words_is_its_own_answer():
+    from ponder.tools.answers import as_written, chain_answer
+
+    found = chain_answer(HAIKU, "Write a haiku about autumn.")
+    assert (found.kind, found.normalized) == ("text", "autumn leaves fall, silent trees whisper, peace in the air")
+    assert as_written(found) == "Autumn leaves fall,\nSilent trees whisper,\nPeace in the air"
+
+
+@pytest.mark.parametrize(
+    "text, question, expected",
+    [("I cannot tell.", "What is 16 - 3 - 4?", ""),  # the question has numbers: it asks for one
+     ("I cannot tell.", "How many legs does a spider have?", ""),  # it asks for a quantity
+     ("Step 4: count the syllables.", "Write a haiku about autumn.", "4"),  # a number it contains is read as before
+     ("So the answer is \\boxed{Paris}.", "What is the capital of France?", "paris"),
+     ("  ", "Write a haiku about autumn.", "")],
+)
+def test_a_chain_answer_is_what_it_states_or_none(text, question, expected):
+    from ponder.tools.answers import chain_answer
+
+    assert chain_answer(text, question).normalized == expected

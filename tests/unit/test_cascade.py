@@ -85,6 +85,14 @@ def test_a_chain_that_answers_in_words_ends_the_run_after_one_wave(think):
     assert {g["answer"] for g in tally.groups} == {"paris", "5"}
 
 
+def test_a_chain_that_writes_a_poem_is_the_answer_and_no_step_number_of_a_sample_is(think):
+    says = {"reason": "Autumn leaves fall,\nSilent trees whisper,\nPeace in the air.", "program": "# Autumn leaves fall\n```"}
+    run = think("cascade", says, question="Write a haiku about autumn.", samples=6)
+    (tally,) = run.of(VoteTally)
+    assert run.answer == "autumn leaves fall, silent trees whisper, peace in the air"
+    assert tally.stopped == "words" and tally.samples == 2 and len(run.backend.calls) == 2
+
+
 def test_a_program_that_prints_false_agrees_with_a_chain_that_says_no(think):
     says = {"reason": "91 = 7 x 13, so it is not prime: \\boxed{\\text{No}}", "program": "print(91 % 7 != 0)\n```"}
     run = think("cascade", says, question=PRIME, samples=6)

@@ -29,6 +29,14 @@ def test_stdout_shows_a_word_answer_in_the_case_the_model_wrote_it(tmp_path):
     assert json.loads(json_done.stdout)["answer"] == "paris"  # --json keeps the canonical form
 
 
+def test_stdout_shows_a_poem_in_its_lines_and_escapes_what_a_terminal_would_obey(tmp_path):
+    poem = "Autumn leaves fall,\nSilent trees \x1bMwhisper,\x07\nPeace in the air."
+    spec = fake_script(tmp_path, {"reason": poem, "program": "# no computing a poem\n```"})
+    done = ponder("ask", "-m", spec, "Write a haiku about autumn.")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b"Autumn leaves fall,\nSilent trees \\x1bMwhisper,\\x07\nPeace in the air\n"
+
+
 def test_argument_and_stdin_combine(tmp_path):
     spec = fake_script(tmp_path, scripts.PASSING)
     done = ponder("ask", "--strategy", "chain", "-m", spec, "--json", "and then?", stdin="Context line.")

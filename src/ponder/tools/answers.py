@@ -102,11 +102,26 @@ def as_asked(answer: ExtractedAnswer, question: str) -> ExtractedAnswer:
     return answer
 
 
+def chain_answer(text: str, question: str) -> ExtractedAnswer:
+    """A chain of thought's answer: what it states last, as the question asks (`as_asked`). A text
+    with no number and no stated answer, to a question with no number that asks for no quantity,
+    is its own answer (a haiku, a definition); "I cannot tell" to "What is 16 - 3?" is none."""
+    if not text.strip():
+        return NO_ANSWER
+    found = as_asked(extract_answer(text), question)
+    words_asked = not expects_number(question) and not _NUMBER_RE.search(question)
+    if found.kind == "none" and words_asked and not _NUMBER_RE.search(text):
+        return ExtractedAnswer(text.strip(), " ".join(_strip_latex(_strip_sentence(text)).lower().split()), "text")
+    return found
+
+
 def as_written(answer: ExtractedAnswer) -> str:
-    """The answer to show a person: its canonical form, in the letter case it was written in ("Paris")."""
+    """The answer to show a person: its canonical form, in the letter case and the lines it was
+    written in ("Paris"; a haiku keeps its three lines)."""
     if answer.kind == "text":
-        written = " ".join(_strip_latex(_strip_sentence(answer.text)).split())
-        if written.lower() == answer.normalized:
+        lines = (" ".join(line.split()) for line in _strip_latex(_strip_sentence(answer.text)).splitlines())
+        written = "\n".join(line for line in lines if line)
+        if " ".join(written.split()).lower() == answer.normalized:
             return written
     return answer.normalized
 

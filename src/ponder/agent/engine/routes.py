@@ -10,7 +10,8 @@ Rules that must hold:
   `routes.program_factor`), with the usual StepStarted, TextDeltas, tool events and
   StepFinished; its answer span is that step.
 - reason: the answer is what the text states last (`\\boxed{}`, "the answer is", or the last
-  number); a text with no number has no answer.
+  number); a text with no number has no answer, unless the question has no number and asks
+  for no quantity: then the text is its own answer, in words (a haiku), and the run stops there.
 - program: the engine opens the code block; the model writes until the block closes; the
   code runs in the sandbox. The answer is the last line it printed, read as a chain's is (a
   number; a bare `True` or `False` is "yes" or "no"; source "program"); code that fails has
@@ -30,7 +31,7 @@ from ponder.agent.settings import ChainConfig
 from ponder.llm.backend import Backend, Sampling
 from ponder.thought_factors.catalogue import Catalogue, render
 from ponder.thought_factors.prompt import neutralize
-from ponder.tools.answers import NO_ANSWER, TRUTH_VALUES, ExtractedAnswer, as_asked, extract_answer
+from ponder.tools.answers import TRUTH_VALUES, ExtractedAnswer, as_asked, chain_answer
 from ponder.tools.sandbox import Sandbox
 from ponder.trace.events import StepStarted, TextDelta, ToolCall, ToolResult
 
@@ -83,7 +84,7 @@ def run_route(at: RouteCall, route: str, config: ChainConfig) -> Work[ChainResul
                          transcript=prompt + completion.text)
     outcome, observation = "none", None
     if route == REASON:
-        result.answer = as_asked(extract_answer(completion.text), at.question) if completion.text.strip() else NO_ANSWER
+        result.answer = chain_answer(completion.text, at.question)
     else:
         outcome, observation = yield from _run_program(at, config, span, completion.text, result)
     yield step_finished(at.run_id, span, factor, opening + completion.text + (CODE_FENCE if route == PROGRAM else ""),
