@@ -204,3 +204,12 @@ def test_a_chain_answer_is_what_it_states_or_none(text, question, expected):
     from ponder.tools.answers import chain_answer
 
     assert chain_answer(text, question).normalized == expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("\x1b[31m12 apples\x1b[0m", "12"), ("So the answer is \x1b[1m7\x1b[22m.", "7"),
+     ("\x1b]0;title 5\x07She has 9 left.", "9"), ("Nothing here \x1b[38;5;196m", "")],
+)
+def test_a_terminal_escape_sequence_in_model_text_is_no_number_of_the_answer(text, expected):
+    assert extract_answer(text).normalized == expected

@@ -30,11 +30,11 @@ def test_stdout_shows_a_word_answer_in_the_case_the_model_wrote_it(tmp_path):
 
 
 def test_stdout_shows_a_poem_in_its_lines_and_escapes_what_a_terminal_would_obey(tmp_path):
-    poem = "Autumn leaves fall,\nSilent trees \x1bMwhisper,\x07\nPeace in the air."
+    poem = "Autumn leaves fall,\nSilent trees \x1b[31mwhisper\x1b[0m,\x07\nPeace in the air."
     spec = fake_script(tmp_path, {"reason": poem, "program": "# no computing a poem\n```"})
     done = ponder("ask", "-m", spec, "Write a haiku about autumn.")
-    assert done.returncode == 0, done.stderr
-    assert done.stdout == b"Autumn leaves fall,\nSilent trees \\x1bMwhisper,\\x07\nPeace in the air\n"
+    assert done.returncode == 0, done.stderr  # the colour codes' digits are no answer; the bell is shown, not rung
+    assert done.stdout == b"Autumn leaves fall,\nSilent trees whisper,\\x07\nPeace in the air\n"
 
 
 def test_argument_and_stdin_combine(tmp_path):

@@ -35,6 +35,8 @@ from typing import Callable
 
 _NUMBER = r"[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?|[-−]?\.\d+"
 _NUMBER_RE = re.compile(_NUMBER)
+# A terminal escape sequence (CSI, OSC, or ESC and one character), as model text may hold one.
+_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|.)", re.S)
 _EXPONENT = r"(?:[eE][-+]?\d{1,3})?"  # 3.91e2; at most three digits, so no number is astronomically long
 _ONLY_NUMBER = re.compile(rf"^\s*((?:{_NUMBER}){_EXPONENT})\s*$")
 _TAG = re.compile(r"<answer>(.*?)(?:</answer>|\Z)", re.S | re.I)
@@ -69,6 +71,7 @@ NO_ANSWER = ExtractedAnswer("", "", "none")
 def extract_answer(text: str) -> ExtractedAnswer:
     """Find the final answer in model text: <answer>, \\boxed{}, 'Answer:', 'the answer is', a text
     that is only yes/no/true/false, a list of numbers or a formula, or the last number."""
+    text = _ESCAPE.sub("", text)  # a terminal sequence's digits are no number of the answer
     for finder in (_from_tag, _from_boxed, _from_line, _from_answer_is):
         found = finder(text)
         if found is not None and found.strip():
@@ -106,6 +109,7 @@ def chain_answer(text: str, question: str) -> ExtractedAnswer:
     """A chain of thought's answer: what it states last, as the question asks (`as_asked`). A text
     with no number and no stated answer, to a question with no number that asks for no quantity,
     is its own answer (a haiku, a definition); "I cannot tell" to "What is 16 - 3?" is none."""
+    text = _ESCAPE.sub("", text)
     if not text.strip():
         return NO_ANSWER
     found = as_asked(extract_answer(text), question)
