@@ -62,6 +62,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "quality"
 ROUTES = RESULTS / "probe_routes.jsonl"  # the GPU-written routes, answered and scored: committed
 SC_ROUTES = RESULTS / "sc_routes.jsonl"  # six more sampled chains (routes 6..16) on the first of those items
 SAMPLED = {2: "reason", 3: "program", 4: "reason", 5: "program"}
+POOL_ITEMS = 300  # the quality pool's items: positions 0..299 of the fixed shuffle
 TEMPERATURE = 0.7
 
 
@@ -500,6 +501,17 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _past_the_pool(text: str) -> int:
+    """A shuffle position at or after the pool's items (the probe never trains on a pool item)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < POOL_ITEMS:
+        raise argparse.ArgumentTypeError(f"{value} is inside the pool (positions 0..{POOL_ITEMS - 1})")
+    return value
+
+
 def _plain_name(name: str) -> str:
     """A results file name: letters, digits, '_', '-' and '.', not starting with a dot."""
     if not re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*", name):
@@ -511,13 +523,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("inputs")
-    p.add_argument("--gen-items", type=int, default=500)
-    p.add_argument("--gen-from", type=int, default=300, help="position in the fixed shuffle of the first item to write")
+    p.add_argument("--gen-items", type=quality._positive, default=500)
+    p.add_argument("--gen-from", type=_past_the_pool, default=POOL_ITEMS, help="position in the fixed shuffle of the first item to write")
     p.add_argument("--written", type=Path, nargs="*", default=[], help="routes files written before (their states are read again)")
     p.set_defaults(run=inputs)
     p = sub.add_parser("label")
-    p.add_argument("--gen-items", type=int, default=500)
-    p.add_argument("--gen-from", type=int, default=300)
+    p.add_argument("--gen-items", type=quality._positive, default=500)
+    p.add_argument("--gen-from", type=_past_the_pool, default=POOL_ITEMS)
     p.add_argument("--states", type=Path, default=PROBE / "states")
     p.add_argument("--out", type=Path, default=ROUTES)
     p.set_defaults(run=label)
