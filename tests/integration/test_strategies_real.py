@@ -9,7 +9,7 @@ from ponder.agent.settings import Budget, ChainConfig, RunConfig
 from ponder.agent.strategies import STRATEGIES
 from ponder.trace.events import (
     Answer, CandidateScored, FactorChoice, ReviewVerdict, RoundFinished, RoundStarted, RunFinished, SearchNode,
-    StepFinished, StepStarted, VoteTally,
+    StepFinished, StepStarted, ToolResult, VoteTally,
 )
 
 QUESTION = "What is 9 + 10?"
@@ -136,3 +136,12 @@ def test_cascade_answers_a_poem_with_the_poem_not_a_step_number(llama):
     answer = events[-1].answer
     assert (tally.stopped, tally.samples) == ("words", 2)
     assert "autumn" in answer and not any(ch.isdigit() for ch in answer), answer
+
+
+def test_cascade_reads_the_roots_a_program_prints_one_per_line_as_the_solutions(llama):
+    """The greedy program prints each root on its own line; read as the set, it agrees with the chain."""
+    config = RunConfig(chain=ChainConfig(max_tokens=450, seed=1), samples=6, budget=Budget(tokens=1500))
+    events = list(STRATEGIES["cascade"](llama, "Solve x^2 - 5x + 6 = 0", config, run_id="it", model="default"))
+    (tally,) = [e for e in events if isinstance(e, VoteTally)]
+    printed = [e.output for e in events if isinstance(e, ToolResult)]
+    assert (events[-1].answer, tally.stopped, tally.samples) == ("2, 3", "agreed", 2), printed

@@ -213,3 +213,32 @@ def test_a_chain_answer_is_what_it_states_or_none(text, question, expected):
 )
 def test_a_terminal_escape_sequence_in_model_text_is_no_number_of_the_answer(text, expected):
     assert extract_answer(text).normalized == expected
+
+
+@pytest.mark.parametrize(
+    "stdout, question, expected",
+    [("3.0\n2.0\n", "Solve x^2 - 5x + 6 = 0", "2, 3"),  # the roots, one per line
+     ("x1 = 3.0\nx2 = 2.0\n", "Find the roots of x**2 - 5*x + 6.", "2, 3"),
+     ("The solutions are:\n3\n2\n", "Solve x^2 - 5x + 6 = 0", "2, 3"),
+     ("3.0\n3.0\n", "Solve x^2 - 6x + 9 = 0", "3"),  # a double root is one value
+     ("12\n9\n", "Tom has 16 apples and gives away 7. How many are left?", "9"),  # working, then the answer
+     ("12\n9\n", "Solve the puzzle: how many sheep are left?", "9"),  # no equation: the last line
+     ("", "Solve x^2 = 4", "")],
+)
+def test_a_program_answers_with_its_last_line_or_the_solutions_it_printed(stdout, question, expected):
+    from ponder.tools.answers import printed_answer
+
+    assert printed_answer(stdout, question).normalized == expected
+
+
+def test_no_gsm8k_training_question_asks_for_the_solutions_of_an_equation():
+    import json
+    from pathlib import Path
+
+    from ponder.tools.answers import asks_for_solutions
+
+    data = Path(__file__).resolve().parents[3] / "shared" / "data" / "gsm8k_train.jsonl"
+    if not data.exists():
+        pytest.skip("the shared GSM8K training file is not beside this checkout")
+    questions = [json.loads(line)["question"] for line in data.read_text().splitlines()]
+    assert asks_for_solutions("Solve x^2 - 5x + 6 = 0") and not any(map(asks_for_solutions, questions))

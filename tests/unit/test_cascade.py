@@ -114,6 +114,14 @@ def test_a_chain_and_a_program_that_find_the_same_solutions_in_another_order_agr
     assert run.answer == "2, 3" and tally.stopped == "agreed" and tally.samples == 2
 
 
+def test_a_program_that_prints_each_root_on_its_own_line_agrees_with_the_chain(think):
+    program = "x1 = (5 + 1) / 2\nx2 = (5 - 1) / 2\nprint(x1)\nprint(x2)\n```"
+    says = {"reason": "(x - 2)(x - 3) = 0, so \\boxed{2 \\text{ and } 3}", "program": program}
+    run = think("cascade", says, question="Solve x^2 - 5x + 6 = 0.", samples=6)
+    (tally,) = run.of(VoteTally)
+    assert run.answer == "2, 3" and tally.stopped == "agreed" and tally.samples == 2
+
+
 def test_a_chain_and_a_program_that_write_the_same_formula_differently_agree_by_sympy(think):
     program = "import sympy as sp\nx = sp.symbols('x')\nprint(sp.diff(x**3 + 2*x, x))\n```"
     says = {"reason": "d/dx x^3 = 3x^2 and d/dx 2x = 2, so \\boxed{3x^2 + 2}", "program": program}

@@ -15,7 +15,10 @@ Rules that must hold:
 - A list of solutions ("x = 2 or x = 3", "3 and 2", "{2, 3}", "[3.0, 2.0]", a printed
   "3.0 2.0") is a set (kind "set"), written sorted ("2, 3"), so the order it was found in
   does not matter; one value with its variable ("x = 5") is that number. Parentheses are a
-  point, never a set.
+  point, never a set. A program's answer is its last printed line, except to a question that
+  asks for the solutions of an equation (`asks_for_solutions`: "solve", "roots"... and a
+  term like x^2 or 5x; no GSM8K training question is one): there the values its last lines
+  print one per line are the set ("3.0", "2.0" -> "2, 3").
 - A text that is only a formula in one-letter variables ("3*x**2 + 2", a program's printed
   sympy result) is that expression; one with words in it ("Result - 5") is read as before.
 - A truth value is "yes" or "no" (kind "text"): "Yes", "True", "No, 91 = 7 x 13" and a
@@ -96,6 +99,32 @@ _NUMERIC_QUESTION = re.compile(
 def expects_number(question: str) -> bool:
     """Whether the question asks for a quantity ("How many ...", "What is the total ...")."""
     return bool(_NUMERIC_QUESTION.search(question))
+
+
+_SOLVE_WORDS = re.compile(r"\b(?:solve|roots?|zeros|solutions?)\b", re.I)
+_ALGEBRA = re.compile(r"(?<![A-Za-z])[a-z]\s*(?:\^|\*\*|²)|\d\*?[a-z](?![A-Za-z])")  # x^2, x**2, 5x, 2*x
+
+
+def asks_for_solutions(question: str) -> bool:
+    """Whether the question asks for every solution of an equation ("Solve x^2 - 5x + 6 = 0")."""
+    return bool(_SOLVE_WORDS.search(question) and _ALGEBRA.search(question))
+
+
+def printed_answer(stdout: str, question: str = "") -> ExtractedAnswer:
+    """The answer a program printed: its last non-empty line, read as an answer; to a question
+    that asks for solutions, the values its last lines print one per line ("3.0", "2.0" -> 2, 3)."""
+    lines = [line.strip() for line in _ESCAPE.sub("", stdout).splitlines() if line.strip()]
+    if not lines:
+        return NO_ANSWER
+    values: list[str] = []
+    for line in reversed(lines):
+        value = _VARIABLE.sub("", line)
+        if parse_number(value) is None:
+            break
+        values.append(value)
+    if len(values) > 1 and asks_for_solutions(question):
+        return normalize_answer(", ".join(reversed(values)))
+    return extract_answer(lines[-1])
 
 
 def as_asked(answer: ExtractedAnswer, question: str) -> ExtractedAnswer:

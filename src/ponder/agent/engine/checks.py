@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ponder.tools.answers import ExtractedAnswer, equivalent, extract_answer
+from ponder.tools.answers import ExtractedAnswer, equivalent, printed_answer
 from ponder.tools.sandbox import Result
 from ponder.tools.sympy_check import CheckResult
 
@@ -37,10 +37,9 @@ class CheckReport:
         return f"{self.output}\n{self.verdict}" if self.output else self.verdict
 
 
-def printed_value(result: Result) -> ExtractedAnswer:
-    """The answer a program printed: its last non-empty line, read as an answer."""
-    lines = [line for line in result.stdout.splitlines() if line.strip()]
-    return extract_answer(lines[-1]) if lines else extract_answer("")
+def printed_value(result: Result, question: str = "") -> ExtractedAnswer:
+    """The answer a program printed (`answers.printed_answer`): its last line, or the solutions it printed one per line."""
+    return printed_answer(result.stdout, question)
 
 
 def judge_check(runs: list[Result], checks: list[CheckResult], candidate: ExtractedAnswer | None) -> CheckReport:

@@ -14,7 +14,8 @@ Rules that must hold:
   for no quantity: then the text is its own answer, in words (a haiku), and the run stops there.
 - program: the engine opens the code block; the model writes until the block closes; the
   code runs in the sandbox. The answer is the last line it printed, read as a chain's is (a
-  number; a bare `True` or `False` is "yes" or "no"; source "program"); code that fails has
+  number; a bare `True` or `False` is "yes" or "no"; source "program"), or, to a question
+  asking for the solutions of an equation, the values it printed one per line; code that fails has
   no answer and a failed check, code that prints nothing readable has no answer. A program
   that ran is no check of anything by itself: what counts is whether another route agrees.
 """
@@ -104,7 +105,7 @@ def _run_program(at: RouteCall, config: ChainConfig, span: str, code: str, resul
         reason = ran.stderr.strip().splitlines()[-1:] or [ran.status]
         result.evidence = f"The program did not run cleanly: {reason[0]}"
         return result.verified, result.evidence
-    value = as_asked(printed_value(ran), at.question)
+    value = as_asked(printed_value(ran, at.question), at.question)
     if value.kind == "none":
         result.evidence = "The program printed no answer."
         return "none", result.evidence
