@@ -242,3 +242,12 @@ def test_no_gsm8k_training_question_asks_for_the_solutions_of_an_equation():
         pytest.skip("the shared GSM8K training file is not beside this checkout")
     questions = [json.loads(line)["question"] for line in data.read_text().splitlines()]
     assert asks_for_solutions("Solve x^2 - 5x + 6 = 0") and not any(map(asks_for_solutions, questions))
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("3x^2\\sin(x)+x^3\\cos(x)", "3x^2*sin(x)+x^3*cos(x)"), ("\\cos x - x\\sin x", "cos(x)-x*sin(x)"),
+     ("\\ln(x) + 1", "log(x)+1"), ("2\\left(x+1\\right)", "2(x+1)"), ("\\exp(2x)", "exp(2x)")],
+)
+def test_latex_functions_and_brackets_read_as_plain_formulas(text, expected):
+    assert normalize_answer(text).normalized == expected

@@ -131,6 +131,15 @@ def test_a_chain_and_a_program_that_write_the_same_formula_differently_agree_by_
     assert tally.stopped == "agreed" and tally.samples == 2 and run.answer == "3x^2+2"
 
 
+def test_a_chain_with_latex_functions_agrees_with_the_formula_sympy_prints(think):
+    program = "import sympy as sp\nx = sp.symbols('x')\nprint(sp.diff(x**3 * sp.sin(x), x))\n```"
+    says = {"reason": "By the product rule: \\boxed{3x^2\\sin(x) + x^3 \\cos x}", "program": program}
+    run = think("cascade", says, question="What is the derivative of x^3 * sin(x)?", samples=6)
+    (tally,) = run.of(VoteTally)
+    assert run.of(ToolResult)[0].output.strip() == "x**3*cos(x) + 3*x**2*sin(x)"
+    assert tally.stopped == "agreed" and tally.samples == 2 and run.answer == "3x^2*sin(x)+x^3*cos(x)"
+
+
 def test_a_chain_that_rounds_to_cents_agrees_with_the_program_that_does_not(think):
     says = {"reason": "(100 - 32) * 5/9 = 37.78, so \\boxed{37.78}", "program": "print((100 - 32) * 5 / 9)\n```"}
     run = think("cascade", says, question="Convert 100 degrees Fahrenheit to Celsius.", samples=6)

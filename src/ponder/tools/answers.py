@@ -21,6 +21,8 @@ Rules that must hold:
   print one per line are the set ("3.0", "2.0" -> "2, 3").
 - A text that is only a formula in one-letter variables ("3*x**2 + 2", a program's printed
   sympy result) is that expression; one with words in it ("Result - 5") is read as before.
+  LaTeX is read as the formula it writes: \frac, \sqrt, \left( \right), \sin x as sin(x),
+  x\cos(x) as x*cos(x), \ln as log.
 - A truth value is "yes" or "no" (kind "text"): "Yes", "True", "No, 91 = 7 x 13" and a
   program's printed `False` read as one, so a chain's "no" and a program's `False` agree. A
   text that only starts with the word ("No one came", "Yes it is") stays text.
@@ -53,6 +55,9 @@ _FRACTION = re.compile(r"^\(\s*(-?\d+)\s*\)/\(\s*(\d+)\s*\)$")  # what _strip_la
 _FORMULA = re.compile(r"[\w\s.+\-*/^()]+")
 _SYMBOL = re.compile(r"[A-Za-z](?:_?\d+)?|sqrt|exp|log|sin|cos|tan|pi|oo")  # x, x_1, sqrt, pi: no words
 _SQRT = re.compile(r"\\sqrt\{([^{}]*)\}")
+# x\sin(x) is x*sin(x); \cos x is cos(x)
+_LATEX_FUNCTION = re.compile(r"([\w)}]\s*)?\\(sin|cos|tan|exp|log|ln)(?![A-Za-z])(?:\s*([A-Za-z]|\d+)(?![\w(.]))?")
+_FUNCTION_NAMES = {"ln": "log"}
 _PRINTED_VALUES = re.compile(r"-?[\d.]+(?:[ \t]+-?[\d.]+)+")
 _TRUTH = re.compile(r"^(yes|no|true|false)(?:\s*[,;:!.].*)?$", re.I | re.S)
 _TRUTH_WORD = re.compile(r"(?:yes|no|true|false)[.!]?", re.I)
@@ -342,12 +347,21 @@ def _strip_sentence(text: str) -> str:
     return text.strip().strip("*").strip().rstrip(".").strip()
 
 
+def _plain_function(match: re.Match[str]) -> str:
+    """\\sin as sin, \\ln as log; after a term, a product ('x\\cos(x)' -> 'x*cos(x)')."""
+    name = _FUNCTION_NAMES.get(match.group(2), match.group(2))
+    call = f"{name}({match.group(3)})" if match.group(3) else name
+    return f"{match.group(1).rstrip()}*{call}" if match.group(1) else call
+
+
 def _strip_latex(text: str) -> str:
     text = _SQRT.sub(r"sqrt(\1)", text)
     text = _FRAC.sub(r"(\1)/(\2)", text)
     text = re.sub(r"\\(?:text|mathrm|mbox)\{([^{}]*)\}", r"\1", text)
     text = re.sub(r"\^\{([^{}]*)\}", r"^(\1)", text).replace("\\times", "*").replace("\\cdot", "*")
     text = re.sub(r"(?<=[\d)])\s*\\pi", "*pi", text).replace("\\pi", "pi")  # 2\pi is 2*pi, never 2 with a unit
+    text = re.sub(r"\\(?:left|right)(?![A-Za-z])", "", text)  # \left( x \right) is ( x )
+    text = _LATEX_FUNCTION.sub(_plain_function, text)
     text = text.replace("\\,", "").replace("\\!", "").replace("\\%", "%")
     text = text.strip().strip("$").strip()
     if re.fullmatch(r"\(\s*-?\d+\s*\)/\(\s*\d+\s*\)", text):
