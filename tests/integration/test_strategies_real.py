@@ -145,3 +145,12 @@ def test_cascade_reads_the_roots_a_program_prints_one_per_line_as_the_solutions(
     (tally,) = [e for e in events if isinstance(e, VoteTally)]
     printed = [e.output for e in events if isinstance(e, ToolResult)]
     assert (events[-1].answer, tally.stopped, tally.samples) == ("2, 3", "agreed", 2), printed
+
+
+def test_cascade_asks_a_question_with_a_formula_for_a_sympy_program_that_agrees_with_the_chain(llama):
+    """The program prompt asks for sympy (it used to ask for a number, and the program failed on x)."""
+    config = RunConfig(chain=ChainConfig(max_tokens=450, seed=1), samples=6, budget=Budget(tokens=1500))
+    events = list(STRATEGIES["cascade"](llama, "Simplify (x^2 - 1)/(x - 1)", config, run_id="it", model="default"))
+    (tally,) = [e for e in events if isinstance(e, VoteTally)]
+    printed = [(e.output, e.error[-200:]) for e in events if isinstance(e, ToolResult)]
+    assert (events[-1].answer, tally.stopped, tally.samples) == ("x+1", "agreed", 2), printed

@@ -1,6 +1,6 @@
 import pytest
 
-from ponder.tools.answers import equivalent, extract_answer, normalize_answer
+from ponder.tools.answers import as_asked, equivalent, extract_answer, has_algebra, normalize_answer
 
 
 @pytest.mark.parametrize(
@@ -242,6 +242,31 @@ def test_no_gsm8k_training_question_asks_for_the_solutions_of_an_equation():
         pytest.skip("the shared GSM8K training file is not beside this checkout")
     questions = [json.loads(line)["question"] for line in data.read_text().splitlines()]
     assert asks_for_solutions("Solve x^2 - 5x + 6 = 0") and not any(map(asks_for_solutions, questions))
+    assert has_algebra("What is the integral of 2x?") and not any(map(has_algebra, questions))
+    assert as_asked(normalize_answer("97"), "Is 97 prime?").kind == "none"
+    assert all(as_asked(normalize_answer("97"), q).normalized == "97" for q in questions)
+
+
+@pytest.mark.parametrize(
+    "question, algebra",
+    [("Simplify (x^2 - 1)/(x - 1)", True), ("Solve for x: 3x + 7 = 22", True), ("Expand (x+1)^2", True),
+     ("What is the integral of 2x?", True), ("Find y if 2*y = 8", True),
+     ("John buys 3 reels of 100m fishing line.", False), ("Every 750m^2 of land", False),
+     ("Mike has to get an x-ray.", False), ("What is 3 x 4?", False)],
+)
+def test_a_formula_in_x_y_or_z_is_algebra_and_a_unit_or_a_word_is_not(question, algebra):
+    assert has_algebra(question) is algebra
+
+
+@pytest.mark.parametrize(
+    "answer, question, kept",
+    [("97", "Is 97 a prime number?", ""), ("yes", "Is 97 a prime number?", "yes"),
+     ("4", "Is 2 + 2 equal to 5?", "4"),  # not the question's own number
+     ("97", "What is the largest prime below 100?", "97"),
+     ("16", "Will has 16 fish. Is that more than 10? How many fish does he have?", "16")],
+)
+def test_a_number_the_question_gave_is_no_answer_to_a_yes_or_no_question(answer, question, kept):
+    assert as_asked(normalize_answer(answer), question).normalized == kept
 
 
 @pytest.mark.parametrize(

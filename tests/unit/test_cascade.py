@@ -140,6 +140,30 @@ def test_a_chain_with_latex_functions_agrees_with_the_formula_sympy_prints(think
     assert tally.stopped == "agreed" and tally.samples == 2 and run.answer == "3x^2*sin(x)+x^3*cos(x)"
 
 
+def test_a_question_with_a_formula_asks_the_program_for_sympy_and_a_word_problem_for_a_number(think):
+    algebra = think("cascade", {"reason": REASON_9, "program": PROGRAM_9}, question="Simplify (x^2 - 1)/(x - 1)",
+                    samples=2)
+    words = think("cascade", {"reason": REASON_9, "program": PROGRAM_9}, samples=2)
+    (asked_algebra,), (asked_words,) = algebra.backend.asked("program"), words.backend.asked("program")
+    assert "sympy.symbols" in asked_algebra.prompt and "Simplify (x^2 - 1)/(x - 1)" in asked_algebra.prompt
+    assert "sympy" not in asked_words.prompt and "as a number" in asked_words.prompt
+
+
+def test_an_antiderivative_with_its_constant_agrees_with_the_one_sympy_prints(think):
+    program = "import sympy as sp\nx = sp.symbols('x')\nprint(sp.integrate(2*x, x))\n```"
+    says = {"reason": "The integral of 2x is \\boxed{x^2 + C}", "program": program}
+    run = think("cascade", says, question="What is the integral of 2x?", samples=6)
+    (tally,) = run.of(VoteTally)
+    assert tally.stopped == "agreed" and tally.samples == 2 and run.answer == "x^2+C"
+
+
+def test_a_chain_that_answers_yes_or_no_with_the_questions_own_number_casts_no_vote(think):
+    says = {"reason": "97 has no divisor up to 9, so \\boxed{97}", "program": "print(all(97 % d for d in range(2, 10)))\n```"}
+    run = think("cascade", says, question="Is 97 a prime number?", samples=2)
+    (tally,) = run.of(VoteTally)
+    assert [g["answer"] for g in tally.groups] == ["yes"] and run.answer == "yes"
+
+
 def test_a_chain_that_rounds_to_cents_agrees_with_the_program_that_does_not(think):
     says = {"reason": "(100 - 32) * 5/9 = 37.78, so \\boxed{37.78}", "program": "print((100 - 32) * 5 / 9)\n```"}
     run = think("cascade", says, question="Convert 100 degrees Fahrenheit to Celsius.", samples=6)

@@ -17,12 +17,13 @@ Rules that must hold:
   does not matter; one value with its variable ("x = 5") is that number. Parentheses are a
   point, never a set. A program's answer is its last printed line, except to a question that
   asks for the solutions of an equation (`asks_for_solutions`: "solve", "roots"... and a
-  term like x^2 or 5x; no GSM8K training question is one): there the values its last lines
+  formula in x, y or z, `has_algebra`; no GSM8K training question has one): there the values its last lines
   print one per line are the set ("3.0", "2.0" -> "2, 3").
 - A text that is only a formula in one-letter variables ("3*x**2 + 2", a program's printed
   sympy result) is that expression; one with words in it ("Result - 5") is read as before.
-  LaTeX is read as the formula it writes: \frac, \sqrt, \left( \right), \sin x as sin(x),
-  x\cos(x) as x*cos(x), \ln as log.
+  LaTeX is read as the formula it writes: \\frac, \\sqrt, \\left( \\right), \\sin x as sin(x),
+  x\\cos(x) as x*cos(x), \\ln as log. An antiderivative's "+ C" is no part of the comparison
+  (sympy prints x**2 for the integral of 2x).
 - A truth value is "yes" or "no" (kind "text"): "Yes", "True", "No, 91 = 7 x 13" and a
   program's printed `False` read as one, so a chain's "no" and a program's `False` agree. A
   text that only starts with the word ("No one came", "Yes it is") stays text.
@@ -58,6 +59,7 @@ _SQRT = re.compile(r"\\sqrt\{([^{}]*)\}")
 # x\sin(x) is x*sin(x); \cos x is cos(x)
 _LATEX_FUNCTION = re.compile(r"([\w)}]\s*)?\\(sin|cos|tan|exp|log|ln)(?![A-Za-z])(?:\s*([A-Za-z]|\d+)(?![\w(.]))?")
 _FUNCTION_NAMES = {"ln": "log"}
+_CONSTANT = re.compile(r"\+C$")  # an antiderivative's constant: "x^2+C" is sympy's x**2
 _PRINTED_VALUES = re.compile(r"-?[\d.]+(?:[ \t]+-?[\d.]+)+")
 _TRUTH = re.compile(r"^(yes|no|true|false)(?:\s*[,;:!.].*)?$", re.I | re.S)
 _TRUTH_WORD = re.compile(r"(?:yes|no|true|false)[.!]?", re.I)
@@ -107,12 +109,21 @@ def expects_number(question: str) -> bool:
 
 
 _SOLVE_WORDS = re.compile(r"\b(?:solve|roots?|zeros|solutions?)\b", re.I)
-_ALGEBRA = re.compile(r"(?<![A-Za-z])[a-z]\s*(?:\^|\*\*|²)|\d\*?[a-z](?![A-Za-z])")  # x^2, x**2, 5x, 2*x
+# x^2, x**2, 5x, 2*x, x + 1, (x, = y; never a unit (5m, 750m^2) or a word (x-ray)
+_ALGEBRA = re.compile(
+    r"(?<![A-Za-z])[xyz]\s*(?:\^|\*\*|²)|\d\*?[xyz](?![A-Za-z])"
+    r"|(?<![A-Za-z'’])[xyz]\s*[-+*/=)](?![A-Za-z])|[-+*/=(]\s*[xyz](?![A-Za-z])"
+)
+
+
+def has_algebra(question: str) -> bool:
+    """Whether the question writes a formula in x, y or z ("x^2 - 1", "3x + 7 = 22", "2x")."""
+    return bool(_ALGEBRA.search(question))
 
 
 def asks_for_solutions(question: str) -> bool:
     """Whether the question asks for every solution of an equation ("Solve x^2 - 5x + 6 = 0")."""
-    return bool(_SOLVE_WORDS.search(question) and _ALGEBRA.search(question))
+    return bool(_SOLVE_WORDS.search(question)) and has_algebra(question)
 
 
 def printed_answer(stdout: str, question: str = "") -> ExtractedAnswer:
@@ -132,11 +143,25 @@ def printed_answer(stdout: str, question: str = "") -> ExtractedAnswer:
     return extract_answer(lines[-1])
 
 
+# one sentence that opens with its verb: "Is 97 a prime number?" (never "Will catches 16 fish. ...?")
+_YES_NO_QUESTION = re.compile(
+    r"^\s*(?:is|are|does|do|did|can|could|will|would|was|were|has|have|should)\b(?:[^.?!\n]|\.\d)*\?\s*$", re.I
+)
+
+
 def as_asked(answer: ExtractedAnswer, question: str) -> ExtractedAnswer:
-    """An answer with no number at all, to a question that asks for a quantity, is no answer."""
+    """An answer with no number at all, to a question that asks for a quantity, is no answer; nor
+    is a number the question gave, to a question asking yes or no ("Is 97 prime?" -> "97")."""
     if answer.kind in ("text", "expression") and expects_number(question) and not re.search(r"\d", answer.normalized):
         return NO_ANSWER
+    if answer.kind == "number" and _YES_NO_QUESTION.match(question) and _echoes(answer, question):
+        return NO_ANSWER
     return answer
+
+
+def _echoes(answer: ExtractedAnswer, question: str) -> bool:
+    """Whether a number answer is one of the numbers the question itself writes."""
+    return any(parse_number(n) == parse_number(answer.normalized) for n in _NUMBER_RE.findall(question))
 
 
 def chain_answer(text: str, question: str) -> ExtractedAnswer:
@@ -305,7 +330,7 @@ def equivalent(
     if x.normalized == y.normalized:
         return True
     if symbolic is not None and not {"text", "set"} & {x.kind, y.kind}:
-        return bool(symbolic(x.normalized, y.normalized))
+        return bool(symbolic(_CONSTANT.sub("", x.normalized), _CONSTANT.sub("", y.normalized)))
     return False
 
 

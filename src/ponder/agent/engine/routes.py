@@ -12,12 +12,14 @@ Rules that must hold:
 - reason: the answer is what the text states last (`\\boxed{}`, "the answer is", or the last
   number); a text with no number has no answer, unless the question has no number and asks
   for no quantity: then the text is its own answer, in words (a haiku), and the run stops there.
-- program: the engine opens the code block; the model writes until the block closes; the
-  code runs in the sandbox. The answer is the last line it printed, read as a chain's is (a
-  number; a bare `True` or `False` is "yes" or "no"; source "program"), or, to a question
-  asking for the solutions of an equation, the values it printed one per line; code that fails has
-  no answer and a failed check, code that prints nothing readable has no answer. A program
-  that ran is no check of anything by itself: what counts is whether another route agrees.
+- program: the prompt asks for a number, or, to a question with a formula in x, y or z
+  (`answers.has_algebra`), for a sympy program; the engine opens the code block; the model
+  writes until the block closes; the code runs in the sandbox. The answer is the last line
+  it printed, read as a chain's is (a number; a bare `True` or `False` is "yes" or "no";
+  source "program"), or, to a question asking for the solutions of an equation, the values
+  it printed one per line; code that fails has no answer and a failed check, code that
+  prints nothing readable has no answer. A program that ran is no check of anything by
+  itself: what counts is whether another route agrees.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from ponder.agent.settings import ChainConfig
 from ponder.llm.backend import Backend, Sampling
 from ponder.thought_factors.catalogue import Catalogue, render
 from ponder.thought_factors.prompt import neutralize
-from ponder.tools.answers import TRUTH_VALUES, ExtractedAnswer, as_asked, chain_answer
+from ponder.tools.answers import TRUTH_VALUES, ExtractedAnswer, as_asked, chain_answer, has_algebra
 from ponder.tools.sandbox import Sandbox
 from ponder.trace.events import StepStarted, TextDelta, ToolCall, ToolResult
 
@@ -63,7 +65,7 @@ def route_prompt(backend: Backend, catalogue: Catalogue, route: str, question: s
     prompts, safe = catalogue.prompts, neutralize(question)
     if route == REASON:
         return backend.chat_prompt([{"role": "user", "content": render(prompts["reason_user"], question=safe)}])
-    user = render(prompts["program_user"], question=safe)
+    user = render(prompts["program_user_algebra" if has_algebra(question) else "program_user"], question=safe)
     return fresh_prompt(backend, prompts["program_system"], user, prompts["program_open"])
 
 
