@@ -276,3 +276,26 @@ def test_a_number_the_question_gave_is_no_answer_to_a_yes_or_no_question(answer,
 )
 def test_latex_functions_and_brackets_read_as_plain_formulas(text, expected):
     assert normalize_answer(text).normalized == expected
+
+
+@pytest.mark.parametrize(
+    "text, normalized, shown",
+    [("The train arrives at 6:15 pm.", "18:15", "6:15 pm"), ("\\boxed{6:15 \\text{ PM}}", "18:15", "6:15 PM"),
+     ("18 : 15\n", "18:15", "18:15"),  # print(h, ":", m)
+     ("12:30 am", "0:30", "12:30 am"), ("12:05 p.m.", "12:05", "12:05 p.m"), ("at 9:00", "9:00", "9:00")],
+)
+def test_a_time_of_day_is_read_on_a_24_hour_clock_and_shown_as_written(text, normalized, shown):
+    from ponder.tools.answers import as_written
+
+    found = extract_answer(text)
+    assert (found.kind, found.normalized, as_written(found)) == ("time", normalized, shown)
+
+
+@pytest.mark.parametrize("text, expected", [("5:75pm", "75"), ("the ratio 3:2", "2"), ("She has 12 apples.", "12")])
+def test_what_is_no_time_of_day_reads_as_before(text, expected):
+    assert extract_answer(text).normalized == expected
+
+
+def test_times_agree_across_clocks_and_never_with_a_bare_number():
+    assert equivalent("6:15 PM", "18 : 15") and equivalent("6:15 p.m.", "18:15")
+    assert not equivalent("6:15", "18:15") and not equivalent("6:00 pm", "6")

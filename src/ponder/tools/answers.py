@@ -24,6 +24,9 @@ Rules that must hold:
   LaTeX is read as the formula it writes: \\frac, \\sqrt, \\left( \\right), \\sin x as sin(x),
   x\\cos(x) as x*cos(x), \\ln as log. An antiderivative's "+ C" is no part of the comparison
   (sympy prints x**2 for the integral of 2x).
+- A time of day (kind "time") is read on a 24-hour clock: "6:15 PM", "6:15 p.m." and a
+  program's printed "18 : 15" are "18:15" and agree; "6:15" with no am/pm is 6:15; minutes
+  past 59 are no time. It is shown as it was written.
 - A truth value is "yes" or "no" (kind "text"): "Yes", "True", "No, 91 = 7 x 13" and a
   program's printed `False` read as one, so a chain's "no" and a program's `False` agree. A
   text that only starts with the word ("No one came", "Yes it is") stays text.
@@ -59,6 +62,9 @@ _SQRT = re.compile(r"\\sqrt\{([^{}]*)\}")
 # x\sin(x) is x*sin(x); \cos x is cos(x)
 _LATEX_FUNCTION = re.compile(r"([\w)}]\s*)?\\(sin|cos|tan|exp|log|ln)(?![A-Za-z])(?:\s*([A-Za-z]|\d+)(?![\w(.]))?")
 _FUNCTION_NAMES = {"ln": "log"}
+# a time of day: 6:15, 6:15 pm, 18 : 15 (print(h, ":", m)); minutes 00-59
+_CLOCK = r"\b(\d{1,2})\s*:\s*([0-5]\d)(?!\d)(?:\s*([ap])\.?\s*m\b\.?)?"
+_CLOCK_RE = re.compile(_CLOCK, re.I)
 _CONSTANT = re.compile(r"\+C$")  # an antiderivative's constant: "x^2+C" is sympy's x**2
 _PRINTED_VALUES = re.compile(r"-?[\d.]+(?:[ \t]+-?[\d.]+)+")
 _TRUTH = re.compile(r"^(yes|no|true|false)(?:\s*[,;:!.].*)?$", re.I | re.S)
@@ -72,7 +78,7 @@ class ExtractedAnswer:
 
     text: str
     normalized: str
-    kind: str  # "number", "set", "expression", "text" or "none"
+    kind: str  # "number", "set", "expression", "time", "text" or "none"
 
 
 NO_ANSWER = ExtractedAnswer("", "", "none")
@@ -91,8 +97,12 @@ def extract_answer(text: str) -> ExtractedAnswer:
         whole = ", ".join(whole.split())
     if _TRUTH_WORD.fullmatch(whole) or len(_values(_strip_latex(whole)) or ()) > 1 or _bare_expression(whole):
         return normalize_answer(whole)
-    numbers = _NUMBER_RE.findall(text)
-    return normalize_answer(numbers[-1]) if numbers else NO_ANSWER
+    numbers = list(_NUMBER_RE.finditer(text))
+    if not numbers:
+        return NO_ANSWER
+    last = numbers[-1]
+    clocks = [c for c in _CLOCK_RE.finditer(text) if c.start() <= last.start() < c.end() and _clock_time(c.group())]
+    return normalize_answer(clocks[0].group() if clocks else last.group())
 
 
 _NUMERIC_QUESTION = re.compile(
@@ -180,7 +190,9 @@ def chain_answer(text: str, question: str) -> ExtractedAnswer:
 
 def as_written(answer: ExtractedAnswer) -> str:
     """The answer to show a person: its canonical form, in the letter case and the lines it was
-    written in ("Paris"; a haiku keeps its three lines)."""
+    written in ("Paris"; a haiku keeps its three lines); a time of day as it was written."""
+    if answer.kind == "time":
+        return re.sub(r"\s*:\s*", ":", " ".join(_strip_latex(_strip_sentence(answer.text)).split()))
     if answer.kind == "text":
         lines = (" ".join(line.split()) for line in _strip_latex(_strip_sentence(answer.text)).splitlines())
         written = "\n".join(line for line in lines if line)
@@ -220,6 +232,9 @@ def normalize_answer(text: str) -> ExtractedAnswer:
     number = parse_number(cleaned)
     if number is not None:
         return ExtractedAnswer(raw, format_number(number), "number")
+    clock = _clock_time(cleaned)
+    if clock is not None:
+        return ExtractedAnswer(raw, clock, "time")
     leading = re.match(rf"^\s*({_NUMBER})\s*%?\s*[A-Za-z][A-Za-z .]*$", _CURRENCY.sub("", cleaned))
     if leading:
         number = parse_number(leading.group(1))
@@ -236,6 +251,18 @@ def normalize_answer(text: str) -> ExtractedAnswer:
     if value is not None:
         return ExtractedAnswer(raw, format_number(value), "number")
     return ExtractedAnswer(raw, re.sub(r"\s+", "", cleaned), "expression")
+
+
+def _clock_time(text: str) -> str | None:
+    """A time of day on a 24-hour clock ('6:15 pm' and '18 : 15' -> '18:15'), else None."""
+    found = re.fullmatch(_CLOCK, text.strip(), re.I)
+    if found is None:
+        return None
+    hour, minute, half = int(found.group(1)), found.group(2), (found.group(3) or "").lower()
+    if hour > (12 if half else 23) or (half and hour == 0):
+        return None
+    hour = hour % 12 + (12 if half == "p" else 0) if half else hour
+    return f"{hour}:{minute}"
 
 
 _ARITHMETIC = re.compile(r"^[\d\s.,+\-*/×÷()]+$")
