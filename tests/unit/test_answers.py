@@ -299,3 +299,24 @@ def test_what_is_no_time_of_day_reads_as_before(text, expected):
 def test_times_agree_across_clocks_and_never_with_a_bare_number():
     assert equivalent("6:15 PM", "18 : 15") and equivalent("6:15 p.m.", "18:15")
     assert not equivalent("6:15", "18:15") and not equivalent("6:00 pm", "6")
+
+
+@pytest.mark.parametrize(
+    "text, expected, kind",
+    [("\\boxed{x = 1 \\pm \\sqrt{2}}", "1+sqrt(2), 1-sqrt(2)", "set"), ("\\boxed{\\frac{5 \\pm 1}{2}}", "2, 3", "set"),
+     ("So the answer is x = ±3.", "-3, 3", "set"), ("\\boxed{\\pm i}", "-i, i", "set"),
+     ("[1 - sqrt(2), 1 + sqrt(2)]", "1+sqrt(2), 1-sqrt(2)", "set"), ("[-I, I]", "-I, I", "set")],
+)
+def test_plus_or_minus_and_a_printed_list_of_formulas_are_sets(text, expected, kind):
+    found = extract_answer(text)
+    assert (found.normalized, found.kind) == (expected, kind)
+
+
+@pytest.mark.parametrize(
+    "stdout, expected",
+    [("1j\n-1j\n", "-I, I"), ("(1+2j)\n(1-2j)\n", "1+2*I, 1-2*I"), ("-1j\n", "-I"), ("(-0.5+1.5j)\n", "-0.5+1.5*I")],
+)
+def test_a_printed_complex_number_is_read_as_sympy_writes_it_never_as_a_real(stdout, expected):
+    from ponder.tools.answers import printed_answer
+
+    assert printed_answer(stdout, "Find the roots of x^2 + 1 = 0").normalized == expected

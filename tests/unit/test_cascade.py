@@ -164,6 +164,14 @@ def test_a_chain_that_answers_yes_or_no_with_the_questions_own_number_casts_no_v
     assert [g["answer"] for g in tally.groups] == ["yes"] and run.answer == "yes"
 
 
+def test_irrational_roots_agree_member_by_member_by_sympy(think):
+    program = "import math\nprint(1 + math.sqrt(2))\nprint(1 - math.sqrt(2))\n```"
+    says = {"reason": "By the quadratic formula, \\boxed{x = 1 \\pm \\sqrt{2}}", "program": program}
+    run = think("cascade", says, question="Solve x^2 - 2x - 1 = 0", samples=6)
+    (tally,) = run.of(VoteTally)
+    assert tally.stopped == "agreed" and tally.samples == 2 and run.answer == "1+sqrt(2), 1-sqrt(2)"
+
+
 def test_a_chain_that_rounds_to_cents_agrees_with_the_program_that_does_not(think):
     says = {"reason": "(100 - 32) * 5/9 = 37.78, so \\boxed{37.78}", "program": "print((100 - 32) * 5 / 9)\n```"}
     run = think("cascade", says, question="Convert 100 degrees Fahrenheit to Celsius.", samples=6)

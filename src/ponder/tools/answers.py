@@ -17,13 +17,16 @@ Rules that must hold:
   does not matter; one value with its variable ("x = 5") is that number. Parentheses are a
   point, never a set. A program's answer is its last printed line, except to a question that
   asks for the solutions of an equation (`asks_for_solutions`: "solve", "roots"... and a
-  formula in x, y or z, `has_algebra`; no GSM8K training question has one): there the values its last lines
-  print one per line are the set ("3.0", "2.0" -> "2, 3").
+  formula in x, y or z, `has_algebra`; no GSM8K training question has one): there the
+  values its last lines print one per line are the set ("3.0", "2.0" -> "2, 3").
 - A text that is only a formula in one-letter variables ("3*x**2 + 2", a program's printed
   sympy result) is that expression; one with words in it ("Result - 5") is read as before.
   LaTeX is read as the formula it writes: \\frac, \\sqrt, \\left( \\right), \\sin x as sin(x),
   x\\cos(x) as x*cos(x), \\ln as log. An antiderivative's "+ C" is no part of the comparison
-  (sympy prints x**2 for the integral of 2x).
+  (sympy prints x**2 for the integral of 2x). "a ± b" is the set of both branches; a printed
+  list of formulas ("[1 - sqrt(2), 1 + sqrt(2)]") is a set, and two sets agree member by
+  member by sympy. A printed complex number is sympy's ("-1j" is -I, never -1), and a
+  chain's lone i is sympy's I when compared with a formula that holds I.
 - A time of day (kind "time") is read on a 24-hour clock: "6:15 PM", "6:15 p.m." and a
   program's printed "18 : 15" are "18:15" and agree; "6:15" with no am/pm is 6:15; minutes
   past 59 are no time. It is shown as it was written.
@@ -97,6 +100,9 @@ def extract_answer(text: str) -> ExtractedAnswer:
         whole = ", ".join(whole.split())
     if _TRUTH_WORD.fullmatch(whole) or len(_values(_strip_latex(whole)) or ()) > 1 or _bare_expression(whole):
         return normalize_answer(whole)
+    listed = _listed(whole)
+    if listed and all(_bare_expression(m, operator=False) or parse_number(m) is not None for m in listed):
+        return _as_set(whole, [_member(m) for m in listed], fallback=re.sub(r"\s+", "", whole))
     numbers = list(_NUMBER_RE.finditer(text))
     if not numbers:
         return NO_ANSWER
@@ -138,19 +144,34 @@ def asks_for_solutions(question: str) -> bool:
 
 def printed_answer(stdout: str, question: str = "") -> ExtractedAnswer:
     """The answer a program printed: its last non-empty line, read as an answer; to a question
-    that asks for solutions, the values its last lines print one per line ("3.0", "2.0" -> 2, 3)."""
+    that asks for solutions, the values its last lines print one per line ("3.0", "2.0" -> 2, 3).
+    A complex number is read as sympy writes it ("-1j" -> -I), never as the real number -1."""
     lines = [line.strip() for line in _ESCAPE.sub("", stdout).splitlines() if line.strip()]
     if not lines:
         return NO_ANSWER
     values: list[str] = []
     for line in reversed(lines):
-        value = _VARIABLE.sub("", line)
-        if parse_number(value) is None:
+        value = _VARIABLE.sub("", _PYTHON_COMPLEX.sub(_as_sympy_complex, line))
+        if parse_number(value) is None and not _bare_expression(value, operator=False):
             break
         values.append(value)
     if len(values) > 1 and asks_for_solutions(question):
-        return normalize_answer(", ".join(reversed(values)))
-    return extract_answer(lines[-1])
+        return _as_set(", ".join(reversed(values)), [_member(v) for v in values], fallback=lines[-1])
+    complex_number = _PYTHON_COMPLEX.sub(_as_sympy_complex, lines[-1])
+    return _member(complex_number) if complex_number != lines[-1] else extract_answer(lines[-1])
+
+
+_PYTHON_COMPLEX = re.compile(r"^\(?(?:(-?\d+(?:\.\d+)?(?:e[-+]?\d+)?)(?=[-+]))?([-+]?\d*(?:\.\d+)?(?:e[-+]?\d+)?)j\)?$")
+
+
+def _as_sympy_complex(match: re.Match[str]) -> str:
+    """A complex number as Python prints it ('-1j', '(1+2j)') as sympy writes it ('-I', '1 + 2*I')."""
+    real, imaginary = match.group(1), match.group(2).lstrip("+")
+    imaginary = {"": "1", "-": "-1"}.get(imaginary, imaginary)
+    unit = {"1": "I", "-1": "-I"}.get(imaginary, f"{imaginary}*I")
+    if not real or float(real) == 0:
+        return unit
+    return f"{real} + {unit}" if not unit.startswith("-") else f"{real} - {unit[1:]}"
 
 
 # one sentence that opens with its verb: "Is 97 a prime number?" (never "Will catches 16 fish. ...?")
@@ -229,6 +250,8 @@ def normalize_answer(text: str) -> ExtractedAnswer:
     truth = _TRUTH.match(cleaned)
     if truth:
         return ExtractedAnswer(raw, TRUTH_VALUES[truth.group(1).lower()], "text")
+    if cleaned.count("±") == 1:
+        return _both_branches(raw, _VARIABLE.sub("", cleaned))
     number = parse_number(cleaned)
     if number is not None:
         return ExtractedAnswer(raw, format_number(number), "number")
@@ -251,6 +274,46 @@ def normalize_answer(text: str) -> ExtractedAnswer:
     if value is not None:
         return ExtractedAnswer(raw, format_number(value), "number")
     return ExtractedAnswer(raw, re.sub(r"\s+", "", cleaned), "expression")
+
+
+def _both_branches(raw: str, body: str) -> ExtractedAnswer:
+    """'1 ± sqrt(2)', '(5 ± 1)/(2)': the set of its minus and its plus branch."""
+    branches = [body.replace("±", sign).strip() for sign in "-+"]
+    return _as_set(raw, [_member(b[1:] if b.startswith("+") else b) for b in branches],
+                   fallback=re.sub(r"\s+", "", body))
+
+
+def _as_set(raw: str, members: list[ExtractedAnswer], fallback: str) -> ExtractedAnswer:
+    """Members that are all numbers or formulas as one set, sorted ('2, 3', '1-sqrt(2), 1+sqrt(2)');
+    otherwise the text is an expression (`fallback`)."""
+    if not members or any(m.kind not in ("number", "expression") for m in members):
+        return ExtractedAnswer(raw, fallback, "expression")
+    if all(m.kind == "number" for m in members):
+        values = sorted({parse_number(m.normalized) for m in members})  # type: ignore[type-var]
+        return ExtractedAnswer(raw, ", ".join(format_number(v) for v in values), "set" if len(values) > 1 else "number")
+    normalized = sorted({m.normalized for m in members})
+    return ExtractedAnswer(raw, ", ".join(normalized), "set" if len(normalized) > 1 else "expression")
+
+
+def _member(text: str) -> ExtractedAnswer:
+    """One value of a list or a printed line: a formula may be a lone symbol ('I', '-I', 'sqrt(2)')."""
+    if parse_number(text) is None and _bare_expression(text, operator=False):
+        return ExtractedAnswer(text, re.sub(r"\s+", "", text), "expression")
+    return normalize_answer(text)
+
+
+def _listed(text: str) -> list[str] | None:
+    """The members of a printed list or set of formulas ('[1 - sqrt(2), 1 + sqrt(2)]'), else None."""
+    inner = re.fullmatch(r"\[(.*)\]|\{(.*)\}", text.strip(), re.S)
+    if inner is None or len(text) > 500:
+        return None
+    members, depth, start, body = [], 0, 0, inner.group(1) if inner.group(1) is not None else inner.group(2)
+    for i, ch in enumerate(body + ","):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            members.append(body[start:i].strip())
+            start = i + 1
+    return members if len(members) > 1 and all(members) else None
 
 
 def _clock_time(text: str) -> str | None:
@@ -291,10 +354,11 @@ def _values(text: str) -> list[Fraction] | None:
     return None if any(v is None for v in values) else values  # type: ignore[return-value]
 
 
-def _bare_expression(text: str) -> bool:
-    """Whether a text is only a formula in one-letter variables and sympy's names ('3*x**2 + 2'), no words."""
+def _bare_expression(text: str, operator: bool = True) -> bool:
+    """Whether a text is only a formula in one-letter variables and sympy's names ('3*x**2 + 2'), no
+    words; with `operator`, one that has an operator (a list's member may be a lone 'I' or 'sqrt(2)')."""
     names = re.findall(r"[A-Za-z_]\w*", text)
-    return (len(text) <= 200 and bool(_FORMULA.fullmatch(text)) and bool(re.search(r"[-+*/^]", text))
+    return (len(text) <= 200 and bool(_FORMULA.fullmatch(text)) and (not operator or bool(re.search(r"[-+*/^]", text)))
             and bool(names) and all(_SYMBOL.fullmatch(name) for name in names))
 
 
@@ -356,9 +420,31 @@ def equivalent(
         return p == q or abs(p - q) <= rel_tol * max(abs(p), abs(q), 1) or _rounds_to(x, q) or _rounds_to(y, p)
     if x.normalized == y.normalized:
         return True
+    if symbolic is not None and x.kind == y.kind == "set":
+        return _same_members(x.normalized.split(", "), y.normalized.split(", "), rel_tol, symbolic)
     if symbolic is not None and not {"text", "set"} & {x.kind, y.kind}:
-        return bool(symbolic(_CONSTANT.sub("", x.normalized), _CONSTANT.sub("", y.normalized)))
+        a, b = _CONSTANT.sub("", x.normalized), _CONSTANT.sub("", y.normalized)
+        return bool(symbolic(_unit_as_sympy(a, b), _unit_as_sympy(b, a)))
     return False
+
+
+_LOWER_UNIT, _SYMPY_UNIT = re.compile(r"(?<![A-Za-z_])i(?![A-Za-z_])"), re.compile(r"(?<![A-Za-z_])I(?![A-Za-z_])")
+
+
+def _unit_as_sympy(formula: str, other: str) -> str:
+    """A chain's imaginary unit i written as sympy's I, when the formula it is compared with holds I ('-i' and '-I')."""
+    return _LOWER_UNIT.sub("I", formula) if _SYMPY_UNIT.search(other) else formula
+
+
+def _same_members(xs: list[str], ys: list[str], rel_tol: float, symbolic: Symbolic) -> bool:
+    """Whether two sets hold the same values, member by member ('-sqrt(2), sqrt(2)' and '-1.414..., 1.414...')."""
+    left = list(ys)
+    for x in xs:
+        match = next((y for y in left if equivalent(_member(x), _member(y), rel_tol, symbolic)), None)
+        if match is None:
+            return False
+        left.remove(match)
+    return not left
 
 
 def _rounds_to(written: ExtractedAnswer, value: Fraction) -> bool:
@@ -414,7 +500,7 @@ def _strip_latex(text: str) -> str:
     text = re.sub(r"(?<=[\d)])\s*\\pi", "*pi", text).replace("\\pi", "pi")  # 2\pi is 2*pi, never 2 with a unit
     text = re.sub(r"\\(?:left|right)(?![A-Za-z])", "", text)  # \left( x \right) is ( x )
     text = _LATEX_FUNCTION.sub(_plain_function, text)
-    text = text.replace("\\,", "").replace("\\!", "").replace("\\%", "%")
+    text = text.replace("\\,", "").replace("\\!", "").replace("\\%", "%").replace("\\pm", "±")
     text = text.strip().strip("$").strip()
     if re.fullmatch(r"\(\s*-?\d+\s*\)/\(\s*\d+\s*\)", text):
         text = text.replace("(", "").replace(")", "")

@@ -38,7 +38,7 @@ class CheckReport:
 
 
 def printed_value(result: Result, question: str = "") -> ExtractedAnswer:
-    """The answer a program printed (`answers.printed_answer`): its last line, or the solutions it printed one per line."""
+    """The answer a program printed (`answers.printed_answer`): its last line, or the roots one per line."""
     return printed_answer(result.stdout, question)
 
 
