@@ -196,7 +196,10 @@ def test_a_chain_with_no_number_to_a_question_in_words_is_its_own_answer():
     "text, question, expected",
     [("I cannot tell.", "What is 16 - 3 - 4?", ""),  # the question has numbers: it asks for one
      ("I cannot tell.", "How many legs does a spider have?", ""),  # it asks for a quantity
-     ("Step 4: count the syllables.", "Write a haiku about autumn.", "4"),  # a number it contains is read as before
+     ("Step 4: count the syllables.", "Write a haiku about autumn.", "step 4: count the syllables"),  # a step's number
+     ("**Step 1:** pick images\n\nLeaves fall", "Write a haiku about autumn.", "step 1:** pick images leaves fall"),
+     ("Here are 3 ideas.", "Write a haiku about autumn.", "3"),  # a number in a sentence is read as before
+     ("Step 2: so \\boxed{4}", "Name a colour.", "4"),  # a stated answer is read as before
      ("So the answer is \\boxed{Paris}.", "What is the capital of France?", "paris"),
      ("  ", "Write a haiku about autumn.", "")],
 )

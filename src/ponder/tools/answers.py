@@ -197,16 +197,27 @@ def _echoes(answer: ExtractedAnswer, question: str) -> bool:
 
 def chain_answer(text: str, question: str) -> ExtractedAnswer:
     """A chain of thought's answer: what it states last, as the question asks (`as_asked`). A text
-    with no number and no stated answer, to a question with no number that asks for no quantity,
-    is its own answer (a haiku, a definition); "I cannot tell" to "What is 16 - 3?" is none."""
+    with no number (but the numbers of its steps) and no stated answer, to a question with no
+    number that asks for no quantity, is its own answer (a haiku, a definition); "I cannot tell"
+    to "What is 16 - 3?" is none."""
     text = _ESCAPE.sub("", text)
     if not text.strip():
         return NO_ANSWER
     found = as_asked(extract_answer(text), question)
     words_asked = not expects_number(question) and not _NUMBER_RE.search(question)
-    if found.kind == "none" and words_asked and not _NUMBER_RE.search(text):
+    unstated = found.kind == "none" or (found.kind == "number" and not _stated(text))
+    if unstated and words_asked and not _NUMBER_RE.search(_LIST_MARKER.sub("", text)):
         return ExtractedAnswer(text.strip(), " ".join(_strip_latex(_strip_sentence(text)).lower().split()), "text")
     return found
+
+
+# "Step 4:", "**Step 4.**", "4. ", "- 2) " at the start of a line: where a text numbers its parts
+_LIST_MARKER = re.compile(r"^[ \t#>*_-]*(?:step\s+\d+\s*[:.)]?|\d+\s*[.)](?=\s))", re.I | re.M)
+
+
+def _stated(text: str) -> bool:
+    """Whether a text states its answer: <answer>, \\boxed{}, 'Answer:' or 'the answer is'."""
+    return any(finder(text) for finder in (_from_tag, _from_boxed, _from_line, _from_answer_is))
 
 
 def as_written(answer: ExtractedAnswer) -> str:

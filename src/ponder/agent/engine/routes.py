@@ -10,8 +10,9 @@ Rules that must hold:
   `routes.program_factor`), with the usual StepStarted, TextDeltas, tool events and
   StepFinished; its answer span is that step.
 - reason: the answer is what the text states last (`\\boxed{}`, "the answer is", or the last
-  number); a text with no number has no answer, unless the question has no number and asks
-  for no quantity: then the text is its own answer, in words (a haiku), and the run stops there.
+  number); a text with no number (but its steps' numbers) has no answer, unless the
+  question has no number and asks for no quantity: then the text is its own answer, in
+  words (a haiku), and the run stops there.
 - program: the prompt asks for a number, or, to a question with a formula in x, y or z
   (`answers.has_algebra`), for a sympy program; the engine opens the code block; the model
   writes until the block closes; the code runs in the sandbox. The answer is the last line
