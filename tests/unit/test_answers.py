@@ -323,3 +323,16 @@ def test_a_printed_complex_number_is_read_as_sympy_writes_it_never_as_a_real(std
     from ponder.tools.answers import printed_answer
 
     assert printed_answer(stdout, "Find the roots of x^2 + 1 = 0").normalized == expected
+
+
+@pytest.mark.parametrize(
+    "text, normalized, kind, shown",
+    [("\\boxed{\\infty}", "oo", "expression", "∞"), ("\\boxed{-\\infty}", "-oo", "expression", "-∞"),
+     ("\\boxed{-\\pi}", "-pi", "expression", "-pi"), ("\\boxed{\\alpha}", "\\alpha", "expression", "\\alpha"),
+     ("\\boxed{\\frac{3}{8}}", "0.375", "number", "3/8"), ("\\boxed{0.375}", "0.375", "number", "0.375")],
+)
+def test_a_latex_command_is_never_words_and_a_fraction_is_shown_as_written(text, normalized, kind, shown):
+    from ponder.tools.answers import as_written
+
+    found = extract_answer(text)
+    assert (found.normalized, found.kind, as_written(found)) == (normalized, kind, shown)

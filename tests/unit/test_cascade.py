@@ -93,6 +93,13 @@ def test_a_chain_that_writes_a_poem_is_the_answer_and_no_step_number_of_a_sample
     assert tally.stopped == "words" and tally.samples == 2 and len(run.backend.calls) == 2
 
 
+def test_a_chain_that_answers_in_latex_is_no_answer_in_words_and_samples_on(think):
+    says = {"reason": "Both sides grow without bound: \\boxed{\\infty}", "program": "print(1)\n```"}
+    run = think("cascade", says, question="Evaluate the limit of sin(x)/x as x approaches 0", samples=4, parallel=2)
+    (tally,) = run.of(VoteTally)
+    assert tally.stopped != "words" and tally.samples == 4
+
+
 def test_a_yes_against_a_printed_false_is_a_disagreement_that_samples_on(think):
     says = {"reason": "91 is odd, so \\boxed{Yes}", "program": "print(91 % 7 != 0)\n```"}
     run = think("cascade", says, question=PRIME, samples=4, parallel=2)

@@ -21,8 +21,9 @@ Rules that must hold:
   values its last lines print one per line are the set ("3.0", "2.0" -> "2, 3").
 - A text that is only a formula in one-letter variables ("3*x**2 + 2", a program's printed
   sympy result) is that expression; one with words in it ("Result - 5") is read as before.
-  LaTeX is read as the formula it writes: \\frac, \\sqrt, \\left( \\right), \\sin x as sin(x),
-  x\\cos(x) as x*cos(x), \\ln as log. An antiderivative's "+ C" is no part of the comparison
+  LaTeX is read as the formula it writes: \\frac, \\sqrt, \\left( \\right), \\sin x as
+  sin(x), x\\cos(x) as x*cos(x), \\ln as log, \\infty as sympy's oo (shown as ∞); a LaTeX
+  command is never words. An antiderivative's "+ C" is no part of the comparison
   (sympy prints x**2 for the integral of 2x). "a ± b" is the set of both branches; a printed
   list of formulas ("[1 - sqrt(2), 1 + sqrt(2)]") is a set, and two sets agree member by
   member by sympy. A printed complex number is sympy's ("-1j" is -I, never -1), and a
@@ -222,9 +223,13 @@ def _stated(text: str) -> bool:
 
 def as_written(answer: ExtractedAnswer) -> str:
     """The answer to show a person: its canonical form, in the letter case and the lines it was
-    written in ("Paris"; a haiku keeps its three lines); a time of day as it was written."""
+    written in ("Paris"; a haiku keeps its three lines); a time of day and a fraction as written ("3/8")."""
     if answer.kind == "time":
         return re.sub(r"\s*:\s*", ":", " ".join(_strip_latex(_strip_sentence(answer.text)).split()))
+    if answer.kind == "expression":
+        return re.sub(r"(?<![A-Za-z])oo(?![A-Za-z])", "∞", answer.normalized)
+    if answer.kind == "number" and re.fullmatch(r"-?\d+\s*/\s*\d+", _strip_latex(_strip_sentence(answer.text))):
+        return re.sub(r"\s+", "", _strip_latex(_strip_sentence(answer.text)))  # 3/8, asked for a fraction
     if answer.kind == "text":
         lines = (" ".join(line.split()) for line in _strip_latex(_strip_sentence(answer.text)).splitlines())
         written = "\n".join(line for line in lines if line)
@@ -279,7 +284,7 @@ def normalize_answer(text: str) -> ExtractedAnswer:
         return ExtractedAnswer(raw, format_number(values[0]), "number")
     if values:
         return ExtractedAnswer(raw, ", ".join(format_number(v) for v in values), "set")
-    if re.search(r"[A-Za-z]", cleaned) and not re.search(r"[=+*/^()\d]", cleaned) and cleaned != "pi":
+    if re.search(r"[A-Za-z]", cleaned) and not re.search(r"[=+*/^()\d\\]", cleaned) and cleaned.lstrip("-+") not in ("pi", "oo"):
         return ExtractedAnswer(raw, " ".join(cleaned.lower().split()), "text")
     value = arithmetic_value(cleaned)
     if value is not None:
@@ -512,6 +517,7 @@ def _strip_latex(text: str) -> str:
     text = re.sub(r"\\(?:left|right)(?![A-Za-z])", "", text)  # \left( x \right) is ( x )
     text = _LATEX_FUNCTION.sub(_plain_function, text)
     text = text.replace("\\,", "").replace("\\!", "").replace("\\%", "%").replace("\\pm", "±")
+    text = re.sub(r"\\infty(?![A-Za-z])", "oo", text)
     text = text.strip().strip("$").strip()
     if re.fullmatch(r"\(\s*-?\d+\s*\)/\(\s*\d+\s*\)", text):
         text = text.replace("(", "").replace(")", "")
