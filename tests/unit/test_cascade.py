@@ -107,13 +107,16 @@ def test_a_yes_against_a_printed_false_is_a_disagreement_that_samples_on(think):
     assert tally.stopped != "words" and tally.samples == 4
 
 
-def test_a_question_with_a_formula_asks_the_program_for_sympy_and_a_word_problem_for_a_number(think):
+def test_the_program_is_asked_for_sympy_for_a_formula_true_or_false_for_yes_or_no_else_a_number(think):
     algebra = think("cascade", {"reason": REASON_9, "program": PROGRAM_9}, question="Simplify (x^2 - 1)/(x - 1)",
                     samples=2)
     words = think("cascade", {"reason": REASON_9, "program": PROGRAM_9}, samples=2)
     (asked_algebra,), (asked_words,) = algebra.backend.asked("program"), words.backend.asked("program")
     assert "sympy.symbols" in asked_algebra.prompt and "Simplify (x^2 - 1)/(x - 1)" in asked_algebra.prompt
     assert "sympy" not in asked_words.prompt and "as a number" in asked_words.prompt
+    truth = think("cascade", {"reason": REASON_9, "program": PROGRAM_9}, question="Is 221 a prime number?", samples=2)
+    (asked_truth,) = truth.backend.asked("program")
+    assert "print only True or False" in asked_truth.prompt and "Is 221 a prime number?" in asked_truth.prompt
 
 
 def test_a_chain_that_answers_yes_or_no_with_the_questions_own_number_casts_no_vote(think):

@@ -41,6 +41,7 @@ PROMPTS: Mapping[str, frozenset[str]] = {
     "program_system": frozenset(),
     "program_user": frozenset({"question"}),
     "program_user_algebra": frozenset({"question"}),
+    "program_user_truth": frozenset({"question"}),
     "program_open": frozenset(),
     "chat_turn": frozenset({"question", "answer"}),
     "chat_question": frozenset({"history", "question"}),

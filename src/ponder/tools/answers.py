@@ -175,25 +175,28 @@ def _as_sympy_complex(match: re.Match[str]) -> str:
     return f"{real} + {unit}" if not unit.startswith("-") else f"{real} - {unit[1:]}"
 
 
-# one sentence that opens with its verb: "Is 97 a prime number?" (never "Will catches 16 fish. ...?")
+# one sentence that opens with its verb: "Is 97 a prime number?" (never "Will catches 16 fish. ...?",
+# never a request: "Can you add 3 and 4?")
 _YES_NO_QUESTION = re.compile(
-    r"^\s*(?:is|are|does|do|did|can|could|will|would|was|were|has|have|should)\b(?:[^.?!\n]|\.\d)*\?\s*$", re.I
+    r"^\s*(?:is|are|does|do|did|can|could|will|would|was|were|has|have|should)\b(?!\s+you\b)"
+    r"(?:[^.?!\n]|\.\d)*\?\s*$", re.I
 )
+
+
+def asks_yes_or_no(question: str) -> bool:
+    """Whether the question asks yes or no ("Is 97 a prime number?"), not for a quantity."""
+    return bool(_YES_NO_QUESTION.match(question)) and not expects_number(question)
 
 
 def as_asked(answer: ExtractedAnswer, question: str) -> ExtractedAnswer:
     """An answer with no number at all, to a question that asks for a quantity, is no answer; nor
-    is a number the question gave, to a question asking yes or no ("Is 97 prime?" -> "97")."""
+    is a number, to a question asking yes or no ("Is 97 prime?" -> "97"; "Is 0.1 + 0.2 equal to
+    0.3?" -> "0.30000000000000004")."""
     if answer.kind in ("text", "expression") and expects_number(question) and not re.search(r"\d", answer.normalized):
         return NO_ANSWER
-    if answer.kind == "number" and _YES_NO_QUESTION.match(question) and _echoes(answer, question):
+    if answer.kind == "number" and asks_yes_or_no(question):
         return NO_ANSWER
     return answer
-
-
-def _echoes(answer: ExtractedAnswer, question: str) -> bool:
-    """Whether a number answer is one of the numbers the question itself writes."""
-    return any(parse_number(n) == parse_number(answer.normalized) for n in _NUMBER_RE.findall(question))
 
 
 def chain_answer(text: str, question: str) -> ExtractedAnswer:

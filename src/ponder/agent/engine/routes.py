@@ -13,8 +13,9 @@ Rules that must hold:
   number); a text with no number (but its steps' numbers) has no answer, unless the
   question has no number and asks for no quantity: then the text is its own answer, in
   words (a haiku), and the run stops there.
-- program: the prompt asks for a number, or, to a question with a formula in x, y or z
-  (`answers.has_algebra`), for a sympy program; the engine opens the code block; the model
+- program: the prompt asks for a number; to a question asking yes or no
+  (`answers.asks_yes_or_no`), for True or False; to a question with a formula in x, y or z
+  (`answers.has_algebra`), for a sympy program. The engine opens the code block; the model
   writes until the block closes; the code runs in the sandbox. The answer is the last line
   it printed, read as a chain's is (a number; a bare `True` or `False` is "yes" or "no";
   source "program"), or, to a question asking for the solutions of an equation, the values
@@ -35,7 +36,7 @@ from ponder.agent.settings import ChainConfig
 from ponder.llm.backend import Backend, Sampling
 from ponder.thought_factors.catalogue import Catalogue, render
 from ponder.thought_factors.prompt import neutralize
-from ponder.tools.answers import TRUTH_VALUES, ExtractedAnswer, as_asked, chain_answer, has_algebra
+from ponder.tools.answers import TRUTH_VALUES, ExtractedAnswer, as_asked, asks_yes_or_no, chain_answer, has_algebra
 from ponder.tools.sandbox import Sandbox
 from ponder.trace.events import StepStarted, TextDelta, ToolCall, ToolResult
 
@@ -61,12 +62,19 @@ def in_words(answer: ExtractedAnswer) -> bool:
     return answer.kind == "text" and answer.normalized not in TRUTH_VALUES.values()
 
 
+def program_prompt(question: str) -> str:
+    """The program's prompt for a question: True or False to yes or no, sympy to a formula, else a number."""
+    if asks_yes_or_no(question):
+        return "program_user_truth"
+    return "program_user_algebra" if has_algebra(question) else "program_user"
+
+
 def route_prompt(backend: Backend, catalogue: Catalogue, route: str, question: str) -> str:
     """The fresh prompt of a route: the question, and nothing else."""
     prompts, safe = catalogue.prompts, neutralize(question)
     if route == REASON:
         return backend.chat_prompt([{"role": "user", "content": render(prompts["reason_user"], question=safe)}])
-    user = render(prompts["program_user_algebra" if has_algebra(question) else "program_user"], question=safe)
+    user = render(prompts[program_prompt(question)], question=safe)
     return fresh_prompt(backend, prompts["program_system"], user, prompts["program_open"])
 
 
