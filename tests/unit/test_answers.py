@@ -337,3 +337,12 @@ def test_a_latex_command_is_never_words_and_a_fraction_is_shown_as_written(text,
 
     found = extract_answer(text)
     assert (found.normalized, found.kind, as_written(found)) == (normalized, kind, shown)
+
+
+def test_a_number_too_long_for_python_to_write_is_no_number_and_never_an_error():
+    from ponder.tools.answers import MAX_NUMBER_CHARS, parse_number, printed_answer
+
+    assert parse_number("9" * MAX_NUMBER_CHARS) == int("9" * MAX_NUMBER_CHARS)
+    assert parse_number("9" * (MAX_NUMBER_CHARS + 1)) is None
+    for text in ("9" * 10_000, f"So he has {'9' * 10_000} apples.", f"\\boxed{{{'9' * 10_000}}}"):
+        assert extract_answer(text).kind != "number" and printed_answer(text + "\n").kind != "number"

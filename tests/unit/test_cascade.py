@@ -59,6 +59,11 @@ def test_a_program_that_fails_casts_no_vote(think):
     assert verify.outcome == "fail" and "ZeroDivisionError" in verify.observation
 
 
+def test_a_program_that_prints_ten_thousand_digits_is_read_without_failing_the_run(think):
+    run = think("cascade", {"reason": REASON_9, "program": "print('9' * 10_000)\n```"}, samples=2)
+    assert run.answer == "9"  # it used to raise: Python will not turn 10,000 digits into an int
+
+
 def test_the_samples_budget_bounds_the_routes(think):
     says = {"reason": [REASON_11, REASON_9], "program": [PROGRAM_9, PROGRAM_11]}
     run = think("cascade", says, samples=8, budget=Budget(samples=3), parallel=4)

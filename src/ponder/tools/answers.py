@@ -8,6 +8,7 @@ Rules that must hold:
 - Numbers are compared as exact fractions first, then with a relative tolerance; the
   canonical form of a number drops thousands separators, currency, percent signs, units and
   trailing zeros ("$1,200.50" -> "1200.5"); scientific notation is a number ("3.91e2" -> 391).
+  Digits past MAX_NUMBER_CHARS are no number: model text never makes reading an answer fail.
 - A number written with two or more decimals agrees with a value that rounds to it at that
   many places ("37.78" and 37.7777...; "0.33" and 1/3), never one with fewer ("5" is not 5.4).
 - A percent sign is a unit, like "$" or "cm": "25%" and "25" agree (GSM8K asks "what
@@ -48,6 +49,7 @@ from typing import Callable
 
 _NUMBER = r"[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?|[-−]?\.\d+"
 _NUMBER_RE = re.compile(_NUMBER)
+MAX_NUMBER_CHARS = 1000  # Python will not even write an int of over 4,300 digits
 # A terminal escape sequence (CSI, OSC, or ESC and one character), as model text may hold one.
 _ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|.)", re.S)
 _EXPONENT = r"(?:[eE][-+]?\d{1,3})?"  # 3.91e2; at most three digits, so no number is astronomically long
@@ -393,9 +395,10 @@ def _fraction(node: ast.AST) -> Fraction:
 
 
 def parse_number(text: str) -> Fraction | None:
-    """The exact value of a plain number (commas, currency, %, fractions allowed), else None."""
+    """The exact value of a plain number (commas, currency, %, fractions allowed), else None; a
+    string of more than MAX_NUMBER_CHARS characters is no number (a program may print 10,000 nines)."""
     t = _CURRENCY.sub("", text).replace("−", "-").strip().rstrip("%").strip()
-    if not _ONLY_NUMBER.match(t):
+    if len(t) > MAX_NUMBER_CHARS or not _ONLY_NUMBER.match(t):
         return None
     t = t.replace(",", "")
     if re.search(r"/.*[eE]|[eE].*/", t):
