@@ -346,3 +346,8 @@ def test_a_number_too_long_for_python_to_write_is_no_number_and_never_an_error()
     assert parse_number("9" * (MAX_NUMBER_CHARS + 1)) is None
     for text in ("9" * 10_000, f"So he has {'9' * 10_000} apples.", f"\\boxed{{{'9' * 10_000}}}"):
         assert extract_answer(text).kind != "number" and printed_answer(text + "\n").kind != "number"
+
+
+def test_numbers_too_large_for_a_float_compare_without_an_error():
+    assert not equivalent("1e999", "999") and equivalent("1e999", "1E+999") and not equivalent("1e999", "1e998")
+    assert equivalent("1000000", "1000000.5", rel_tol=1e-6) and not equivalent("1000000", "1000002")

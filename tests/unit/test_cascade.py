@@ -62,6 +62,8 @@ def test_a_program_that_fails_casts_no_vote(think):
 def test_a_program_that_prints_ten_thousand_digits_is_read_without_failing_the_run(think):
     run = think("cascade", {"reason": REASON_9, "program": "print('9' * 10_000)\n```"}, samples=2)
     assert run.answer == "9"  # it used to raise: Python will not turn 10,000 digits into an int
+    huge = think("cascade", {"reason": REASON_9, "program": "print(2 ** 1100)\n```"}, samples=2)
+    assert huge.answer == "9"  # it used to raise: 2 ** 1100 is too large for the float a tolerance was taken in
 
 
 def test_the_samples_budget_bounds_the_routes(think):

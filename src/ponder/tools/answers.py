@@ -439,7 +439,8 @@ def equivalent(
         p, q = parse_number(x.normalized), parse_number(y.normalized)
         if p is None or q is None:
             return False
-        return p == q or abs(p - q) <= rel_tol * max(abs(p), abs(q), 1) or _rounds_to(x, q) or _rounds_to(y, p)
+        close = abs(p - q) <= Fraction(rel_tol) * max(abs(p), abs(q), 1)  # in fractions: 1e999 is no float
+        return p == q or close or _rounds_to(x, q) or _rounds_to(y, p)
     if x.normalized == y.normalized:
         return True
     if symbolic is not None and x.kind == y.kind == "set":
