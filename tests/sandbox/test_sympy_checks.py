@@ -43,7 +43,7 @@ def test_batch_keeps_order_and_refuses_without_running(box):
     assert [r.status for r in results] == ["true", "refused", "false"]
 
 
-@pytest.mark.parametrize("claim", ["a.b", "f(x)", "x[1]", "'s'", "lambda: 0", "__x", "True", "solve(*x)", "(x := 1)"])
+@pytest.mark.parametrize("claim", ["a.b", "f(x)", "x[1]", "'s'", "lambda: 0", "__x", "True", "solve(*x)", "(x := 1)", "x**'2'", "E**'%'", "x**None"])
 def test_allow_list_refuses_in_process(claim):
     with pytest.raises(Refused):
         validate(claim)

@@ -82,6 +82,8 @@ def _check_node(node: ast.AST) -> None:
         exponent = node.right
         if any(isinstance(n, ast.BinOp) and isinstance(n.op, ast.Pow) for n in ast.walk(exponent)):
             raise Refused("power towers are not allowed")
+        if isinstance(exponent, ast.Constant):
+            _check_number(exponent.value)  # before abs(): x**'2' is refused, not a TypeError
         if isinstance(exponent, ast.Constant) and abs(exponent.value) > MAX_EXPONENT:
             raise Refused(f"exponent larger than {MAX_EXPONENT}")
 
