@@ -40,6 +40,7 @@ Rules that must hold:
 from __future__ import annotations
 
 import ast
+import itertools
 import operator
 import re
 from dataclasses import dataclass
@@ -149,19 +150,20 @@ def printed_answer(stdout: str, question: str = "") -> ExtractedAnswer:
     """The answer a program printed: its last non-empty line, read as an answer; to a question
     that asks for solutions, the values its last lines print one per line ("3.0", "2.0" -> 2, 3).
     A complex number is read as sympy writes it ("-1j" -> -I), never as the real number -1."""
-    lines = [line.strip() for line in _ESCAPE.sub("", stdout).splitlines() if line.strip()]
-    if not lines:
+    printed = [line.strip() for line in _ESCAPE.sub("", stdout).splitlines() if line.strip()]
+    if not printed:
         return NO_ANSWER
-    values: list[str] = []
-    for line in reversed(lines):
-        value = _VARIABLE.sub("", _PYTHON_COMPLEX.sub(_as_sympy_complex, line))
-        if parse_number(value) is None and not _bare_expression(value, operator=False):
-            break
-        values.append(value)
-    if len(values) > 1 and asks_for_solutions(question):
-        return _as_set(", ".join(reversed(values)), [_member(v) for v in values], fallback=lines[-1])
-    complex_number = _PYTHON_COMPLEX.sub(_as_sympy_complex, lines[-1])
-    return _member(complex_number) if complex_number != lines[-1] else extract_answer(lines[-1])
+    lines = [_PYTHON_COMPLEX.sub(_as_sympy_complex, line) for line in printed]
+    if asks_for_solutions(question):
+        values = list(itertools.takewhile(_is_value, (_VARIABLE.sub("", line) for line in reversed(lines))))
+        if len(values) > 1:
+            return _as_set(", ".join(reversed(values)), [_member(v) for v in values], fallback=printed[-1])
+    return _member(lines[-1]) if lines[-1] != printed[-1] else extract_answer(lines[-1])
+
+
+def _is_value(text: str) -> bool:
+    """Whether a printed line (its variable dropped) is one value: a number or a formula ('I', 'sqrt(2)')."""
+    return parse_number(text) is not None or _bare_expression(text, operator=False)
 
 
 _PYTHON_COMPLEX = re.compile(r"^\(?(?:(-?\d+(?:\.\d+)?(?:e[-+]?\d+)?)(?=[-+]))?([-+]?\d*(?:\.\d+)?(?:e[-+]?\d+)?)j\)?$")
