@@ -1,6 +1,6 @@
 import pytest
 
-from ponder.tools.answers import as_asked, equivalent, extract_answer, has_algebra, normalize_answer
+from ponder.tools.answers import as_asked, equivalent, extract_answer, normalize_answer
 
 
 @pytest.mark.parametrize(
@@ -73,11 +73,8 @@ def test_plain_arithmetic_is_computed_without_eval(text, expected):
 
 
 def test_an_answer_without_a_number_to_a_quantity_question_is_no_answer():
-    from ponder.tools.answers import as_asked, expects_number, normalize_answer
+    from ponder.tools.answers import as_asked, normalize_answer
 
-    assert expects_number("How many apples does Tom have left?")
-    assert expects_number("What is the total cost of the pens?")
-    assert not expects_number("Which planet is largest?")
     assert as_asked(normalize_answer("The code failed"), "How many pens?").kind == "none"
     assert as_asked(normalize_answer("12 pens"), "How many pens?").normalized == "12"
     assert as_asked(normalize_answer("Jupiter"), "Which planet is largest?").normalized == "jupiter"
@@ -232,33 +229,6 @@ def test_a_program_answers_with_its_last_line_or_the_solutions_it_printed(stdout
     from ponder.tools.answers import printed_answer
 
     assert printed_answer(stdout, question).normalized == expected
-
-
-def test_no_gsm8k_training_question_asks_for_the_solutions_of_an_equation():
-    import json
-    from pathlib import Path
-
-    from ponder.tools.answers import asks_for_solutions
-
-    data = Path(__file__).resolve().parents[3] / "shared" / "data" / "gsm8k_train.jsonl"
-    if not data.exists():
-        pytest.skip("the shared GSM8K training file is not beside this checkout")
-    questions = [json.loads(line)["question"] for line in data.read_text().splitlines()]
-    assert asks_for_solutions("Solve x^2 - 5x + 6 = 0") and not any(map(asks_for_solutions, questions))
-    assert has_algebra("What is the integral of 2x?") and not any(map(has_algebra, questions))
-    assert as_asked(normalize_answer("97"), "Is 97 prime?").kind == "none"
-    assert all(as_asked(normalize_answer("97"), q).normalized == "97" for q in questions)
-
-
-@pytest.mark.parametrize(
-    "question, algebra",
-    [("Simplify (x^2 - 1)/(x - 1)", True), ("Solve for x: 3x + 7 = 22", True), ("Expand (x+1)^2", True),
-     ("What is the integral of 2x?", True), ("Find y if 2*y = 8", True),
-     ("John buys 3 reels of 100m fishing line.", False), ("Every 750m^2 of land", False),
-     ("Mike has to get an x-ray.", False), ("What is 3 x 4?", False)],
-)
-def test_a_formula_in_x_y_or_z_is_algebra_and_a_unit_or_a_word_is_not(question, algebra):
-    assert has_algebra(question) is algebra
 
 
 @pytest.mark.parametrize(

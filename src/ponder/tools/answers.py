@@ -17,8 +17,8 @@ Rules that must hold:
   "3.0 2.0") is a set (kind "set"), written sorted ("2, 3"), so the order it was found in
   does not matter; one value with its variable ("x = 5") is that number. Parentheses are a
   point, never a set. A program's answer is its last printed line, except to a question that
-  asks for the solutions of an equation (`asks_for_solutions`: "solve", "roots"... and a
-  formula in x, y or z, `has_algebra`; no GSM8K training question has one): there the
+  asks for the solutions of an equation (`questions.asks_for_solutions`: "solve",
+  "roots"... and a formula in x, y or z; no GSM8K training question has one): there the
   values its last lines print one per line are the set ("3.0", "2.0" -> "2, 3").
 - A text that is only a formula in one-letter variables ("3*x**2 + 2", a program's printed
   sympy result) is that expression; one with words in it ("Result - 5") is read as before.
@@ -47,6 +47,8 @@ from dataclasses import dataclass
 from decimal import Context, Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Callable
+
+from ponder.tools.questions import asks_for_solutions, asks_yes_or_no, expects_number
 
 _NUMBER = r"[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?|[-−]?\.\d+"
 _NUMBER_RE = re.compile(_NUMBER)
@@ -115,37 +117,6 @@ def extract_answer(text: str) -> ExtractedAnswer:
     return normalize_answer(clocks[0].group() if clocks else last.group())
 
 
-_NUMERIC_QUESTION = re.compile(
-    r"\bhow (?:many|much|long|far|old|fast|tall|often|big)\b"
-    r"|\bwhat (?:is|was|will be|are|were) (?:the |his |her |their |its )?"
-    r"(?:total|number|sum|difference|cost|price|amount|percent|percentage|average|value|profit|area|speed)\b",
-    re.I,
-)
-
-
-def expects_number(question: str) -> bool:
-    """Whether the question asks for a quantity ("How many ...", "What is the total ...")."""
-    return bool(_NUMERIC_QUESTION.search(question))
-
-
-_SOLVE_WORDS = re.compile(r"\b(?:solve|roots?|zeros|solutions?)\b", re.I)
-# x^2, x**2, 5x, 2*x, x + 1, (x, = y; never a unit (5m, 750m^2) or a word (x-ray)
-_ALGEBRA = re.compile(
-    r"(?<![A-Za-z])[xyz]\s*(?:\^|\*\*|²)|\d\*?[xyz](?![A-Za-z])"
-    r"|(?<![A-Za-z'’])[xyz]\s*[-+*/=)](?![A-Za-z])|[-+*/=(]\s*[xyz](?![A-Za-z])"
-)
-
-
-def has_algebra(question: str) -> bool:
-    """Whether the question writes a formula in x, y or z ("x^2 - 1", "3x + 7 = 22", "2x")."""
-    return bool(_ALGEBRA.search(question))
-
-
-def asks_for_solutions(question: str) -> bool:
-    """Whether the question asks for every solution of an equation ("Solve x^2 - 5x + 6 = 0")."""
-    return bool(_SOLVE_WORDS.search(question)) and has_algebra(question)
-
-
 def printed_answer(stdout: str, question: str = "") -> ExtractedAnswer:
     """The answer a program printed: its last non-empty line, read as an answer; to a question
     that asks for solutions, the values its last lines print one per line ("3.0", "2.0" -> 2, 3).
@@ -177,19 +148,6 @@ def _as_sympy_complex(match: re.Match[str]) -> str:
     if not real or float(real) == 0:
         return unit
     return f"{real} + {unit}" if not unit.startswith("-") else f"{real} - {unit[1:]}"
-
-
-# one sentence that opens with its verb: "Is 97 a prime number?" (never "Will catches 16 fish. ...?",
-# never a request: "Can you add 3 and 4?")
-_YES_NO_QUESTION = re.compile(
-    r"^\s*(?:is|are|does|do|did|can|could|will|would|was|were|has|have|should)\b(?!\s+you\b)"
-    r"(?:[^.?!\n]|\.\d)*\?\s*$", re.I
-)
-
-
-def asks_yes_or_no(question: str) -> bool:
-    """Whether the question asks yes or no ("Is 97 a prime number?"), not for a quantity."""
-    return bool(_YES_NO_QUESTION.match(question)) and not expects_number(question)
 
 
 def as_asked(answer: ExtractedAnswer, question: str) -> ExtractedAnswer:

@@ -14,8 +14,8 @@ Rules that must hold:
   question has no number and asks for no quantity: then the text is its own answer, in
   words (a haiku), and the run stops there.
 - program: the prompt asks for a number; to a question asking yes or no
-  (`answers.asks_yes_or_no`), for True or False; to a question with a formula in x, y or z
-  (`answers.has_algebra`), for a sympy program. The engine opens the code block; the model
+  (`questions.asks_yes_or_no`), for True or False; to a question with a formula in x, y or z
+  (`questions.has_algebra`), for a sympy program. The engine opens the code block; the model
   writes until the block closes; the code runs in the sandbox. The answer is the last line
   it printed, read as a chain's is (a number; a bare `True` or `False` is "yes" or "no";
   source "program"), or, to a question asking for the solutions of an equation, the values
@@ -36,7 +36,8 @@ from ponder.agent.settings import ChainConfig
 from ponder.llm.backend import Backend, Sampling
 from ponder.thought_factors.catalogue import Catalogue, render
 from ponder.thought_factors.prompt import neutralize
-from ponder.tools.answers import TRUTH_VALUES, ExtractedAnswer, as_asked, asks_yes_or_no, chain_answer, has_algebra
+from ponder.tools.answers import TRUTH_VALUES, ExtractedAnswer, as_asked, chain_answer
+from ponder.tools.questions import asks_yes_or_no, has_algebra
 from ponder.tools.sandbox import Sandbox
 from ponder.trace.events import StepStarted, TextDelta, ToolCall, ToolResult
 

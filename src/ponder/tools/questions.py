@@ -1,0 +1,56 @@
+"""What a question asks for: a quantity, the solutions of an equation, a formula, or yes or no.
+
+Rules that must hold:
+- Pure functions of the question's text (regular expressions, no model, no I/O); the answer
+  reader (`answers`) and the program prompts (`agent.engine.routes`) decide by them.
+- Each rule that changes what is read or prompted beyond the GSM8K-measured default
+  (`has_algebra`, `asks_for_solutions`, `asks_yes_or_no`) matches no GSM8K training question,
+  so none of them moves a measured figure (a unit test asserts it where the data is at hand).
+"""
+
+from __future__ import annotations
+
+import re
+
+_NUMERIC_QUESTION = re.compile(
+    r"\bhow (?:many|much|long|far|old|fast|tall|often|big)\b"
+    r"|\bwhat (?:is|was|will be|are|were) (?:the |his |her |their |its )?"
+    r"(?:total|number|sum|difference|cost|price|amount|percent|percentage|average|value|profit|area|speed)\b",
+    re.I,
+)
+
+
+def expects_number(question: str) -> bool:
+    """Whether the question asks for a quantity ("How many ...", "What is the total ...")."""
+    return bool(_NUMERIC_QUESTION.search(question))
+
+
+_SOLVE_WORDS = re.compile(r"\b(?:solve|roots?|zeros|solutions?)\b", re.I)
+# x^2, x**2, 5x, 2*x, x + 1, (x, = y; never a unit (5m, 750m^2) or a word (x-ray)
+_ALGEBRA = re.compile(
+    r"(?<![A-Za-z])[xyz]\s*(?:\^|\*\*|²)|\d\*?[xyz](?![A-Za-z])"
+    r"|(?<![A-Za-z'’])[xyz]\s*[-+*/=)](?![A-Za-z])|[-+*/=(]\s*[xyz](?![A-Za-z])"
+)
+
+
+def has_algebra(question: str) -> bool:
+    """Whether the question writes a formula in x, y or z ("x^2 - 1", "3x + 7 = 22", "2x")."""
+    return bool(_ALGEBRA.search(question))
+
+
+def asks_for_solutions(question: str) -> bool:
+    """Whether the question asks for every solution of an equation ("Solve x^2 - 5x + 6 = 0")."""
+    return bool(_SOLVE_WORDS.search(question)) and has_algebra(question)
+
+
+# one sentence that opens with its verb: "Is 97 a prime number?" (never "Will catches 16 fish. ...?",
+# never a request: "Can you add 3 and 4?")
+_YES_NO_QUESTION = re.compile(
+    r"^\s*(?:is|are|does|do|did|can|could|will|would|was|were|has|have|should)\b(?!\s+you\b)"
+    r"(?:[^.?!\n]|\.\d)*\?\s*$", re.I
+)
+
+
+def asks_yes_or_no(question: str) -> bool:
+    """Whether the question asks yes or no ("Is 97 a prime number?"), not for a quantity."""
+    return bool(_YES_NO_QUESTION.match(question)) and not expects_number(question)

@@ -1,0 +1,43 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from ponder.tools.questions import asks_for_solutions, asks_yes_or_no, expects_number, has_algebra
+
+
+def test_a_question_for_a_quantity_expects_a_number():
+    assert expects_number("How many apples does Tom have left?")
+    assert expects_number("What is the total cost of the pens?")
+    assert not expects_number("Which planet is largest?")
+
+
+def test_no_gsm8k_training_question_triggers_a_rule_beyond_the_measured_default():
+    data = Path(__file__).resolve().parents[3] / "shared" / "data" / "gsm8k_train.jsonl"
+    if not data.exists():
+        pytest.skip("the shared GSM8K training file is not beside this checkout")
+    questions = [json.loads(line)["question"] for line in data.read_text().splitlines()]
+    assert asks_for_solutions("Solve x^2 - 5x + 6 = 0") and not any(map(asks_for_solutions, questions))
+    assert has_algebra("What is the integral of 2x?") and not any(map(has_algebra, questions))
+    assert asks_yes_or_no("Is 97 prime?") and not any(map(asks_yes_or_no, questions))
+
+
+@pytest.mark.parametrize(
+    "question, algebra",
+    [("Simplify (x^2 - 1)/(x - 1)", True), ("Solve for x: 3x + 7 = 22", True), ("Expand (x+1)^2", True),
+     ("What is the integral of 2x?", True), ("Find y if 2*y = 8", True),
+     ("John buys 3 reels of 100m fishing line.", False), ("Every 750m^2 of land", False),
+     ("Mike has to get an x-ray.", False), ("What is 3 x 4?", False)],
+)
+def test_a_formula_in_x_y_or_z_is_algebra_and_a_unit_or_a_word_is_not(question, algebra):
+    assert has_algebra(question) is algebra
+
+
+@pytest.mark.parametrize(
+    "question, asks",
+    [("Is 97 a prime number?", True), ("Does 12 divide 144?", True), ("Can you add 3 and 4?", False),
+     ("Will has 16 fish. Is that more than 10? How many fish does he have?", False),
+     ("Is the total cost more than $5? How much is it?", False)],
+)
+def test_a_question_asks_yes_or_no_only_in_one_sentence_that_opens_with_its_verb(question, asks):
+    assert asks_yes_or_no(question) is asks
