@@ -155,7 +155,11 @@ SYMPY = "import sympy as sp\nx = sp.symbols('x')\n"
      ("What is the square root of 2?", "The square root of 2 is \\boxed{\\sqrt{2}}.", "import math\nprint(math.sqrt(2))",
       "sqrt(2)"),  # LaTeX against a decimal, by sympy
      ("A train leaves at 3:45 pm for 2 hours 30 minutes. When does it arrive?", "It arrives at \\boxed{6:15 \\text{ PM}}",
-      "print(18, ':', 15)", "18:15")],  # a time of day on two clocks (`ask` shows it as written)
+      "print(18, ':', 15)", "18:15"),  # a time of day on two clocks (`ask` shows it as written)
+     ("What is 2^64?", "It is about \\boxed{1.8446744073709551 \\times 10^{19}}", "print(2 ** 64)",
+      "18446744073709551616"),  # the exact integer over a power of ten, though the chain's is the tie's
+     ("What is the probability of rolling two sixes?", "1/6 * 1/6 = \\boxed{\\frac{1}{36}}", "print(1 / 36)",
+      "1/36")],  # a fraction over a decimal that may be rounded
 )
 def test_a_chain_and_a_program_that_write_one_answer_differently_agree_after_one_wave(think, question, reason, program,
                                                                                         answer):

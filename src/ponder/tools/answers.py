@@ -203,6 +203,12 @@ def as_written(answer: ExtractedAnswer) -> str:
     return answer.normalized
 
 
+def exact_number(answer: ExtractedAnswer) -> bool:
+    """Whether an answer is an integer or a fraction p/q ("18446744073709551616", "1/36"): no
+    decimal that may be rounded ("0.027777777777777776"), no power of ten, no formula."""
+    return answer.kind == "number" and "." not in answer.normalized
+
+
 def answer_from_step(text: str) -> ExtractedAnswer:
     """The answer an <answer> step states: as written when it is short, else what a sentence
     around it gives ('He has 12 apples left.' -> 12)."""

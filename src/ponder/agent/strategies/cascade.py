@@ -20,7 +20,8 @@ Rules that must hold:
   (at least the first two), or when the budget is spent. Nothing looks at a reference answer.
 - Each route is a round (RoundStarted ... RoundFinished) with a CandidateScored under it;
   one VoteTally under the run closes the vote; the answer is the winning group's heaviest
-  route, a chain of thought on a tie.
+  route; on a tie, one that answers with an integer or a fraction (`answers.exact_number`:
+  never a rounded decimal or a power of ten), then a chain of thought.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from ponder.agent.engine.scaffold import RunScaffold, Sample, StrategyBody
 from ponder.agent.settings import ChainConfig
 from ponder.agent.strategies._registry import register
 from ponder.agent.strategies._tally import Group, Same, symbolic_same, tally
+from ponder.tools.answers import exact_number
 from ponder.tools.sandbox import Sandbox
 from ponder.trace.events import CandidateScored, VoteTally
 
@@ -120,8 +122,10 @@ def _both_routes(group: Group) -> bool:
 
 
 def _representative(group: Group) -> Sample:
-    """The heaviest member, a chain of thought on a tie, the earliest after that."""
-    return max(group.members, key=lambda m: (m[1], m[0].route == REASON, -m[0].index))[0]
+    """The heaviest member; on a tie, one whose answer is an integer or a fraction (a program's
+    2 ** 64 over a chain's 1.8446744073709551 \\times 10^{19}), then a chain of thought, then the earliest."""
+    return max(group.members, key=lambda m: (m[1], exact_number(m[0].result.answer), m[0].route == REASON,
+                                             -m[0].index))[0]
 
 
 def _score(run: RunScaffold, samples: list[Sample]) -> Work[None]:
