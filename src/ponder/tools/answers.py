@@ -30,8 +30,9 @@ Rules that must hold:
   member by sympy. A printed complex number is sympy's ("-1j" is -I, never -1), and a
   chain's lone i is sympy's I when compared with a formula that holds I.
 - A time of day (kind "time") is read on a 24-hour clock: "6:15 PM", "6:15 p.m." and a
-  program's printed "18 : 15" are "18:15" and agree; "6:15" with no am/pm is 6:15; minutes
-  past 59 are no time. It is shown as it was written.
+  program's printed "18 : 15" are "18:15" and agree; "6:15" with no am/pm is 6:15, and
+  agrees with 18:15 too (it may be either); minutes past 59 are no time. It is shown as it
+  was written.
 - A truth value is "yes" or "no" (kind "text"): "Yes", "True", "No, 91 = 7 x 13" and a
   program's printed `False` read as one, so a chain's "no" and a program's `False` agree. A
   text that only starts with the word ("No one came", "Yes it is") stays text.
@@ -409,6 +410,8 @@ def equivalent(
         return p == q or close or _rounds_to(x, q) or _rounds_to(y, p)
     if x.normalized == y.normalized:
         return True
+    if x.kind == y.kind == "time":
+        return _half_a_day_apart(x, y)
     if symbolic is not None and x.kind == y.kind == "set":
         return _same_members(x.normalized.split(", "), y.normalized.split(", "), rel_tol, symbolic)
     if symbolic is not None and not {"text", "set"} & {x.kind, y.kind}:
@@ -434,6 +437,17 @@ def _same_members(xs: list[str], ys: list[str], rel_tol: float, symbolic: Symbol
             return False
         left.remove(match)
     return not left
+
+
+_HALF_OF_DAY = re.compile(r"\d\s*[ap]\.?\s*m\b", re.I)
+
+
+def _half_a_day_apart(x: ExtractedAnswer, y: ExtractedAnswer) -> bool:
+    """Whether two times are twelve hours apart and one of them is written on a 12-hour clock
+    without am or pm, so it may be either ('6:15' and '18:15'; never '6:15 am' and '18:15')."""
+    (hx, mx), (hy, my) = (map(int, t.normalized.split(":")) for t in (x, y))
+    ambiguous = any(1 <= h <= 12 and not _HALF_OF_DAY.search(t.text) for t, h in ((x, hx), (y, hy)))
+    return mx == my and abs(hx - hy) == 12 and ambiguous
 
 
 def _rounds_to(written: ExtractedAnswer, value: Fraction) -> bool:
