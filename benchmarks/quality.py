@@ -367,13 +367,14 @@ def _groups(answers: Iterable[str]) -> list[list[str]]:
     return groups
 
 
-def replay_cascade(routes: dict[int, dict[str, Any]], samples: int, parallel: int) -> tuple[str, list[int]] | None:
-    """What the live cascade answers from these routes, and which routes it read (None when
-    the pool lacks a route it would need)."""
+def replay_cascade(routes: dict[int, dict[str, Any]], samples: int, parallel: int,
+                   question: str = "") -> tuple[str, list[int]] | None:
+    """What the live cascade answers from these routes to `question`, and which routes it read
+    (None when the pool lacks a route it would need)."""
     from ponder.agent.engine.chain import ChainResult
     from ponder.agent.engine.scaffold import Sample
     from ponder.agent.engine.routes import in_words
-    from ponder.agent.strategies._tally import symbolic_same
+    from ponder.agent.strategies._tally import same_answers
     from ponder.agent.strategies.cascade import FIRST_WAVE, _agree, _representative, decided, ranked, route_of
     from ponder.tools.answers import normalize_answer
     from ponder.tools.sandbox import Sandbox
@@ -386,7 +387,7 @@ def replay_cascade(routes: dict[int, dict[str, Any]], samples: int, parallel: in
     total = max(FIRST_WAVE, samples)
     if any(n not in routes for n in range(FIRST_WAVE)):
         return None
-    read, same = [sample(0), sample(1)], symbolic_same(Sandbox())
+    read, same = [sample(0), sample(1)], same_answers(question, Sandbox())
     if not _agree(read, same) and not in_words(read[0].result.answer):
         while len(read) < total and not decided(ranked(read, same), total - len(read)):
             size = min(parallel, total - len(read))
@@ -430,11 +431,13 @@ def report(args: argparse.Namespace) -> None:
     by_item: dict[str, dict[int, dict[str, Any]]] = {}
     for (item_id, n), row in pool.items():
         by_item.setdefault(item_id, {})[n] = row
-    order = [it["id"] for it in items(args.items, args.offset) if it["id"] in by_item]
+    questions = {it["id"]: it["question"] for it in items(args.items, args.offset) if it["id"] in by_item}
+    order = list(questions)
     # Every row is scored on the same items: those with every route each configuration reads
     # (an item whose sampled routes are still being collected is left out, not half-scored).
     complete = [i for i in order if 0 in by_item[i] and 1 in by_item[i]
-                and all(replay_cascade(by_item[i], k, args.parallel) is not None for k in args.cascade_samples)]
+                and all(replay_cascade(by_item[i], k, args.parallel, questions[i]) is not None
+                        for k in args.cascade_samples)]
     rows = []
     refs = {i: by_item[i][0]["reference"] for i in complete}
 
@@ -454,7 +457,7 @@ def report(args: argparse.Namespace) -> None:
             read = {i: adaptive(by_item[i], ns) for i in complete}
             rows.append(score(name, [(bool(a) and equivalent(a, refs[i]), tokens(i, used)) for i, (a, used) in read.items()]))
     for samples in args.cascade_samples:
-        replays = {i: replay_cascade(by_item[i], samples, args.parallel) for i in complete}
+        replays = {i: replay_cascade(by_item[i], samples, args.parallel, questions[i]) for i in complete}
         if all(r is not None for r in replays.values()):
             rows.append(score(f"cascade (samples={samples}, parallel={args.parallel})",
                               [(bool(r[0]) and equivalent(r[0], refs[i]), tokens(i, r[1]))

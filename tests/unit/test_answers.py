@@ -326,3 +326,15 @@ def test_a_number_too_long_for_python_to_write_is_no_number_and_never_an_error()
 def test_numbers_too_large_for_a_float_compare_without_an_error():
     assert not equivalent("1e999", "999") and equivalent("1e999", "1E+999") and not equivalent("1e999", "1e998")
     assert equivalent("1000000", "1000000.5", rel_tol=1e-6) and not equivalent("1000000", "1000002")
+
+
+def test_two_different_numbers_the_question_gives_are_two_answers_however_close():
+    from fractions import Fraction
+
+    from ponder.tools.answers import given_numbers
+
+    given = given_numbers("Which is larger, 3/7 or 0.43?")
+    assert given == {Fraction(3, 7), Fraction(43, 100)}
+    assert equivalent("\\frac{3}{7}", "0.43")  # 3/7 rounds to 0.43, as a chain's rounding would
+    assert not equivalent("\\frac{3}{7}", "0.43", given=given) and equivalent("0.43", "0.430", given=given)
+    assert equivalent("0.43", "0.4285714", given=given)  # a value the question does not give rounds as before

@@ -168,3 +168,20 @@ def test_a_chain_and_a_program_that_write_one_answer_differently_agree_after_one
     run = think("cascade", {"reason": reason, "program": program + "\n```"}, question=question, samples=6)
     (tally,) = run.of(VoteTally)
     assert (run.answer, tally.stopped, tally.samples) == (answer, "agreed", 2)
+
+
+def test_two_numbers_the_question_offers_are_a_disagreement_however_close(think):
+    says = {"reason": "3/7 is about 0.4286, less than 0.43, so \\boxed{\\frac{3}{7}}", "program": "print(0.43)\n```"}
+    run = think("cascade", says, question="Which is larger, 3/7 or 0.43?", samples=2)
+    (tally,) = run.of(VoteTally)
+    assert tally.stopped == "samples" and [g["answer"] for g in tally.groups] == ["3/7", "0.43"]
+
+
+
+def test_every_vote_keeps_apart_the_numbers_a_question_offers():
+    from ponder.agent.strategies._tally import same_answers
+    from ponder.tools.answers import normalize_answer
+
+    offered, plain = same_answers("Which is larger, 3/7 or 0.43?"), same_answers("What is 3/7 to two places?")
+    three_sevenths, rounded = normalize_answer("\\frac{3}{7}"), normalize_answer("0.43")
+    assert not offered(three_sevenths, rounded) and plain(three_sevenths, rounded)

@@ -11,6 +11,8 @@ Rules that must hold:
   Digits past MAX_NUMBER_CHARS are no number: model text never makes reading an answer fail.
 - A number written with two or more decimals agrees with a value that rounds to it at that
   many places ("37.78" and 37.7777...; "0.33" and 1/3), never one with fewer ("5" is not 5.4).
+  Two different numbers the question gives are two answers however close they are ("3/7"
+  and "0.43" to "Which is larger, 3/7 or 0.43?"), when the caller passes them (`given`).
 - A percent sign is a unit, like "$" or "cm": "25%" and "25" agree (GSM8K asks "what
   percent..." and answers 25); it never means a division by 100.
 - A list of solutions ("x = 2 or x = 3", "3 and 2", "{2, 3}", "[3.0, 2.0]", a printed
@@ -393,18 +395,26 @@ def format_number(value: Fraction) -> str:
 Symbolic = Callable[[str, str], "bool | None"]
 
 
+def given_numbers(question: str) -> frozenset[Fraction]:
+    """The numbers a question gives ("Which is larger, 3/7 or 0.43?" -> 3/7 and 43/100)."""
+    found = (parse_number(m.group()) for m in _NUMBER_RE.finditer(_ESCAPE.sub("", question)))
+    return frozenset(value for value in found if value is not None)
+
+
 def equivalent(
-    a: str | ExtractedAnswer, b: str | ExtractedAnswer, rel_tol: float = 1e-6, symbolic: Symbolic | None = None
+    a: str | ExtractedAnswer, b: str | ExtractedAnswer, rel_tol: float = 1e-6, symbolic: Symbolic | None = None,
+    given: frozenset[Fraction] = frozenset(),
 ) -> bool:
     """Whether two answers agree: numerically with tolerance, by canonical text, or (given a
-    `symbolic` checker, e.g. `sympy_check.symbolic_equal` bound to a sandbox) symbolically."""
+    `symbolic` checker, e.g. `sympy_check.symbolic_equal` bound to a sandbox) symbolically.
+    Two different numbers of `given` (the question's, `given_numbers`) never agree."""
     x = a if isinstance(a, ExtractedAnswer) else normalize_answer(a)
     y = b if isinstance(b, ExtractedAnswer) else normalize_answer(b)
     if x.kind == "none" or y.kind == "none":
         return False
     if x.kind == "number" and y.kind == "number":
         p, q = parse_number(x.normalized), parse_number(y.normalized)
-        if p is None or q is None:
+        if p is None or q is None or (p != q and p in given and q in given):
             return False
         close = abs(p - q) <= Fraction(rel_tol) * max(abs(p), abs(q), 1)  # in fractions: 1e999 is no float
         return p == q or close or _rounds_to(x, q) or _rounds_to(y, p)

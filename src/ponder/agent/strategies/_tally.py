@@ -2,8 +2,9 @@
 by equivalent answers, and whether the leader is decided.
 
 Rules that must hold:
-- Answers are grouped only by `tools.answers.equivalent` (given a symbolic checker by the
-  strategies that have one); a sample without an answer casts no vote.
+- Answers are grouped only by `tools.answers.equivalent`, with the numbers the question gives
+  (`same_answers`: "3/7" and "0.43" to "Which is larger, 3/7 or 0.43?" are two answers) and a
+  symbolic checker for the strategies that have one; a sample without an answer casts no vote.
 - Groups are ordered heaviest first, then most members, then earliest sample.
 """
 
@@ -14,7 +15,7 @@ from functools import lru_cache, partial
 from typing import Callable
 
 from ponder.agent.engine.scaffold import Sample
-from ponder.tools.answers import ExtractedAnswer, equivalent
+from ponder.tools.answers import ExtractedAnswer, equivalent, given_numbers
 from ponder.tools.sandbox import Sandbox
 from ponder.tools.sympy_check import symbolic_equal
 
@@ -38,17 +39,21 @@ class Group:
         return max(self.members, key=lambda m: (m[1], -m[0].index))[0]
 
 
-def symbolic_same(sandbox: Sandbox) -> Same:
-    """`equivalent`, asking sympy in `sandbox` whether two different expressions are equal (each pair once)."""
+def same_answers(question: str, sandbox: Sandbox | None = None) -> Same:
+    """`equivalent` for the answers to `question`: two different numbers it gives are different
+    answers; given a sandbox, sympy there decides whether two different expressions are equal (each pair once)."""
+    given = given_numbers(question)
+    if sandbox is None:
+        return partial(equivalent, given=given)
 
     @lru_cache(maxsize=None)
     def symbolic(a: str, b: str) -> bool | None:
         return symbolic_equal(a, b, sandbox)
 
-    return partial(equivalent, symbolic=symbolic)
+    return partial(equivalent, symbolic=symbolic, given=given)
 
 
-def tally(votes: list[tuple[Sample, float]], same: Same = equivalent) -> list[Group]:
+def tally(votes: list[tuple[Sample, float]], same: Same) -> list[Group]:
     """Group weighted samples by equivalent answers (`same`), heaviest group first (earliest on a tie)."""
     groups: list[Group] = []
     for sample, weight in votes:

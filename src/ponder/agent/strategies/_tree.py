@@ -28,7 +28,7 @@ from ponder.agent.engine.calls import Work
 from ponder.agent.engine.chain import ChainState, think_step
 from ponder.agent.engine.scaffold import RunScaffold, Sample
 from ponder.agent.settings import SEED_STRIDE
-from ponder.agent.strategies._tally import tally
+from ponder.agent.strategies._tally import same_answers, tally
 from ponder.thought_factors.catalogue import Factor
 from ponder.thought_factors.prompt import chain_prompt
 from ponder.trace.events import CandidateScored, Event, RoundFinished, RoundStarted, SearchNode, StepFinished, VoteTally
@@ -154,7 +154,7 @@ class SearchTree:
         for leaf in leaves:
             yield CandidateScored(run.run_id, span=run.ids.next(), parent=leaf.span,
                                   answer=leaf.state.result.answer.normalized, score=leaf.score, rule=run.config.rule)
-        groups = tally(votes)
+        groups = tally(votes, same_answers(run.question))
         yield VoteTally(run.run_id, span=run.ids.next(), parent=self.root.span, samples=len(votes), stopped=stopped,
                         groups=[{"answer": g.representative.result.answer.normalized, "votes": len(g.members),
                                  "weight": g.weight, "leaves": [s.span for s, _ in g.members]} for g in groups],

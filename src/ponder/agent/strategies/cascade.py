@@ -32,7 +32,7 @@ from ponder.agent.engine.routes import PROGRAM, REASON, RouteCall, in_words, run
 from ponder.agent.engine.scaffold import RunScaffold, Sample, StrategyBody
 from ponder.agent.settings import ChainConfig
 from ponder.agent.strategies._registry import register
-from ponder.agent.strategies._tally import Group, Same, symbolic_same, tally
+from ponder.agent.strategies._tally import Group, Same, same_answers, tally
 from ponder.tools.answers import exact_number
 from ponder.tools.sandbox import Sandbox
 from ponder.trace.events import CandidateScored, VoteTally
@@ -48,7 +48,7 @@ def cascade(run: RunScaffold) -> StrategyBody:
     """Answer from two independent routes, sampling more of both only while they disagree."""
     config = run.config
     total = max(FIRST_WAVE, config.samples)
-    same = symbolic_same(Sandbox(config.chain.sandbox, config.chain.code_limits))
+    same = same_answers(run.question, Sandbox(config.chain.sandbox, config.chain.code_limits))
     greedy = [_route_round(run, 0, config.chain, share=FIRST_WAVE), _route_round(run, 1, config.chain, share=FIRST_WAVE)]
     samples: list[Sample] = yield from run.together(greedy)
     yield from _score(run, samples)

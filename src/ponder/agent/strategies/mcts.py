@@ -30,7 +30,7 @@ from typing import Generator
 from ponder.agent.engine.scaffold import RunScaffold, StrategyBody
 from ponder.agent.settings import RunConfig
 from ponder.agent.strategies._registry import register
-from ponder.agent.strategies._tally import decided, tally
+from ponder.agent.strategies._tally import decided, same_answers, tally
 from ponder.agent.strategies._tree import SearchTree, TreeNode
 from ponder.thought_factors.catalogue import Factor
 from ponder.trace.events import Event, FactorChoice
@@ -44,6 +44,7 @@ FIRST_PLAY_PENALTY = 0.2
 def mcts(run: RunScaffold) -> StrategyBody:
     """Answer by MCTS over thought-factor steps."""
     tree = SearchTree(run)
+    same = same_answers(run.question)
     root = yield from tree.open()
     stopped = "samples"
     for iteration in range(max(1, run.config.samples)):
@@ -62,7 +63,7 @@ def mcts(run: RunScaffold) -> StrategyBody:
         path += [child] + rollout
         backpropagate(path, path[-1].score)
         left = run.config.samples - iteration - 1
-        if left > 0 and decided(tally(tree.leaf_votes()), left, 1.0):
+        if left > 0 and decided(tally(tree.leaf_votes(), same), left, 1.0):
             stopped = "decided"
             break
     return (yield from tree.conclude(stopped))

@@ -23,7 +23,7 @@ from ponder.agent.critics.scorers import confidence_score, verifier_score
 from ponder.agent.engine.scaffold import RunScaffold, Sample, StrategyBody
 from ponder.agent.settings import Weighting
 from ponder.agent.strategies._registry import register
-from ponder.agent.strategies._tally import Group, decided, tally
+from ponder.agent.strategies._tally import Group, decided, same_answers, tally
 from ponder.trace.events import CandidateScored, VoteTally
 
 Weigh = Callable[[Sample], float]
@@ -40,6 +40,7 @@ def vote(run: RunScaffold) -> StrategyBody:
     """Answer by a (weighted) majority vote over sampled chains."""
     config = run.config
     weigh, max_weight = WEIGHTINGS[config.weighting]
+    same = same_answers(run.question)
     votes: list[tuple[Sample, float]] = []
     stopped = "samples"
     while len(votes) < config.samples:
@@ -59,10 +60,10 @@ def vote(run: RunScaffold) -> StrategyBody:
                                           "confidence": round(confidence_score(sample), 4)},
                                   rule=config.weighting)
         left = config.samples - len(votes)
-        if left > 0 and decided(tally(votes), left, max_weight):
+        if left > 0 and decided(tally(votes, same), left, max_weight):
             stopped = "decided"
             break
-    groups = tally(votes)
+    groups = tally(votes, same)
     chosen = groups[0].representative if groups else (votes[0][0] if votes else None)
     yield VoteTally(run.run_id, span=run.ids.next(), parent="run", groups=[_group_record(g) for g in groups],
                     winner=groups[0].representative.result.answer.normalized if groups else "",
