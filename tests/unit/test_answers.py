@@ -223,7 +223,10 @@ def test_a_terminal_escape_sequence_in_model_text_is_no_number_of_the_answer(tex
      ("3.0\n3.0\n", "Solve x^2 - 6x + 9 = 0", "3"),  # a double root is one value
      ("12\n9\n", "Tom has 16 apples and gives away 7. How many are left?", "9"),  # working, then the answer
      ("12\n9\n", "Solve the puzzle: how many sheep are left?", "9"),  # no equation: the last line
-     ("", "Solve x^2 = 4", "")],
+     ("", "Solve x^2 = 4", ""),
+     ("Saturday\n", "What day of the week was 1 January 2000?", "saturday"),  # a few words are its answer
+     ("Computing...\nred, blue, yellow\n", "Name the three primary colours.", "red, blue, yellow"),
+     ("No valid solution with the given information.\n", "How old is Tom?", "")],  # a sentence is none
 )
 def test_a_program_answers_with_its_last_line_or_the_solutions_it_printed(stdout, question, expected):
     from ponder.tools.answers import printed_answer

@@ -158,6 +158,8 @@ SYMPY = "import sympy as sp\nx = sp.symbols('x')\n"
       "print(18, ':', 15)", "18:15"),  # a time of day on two clocks (`ask` shows it as written)
      ("A train leaves at 3:45 pm for 2 hours 30 minutes. When does it arrive?", "It arrives at \\boxed{6:15}",
       "print('18:15')", "6:15"),  # no am/pm: either half of the day
+     ("What day of the week was 1 January 2000?", "It was a \\boxed{\\text{Saturday}}.", "print('Saturday')",
+      "saturday"),  # a program's few printed words are its answer
      ("What is 2^64?", "It is about \\boxed{1.8446744073709551 \\times 10^{19}}", "print(2 ** 64)",
       "18446744073709551616"),  # the exact integer over a power of ten, though the chain's is the tie's
      ("What is the probability of rolling two sixes?", "1/6 * 1/6 = \\boxed{\\frac{1}{36}}", "print(1 / 36)",

@@ -21,7 +21,9 @@ Rules that must hold:
   point, never a set. A program's answer is its last printed line, except to a question that
   asks for the solutions of an equation (`questions.asks_for_solutions`: "solve",
   "roots"... and a formula in x, y or z; no GSM8K training question has one): there the
-  values its last lines print one per line are the set ("3.0", "2.0" -> "2, 3").
+  values its last lines print one per line are the set ("3.0", "2.0" -> "2, 3"). A printed
+  line of up to four words with no number ("Saturday") is that text; a longer sentence
+  ("No valid solution with the given information.") is no answer.
 - A text that is only a formula in one-letter variables ("3*x**2 + 2", a program's printed
   sympy result) is that expression; one with words in it ("Result - 5") is read as before.
   LaTeX is read as the formula it writes: \\frac, \\sqrt, \\left( \\right), \\sin x as
@@ -121,8 +123,9 @@ def extract_answer(text: str) -> ExtractedAnswer:
 
 
 def printed_answer(stdout: str, question: str = "") -> ExtractedAnswer:
-    """The answer a program printed: its last non-empty line, read as an answer; to a question
-    that asks for solutions, the values its last lines print one per line ("3.0", "2.0" -> 2, 3).
+    """The answer a program printed: its last non-empty line, read as an answer (a line of up to
+    four words, "Saturday", is that text); to a question that asks for solutions, the values its
+    last lines print one per line ("3.0", "2.0" -> 2, 3).
     A complex number is read as sympy writes it ("-1j" -> -I), never as the real number -1."""
     printed = [line.strip() for line in _ESCAPE.sub("", stdout).splitlines() if line.strip()]
     if not printed:
@@ -132,7 +135,14 @@ def printed_answer(stdout: str, question: str = "") -> ExtractedAnswer:
         values = list(itertools.takewhile(_is_value, (_VARIABLE.sub("", line) for line in reversed(lines))))
         if len(values) > 1:
             return _as_set(", ".join(reversed(values)), [_member(v) for v in values], fallback=printed[-1])
-    return _member(lines[-1]) if lines[-1] != printed[-1] else extract_answer(lines[-1])
+    if lines[-1] != printed[-1]:
+        return _member(lines[-1])
+    found = extract_answer(lines[-1])
+    return normalize_answer(printed[-1]) if found.kind == "none" and _PRINTED_WORDS.fullmatch(printed[-1]) else found
+
+
+# a program's answer in a few words ("Saturday", "Paris", "red, blue"); a sentence is no answer
+_PRINTED_WORDS = re.compile(r"[A-Za-z][A-Za-z'’-]*(?:[ ,]+[A-Za-z][A-Za-z'’-]*){0,3}")
 
 
 def _is_value(text: str) -> bool:
