@@ -117,14 +117,15 @@ def test_cascade_on_the_real_model(llama):
 
 
 def test_cascade_answers_words_with_the_chain_and_a_printed_false_agrees_with_no(llama):
-    """A question answered in words stops after the first wave; a program's True/False is a truth value."""
+    """A question answered in words stops after the first wave, here agreeing with the program's
+    printed Paris (a few printed words are a program's answer); a program's True/False is a truth value."""
     config = RunConfig(chain=ChainConfig(max_tokens=400, seed=1), samples=6, budget=Budget(tokens=1200))
     outcomes = {}
     for question in ("What is the capital of France?", "Is 91 a prime number?"):
         events = list(STRATEGIES["cascade"](llama, question, config, run_id="it", model="default"))
         (tally,) = [e for e in events if isinstance(e, VoteTally)]
         outcomes[question] = (events[-1].answer, tally.stopped, tally.samples)
-    assert outcomes == {"What is the capital of France?": ("paris", "words", 2),
+    assert outcomes == {"What is the capital of France?": ("paris", "agreed", 2),
                         "Is 91 a prime number?": ("no", "agreed", 2)}
 
 

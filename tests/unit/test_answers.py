@@ -162,7 +162,9 @@ def test_a_printed_formula_is_an_expression_and_words_around_a_number_are_not():
 @pytest.mark.parametrize(
     "a, b, same",
     [("37.78", "37.77777777777778", True), ("0.33", "1/3", True), ("-0.33", "-1/3", True),
-     ("5", "5.4", False), ("2.5", "2.53", False), ("12.75", "12.76", False), ("37.78", "37.7", False)],
+     ("5", "5.4", False), ("2.5", "2.53", False), ("12.75", "12.76", False), ("37.78", "37.7", False),
+     ("1157.63", "1157.625", True), ("1157.62", "1157.625", True), ("0.13", "0.125", True),  # half-way: either
+     ("1157.64", "1157.625", False)],
 )
 def test_a_number_rounded_to_two_or_more_places_agrees_with_the_value_it_rounds(a, b, same):
     assert equivalent(a, b) is same and equivalent(b, a) is same

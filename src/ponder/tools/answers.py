@@ -10,7 +10,8 @@ Rules that must hold:
   trailing zeros ("$1,200.50" -> "1200.5"); scientific notation is a number ("3.91e2" -> 391).
   Digits past MAX_NUMBER_CHARS are no number: model text never makes reading an answer fail.
 - A number written with two or more decimals agrees with a value that rounds to it at that
-  many places ("37.78" and 37.7777...; "0.33" and 1/3), never one with fewer ("5" is not 5.4).
+  many places ("37.78" and 37.7777...; "0.33" and 1/3), never one with fewer ("5" is not 5.4);
+  a value half-way between agrees with both ("1157.63" and "1157.62" with 1157.625).
   Two different numbers the question gives are two answers however close they are ("3/7"
   and "0.43" to "Which is larger, 3/7 or 0.43?"), when the caller passes them (`given`).
 - A percent sign is a unit, like "$" or "cm": "25%" and "25" agree (GSM8K asks "what
@@ -21,9 +22,10 @@ Rules that must hold:
   point, never a set. A program's answer is its last printed line, except to a question that
   asks for the solutions of an equation (`questions.asks_for_solutions`: "solve",
   "roots"... and a formula in x, y or z; no GSM8K training question has one): there the
-  values its last lines print one per line are the set ("3.0", "2.0" -> "2, 3"). A printed
-  line of up to four words with no number ("Saturday") is that text; a longer sentence
-  ("No valid solution with the given information.") is no answer.
+  values its last lines print one per line are the set ("3.0", "2.0" -> "2, 3"). To a
+  question that asks for no quantity, a printed line of up to four words with no number
+  ("Saturday") is that text; a longer sentence ("No valid solution with the given
+  information.") is no answer, and so is a word printed with no question to read it by.
 - A text that is only a formula in one-letter variables ("3*x**2 + 2", a program's printed
   sympy result) is that expression; one with words in it ("Result - 5") is read as before.
   LaTeX is read as the formula it writes: \\frac, \\sqrt, \\left( \\right), \\sin x as
@@ -123,9 +125,9 @@ def extract_answer(text: str) -> ExtractedAnswer:
 
 
 def printed_answer(stdout: str, question: str = "") -> ExtractedAnswer:
-    """The answer a program printed: its last non-empty line, read as an answer (a line of up to
-    four words, "Saturday", is that text); to a question that asks for solutions, the values its
-    last lines print one per line ("3.0", "2.0" -> 2, 3).
+    """The answer a program printed: its last non-empty line, read as an answer (to a question
+    that asks for no quantity, a line of up to four words, "Saturday", is that text); to a question
+    that asks for solutions, the values its last lines print one per line ("3.0", "2.0" -> 2, 3).
     A complex number is read as sympy writes it ("-1j" -> -I), never as the real number -1."""
     printed = [line.strip() for line in _ESCAPE.sub("", stdout).splitlines() if line.strip()]
     if not printed:
@@ -138,7 +140,8 @@ def printed_answer(stdout: str, question: str = "") -> ExtractedAnswer:
     if lines[-1] != printed[-1]:
         return _member(lines[-1])
     found = extract_answer(lines[-1])
-    return normalize_answer(printed[-1]) if found.kind == "none" and _PRINTED_WORDS.fullmatch(printed[-1]) else found
+    words = found.kind == "none" and question and not expects_number(question) and _PRINTED_WORDS.fullmatch(printed[-1])
+    return normalize_answer(printed[-1]) if words else found
 
 
 # a program's answer in a few words ("Saturday", "Paris", "red, blue"); a sentence is no answer
@@ -471,10 +474,11 @@ def _half_a_day_apart(x: ExtractedAnswer, y: ExtractedAnswer) -> bool:
 
 
 def _rounds_to(written: ExtractedAnswer, value: Fraction) -> bool:
-    """Whether `value` rounded to the two or more decimals `written` shows is `written` (37.78, 37.7777...)."""
+    """Whether `value` rounded to the two or more decimals `written` shows is `written` (37.78,
+    37.7777...); a value half-way rounds either way (1157.625 is 1157.63 as money rounds, and 1157.62)."""
     places = len(written.normalized.partition(".")[2]) if "/" not in written.normalized else 0
     shown = parse_number(written.normalized)
-    return places >= 2 and shown is not None and round(value, places) == shown
+    return places >= 2 and shown is not None and abs(value - shown) <= Fraction(1, 2 * 10**places)
 
 
 def _from_tag(text: str) -> str | None:
