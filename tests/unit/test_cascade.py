@@ -92,6 +92,15 @@ def test_a_chain_that_answers_in_words_ends_the_run_after_one_wave(think):
     assert {g["answer"] for g in tally.groups} == {"paris", "5"}
 
 
+def test_a_chain_that_answers_in_words_ends_the_run_though_the_program_names_something_else(think):
+    says = {"reason": "By Zeller's rule it was a \\boxed{\\text{Thursday}}.",
+            "program": "import datetime\nprint(datetime.date(2000, 1, 1).strftime('%A'))\n```"}
+    run = think("cascade", says, question="What day of the week was 1 January 2000?", samples=6)
+    (tally,) = run.of(VoteTally)  # sampling on was tried: on the real model it answered monday, 2.4x slower
+    assert run.answer == "thursday" and tally.stopped == "words" and tally.samples == 2
+    assert [g["answer"] for g in tally.groups] == ["thursday", "saturday"]
+
+
 def test_a_chain_that_writes_a_poem_is_the_answer_and_no_step_number_of_a_sample_is(think):
     says = {"reason": "Autumn leaves fall,\nSilent trees whisper,\nPeace in the air.", "program": "# Autumn leaves fall\n```"}
     run = think("cascade", says, question="Write a haiku about autumn.", samples=6)
