@@ -51,6 +51,11 @@ ratio to the plain chain; a plot of accuracy against tokens.
     grep -E '"n": [01],' benchmarks/results/quality/pool.jsonl > benchmarks/results/quality/pool_topp0.8.jsonl
     python benchmarks/quality.py collect --routes 2-3 --only-disagreeing --top-p 0.8 --top-k 20 --out benchmarks/results/quality/pool_topp0.8.jsonl
     python benchmarks/quality.py report --cascade-samples 2 3 4 --out benchmarks/results/quality/pool_topp0.8.jsonl   # report_topp0.8.md
+    # a declarative program (the question's facts as sympy equations, solved): route 3 greedy, the other routes the main pool's
+    grep -E '"n": [01],' benchmarks/results/quality/pool.jsonl > benchmarks/results/quality/pool_equations.jsonl
+    python benchmarks/quality.py collect --routes 3 --only-disagreeing --temperature 0 --program-prompt equations --out benchmarks/results/quality/pool_equations.jsonl
+    grep -E '"n": [24-7],' benchmarks/results/quality/pool.jsonl >> benchmarks/results/quality/pool_equations.jsonl
+    python benchmarks/quality.py report --cascade-samples 2 3 4 5 6 --out benchmarks/results/quality/pool_equations.jsonl   # report_equations.md
     # a hinted chain (Progressive-Hint Prompting): route 2 greedy, the question followed by the greedy routes' answers
     grep -E '"n": [013-7],' benchmarks/results/quality/pool.jsonl > benchmarks/results/quality/pool_hint.jsonl
     python benchmarks/quality.py collect --items 300 --routes 2 --hint --temperature 0 --out benchmarks/results/quality/pool_hint.jsonl
@@ -138,6 +143,13 @@ PROGRAM_PROMPTS = {
                "question, compute every step in the code, and print only the final answer as a number.\n\n"
                + "\n\n".join(f"Question: {q}\n```python\n{code}```" for q, code, _ in PROGRAM_EXAMPLES)
                + "\n\nQuestion: $question",
+    # Declarative (He-Yueya et al. 2023, "Solving Math Word Problems by Combining Language Models With
+    # Symbolic Solvers"): the program states the question's facts as equations and sympy solves them,
+    # so it reads the question another way than the short prompt's step-by-step program.
+    "equations": "Write a Python program that answers this question with sympy. Declare an unknown with "
+                 "sympy.symbols for each quantity the question does not give, write each fact the question states "
+                 "as an equation with sympy.Eq, solve the equations with sympy.solve, and print only the value the "
+                 "question asks for as a number.\n\nQuestion: $question",
 }
 
 
