@@ -155,3 +155,14 @@ def test_cascade_asks_a_question_with_a_formula_for_a_sympy_program_that_agrees_
     (tally,) = [e for e in events if isinstance(e, VoteTally)]
     printed = [(e.output, e.error[-200:]) for e in events if isinstance(e, ToolResult)]
     assert (events[-1].answer, tally.stopped, tally.samples) == ("x+1", "agreed", 2), printed
+
+
+def test_cascade_reads_a_systems_solution_as_one_pair_from_the_chain_and_the_program(llama):
+    """The chain's boxed (7, 3) and the sympy program's printed {x: 7, y: 3} are one tuple: one wave
+    (the program's dict was read as its last number, 3, and the run sampled on to six routes)."""
+    config = RunConfig(chain=ChainConfig(max_tokens=450, seed=1), samples=6, budget=Budget(tokens=1500))
+    events = list(STRATEGIES["cascade"](llama, "Solve the system x + y = 10 and x - y = 4.", config,
+                                        run_id="it", model="default"))
+    (tally,) = [e for e in events if isinstance(e, VoteTally)]
+    printed = [e.output for e in events if isinstance(e, ToolResult)]
+    assert (events[-1].answer, tally.stopped, tally.samples) == ("(7,3)", "agreed", 2), printed

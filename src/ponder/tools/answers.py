@@ -19,7 +19,9 @@ Rules that must hold:
 - A list of solutions ("x = 2 or x = 3", "3 and 2", "{2, 3}", "[3.0, 2.0]", a printed
   "3.0 2.0") is a set (kind "set"), written sorted ("2, 3"), so the order it was found in
   does not matter; one value with its variable ("x = 5") is that number. Parentheses are a
-  point, never a set. A program's answer is its last printed line, except to a question that
+  point, never a set, and a system's solution is one too: two or more different variables
+  ("x = 7, y = 3", a printed {x: 7, y: 3} or lines "x = 7", "y = 3") are the tuple "(7,3)",
+  ordered by name (`tuples`), so x = 3, y = 7 is another answer. A program's answer is its last printed line, except to a question that
   asks for the solutions of an equation (`questions.asks_for_solutions`: "solve",
   "roots"... and a formula in x, y or z; no GSM8K training question has one): there the
   values its last lines print one per line are the set ("3.0", "2.0" -> "2, 3"). To a
@@ -56,6 +58,7 @@ from fractions import Fraction
 from typing import Callable
 
 from ponder.tools.questions import asks_for_solutions, asks_yes_or_no, expects_number
+from ponder.tools.tuples import ordered_values
 
 _NUMBER = r"[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?|[-−]?\.\d+"
 _NUMBER_RE = re.compile(_NUMBER)
@@ -111,7 +114,8 @@ def extract_answer(text: str) -> ExtractedAnswer:
     whole = text.strip()  # a program's printed line: False, [3.0, 2.0], 3*x**2 + 2
     if _PRINTED_VALUES.fullmatch(whole):  # print(a, b): the values side by side
         whole = ", ".join(whole.split())
-    if _TRUTH_WORD.fullmatch(whole) or len(_values(_strip_latex(whole)) or ()) > 1 or _bare_expression(whole):
+    if (_TRUTH_WORD.fullmatch(whole) or len(_values(_strip_latex(whole)) or ()) > 1 or _bare_expression(whole)
+            or ordered_values(whole) is not None):
         return normalize_answer(whole)
     listed = _listed(whole)
     if listed and all(_bare_expression(m, operator=False) or parse_number(m) is not None for m in listed):
@@ -135,6 +139,9 @@ def printed_answer(stdout: str, question: str = "") -> ExtractedAnswer:
     lines = [_PYTHON_COMPLEX.sub(_as_sympy_complex, line) for line in printed]
     if asks_for_solutions(question):
         values = list(itertools.takewhile(_is_value, (_VARIABLE.sub("", line) for line in reversed(lines))))
+        named = ", ".join(lines[len(lines) - len(values):])  # "x = 7", "y = 3": one solution of a system
+        if len(values) > 1 and ordered_values(named) is not None:
+            return normalize_answer(named)
         if len(values) > 1:
             return _as_set(", ".join(reversed(values)), [_member(v) for v in values], fallback=printed[-1])
     if lines[-1] != printed[-1]:
@@ -253,6 +260,9 @@ def normalize_answer(text: str) -> ExtractedAnswer:
     truth = _TRUTH.match(cleaned)
     if truth:
         return ExtractedAnswer(raw, TRUTH_VALUES[truth.group(1).lower()], "text")
+    ordered = _as_tuple(raw, cleaned)
+    if ordered is not None:
+        return ordered
     if cleaned.count("±") == 1:
         return _both_branches(raw, _VARIABLE.sub("", cleaned))
     number = parse_number(cleaned)
@@ -277,6 +287,16 @@ def normalize_answer(text: str) -> ExtractedAnswer:
     if value is not None:
         return ExtractedAnswer(raw, format_number(value), "number")
     return ExtractedAnswer(raw, re.sub(r"\s+", "", cleaned), "expression")
+
+
+def _as_tuple(raw: str, cleaned: str) -> ExtractedAnswer | None:
+    """A system's solution or a point ('x = 7, y = 3', '{x: 7, y: 3}', '(7, 3)') as one ordered
+    tuple of numbers or formulas, written '(7,3)' (`tuples.ordered_values`), else None."""
+    values = ordered_values(cleaned)
+    members = [_member(v) for v in values or ()]
+    if not members or any(m.kind not in ("number", "expression") for m in members):
+        return None
+    return ExtractedAnswer(raw, "(" + ",".join(m.normalized for m in members) + ")", "expression")
 
 
 def _both_branches(raw: str, body: str) -> ExtractedAnswer:
