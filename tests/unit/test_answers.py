@@ -342,4 +342,19 @@ def test_two_different_numbers_the_question_gives_are_two_answers_however_close(
     assert given == {Fraction(3, 7), Fraction(43, 100)}
     assert equivalent("\\frac{3}{7}", "0.43")  # 3/7 rounds to 0.43, as a chain's rounding would
     assert not equivalent("\\frac{3}{7}", "0.43", given=given) and equivalent("0.43", "0.430", given=given)
-    assert equivalent("0.43", "0.4285714", given=given)  # a value the question does not give rounds as before
+    assert not equivalent("0.43", "0.4285714", given=given)  # a given decimal is exact: 3/7 computed is not it
+    assert not equivalent("0.4285714", "0.43", given=given)
+    assert equivalent("0.43", "0.4285714")  # with no question, a decimal rounds as before
+
+
+def test_a_decimal_the_question_gives_or_a_fraction_never_agrees_by_rounding():
+    """'Convert 0.375 to a fraction': the chain's 125/333 rounds to 0.375, and 0.375 and 3/8 are
+    equal, so the three were one group and the wrong 125/333 was its answer."""
+    from ponder.tools.answers import given_numbers
+
+    given = given_numbers("Convert 0.375 to a fraction in lowest terms.")
+    wrong, right, printed = extract_answer("\\boxed{\\frac{125}{333}}"), extract_answer("\\boxed{\\frac{3}{8}}"), "0.375"
+    assert right.normalized == "0.375" and not equivalent(right, wrong) and not equivalent(wrong, right)
+    assert not equivalent(printed, wrong, given=given) and equivalent(printed, right, given=given)
+    assert equivalent(printed, wrong)  # a decimal the question does not give still rounds
+    assert equivalent("0.38", "0.3754", given=given)

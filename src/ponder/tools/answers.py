@@ -12,8 +12,11 @@ Rules that must hold:
 - A number written with two or more decimals agrees with a value that rounds to it at that
   many places ("37.78" and 37.7777...; "0.33" and 1/3), never one with fewer ("5" is not 5.4);
   a value half-way between agrees with both ("1157.63" and "1157.62" with 1157.625).
-  Two different numbers the question gives are two answers however close they are ("3/7"
-  and "0.43" to "Which is larger, 3/7 or 0.43?"), when the caller passes them (`given`).
+  Only decimals written in the text round: a fraction is exact ("3/8" is 0.375, never
+  125/333). Two different numbers the question gives are two answers however close they are
+  ("3/7" and "0.43" to "Which is larger, 3/7 or 0.43?"), and a decimal the question gives
+  is exact ("0.375" to "Convert 0.375 to a fraction" is not 125/333), when the caller passes
+  them (`given`).
 - A percent sign is a unit, like "$" or "cm": "25%" and "25" agree (GSM8K asks "what
   percent..." and answers 25); it never means a division by 100.
 - A list of solutions ("x = 2 or x = 3", "3 and 2", "{2, 3}", "[3.0, 2.0]", a printed
@@ -450,7 +453,7 @@ def equivalent(
         if p is None or q is None or (p != q and p in given and q in given):
             return False
         close = abs(p - q) <= Fraction(rel_tol) * max(abs(p), abs(q), 1)  # in fractions: 1e999 is no float
-        return p == q or close or _rounds_to(x, q) or _rounds_to(y, p)
+        return p == q or close or (p not in given and _rounds_to(x, q)) or (q not in given and _rounds_to(y, p))
     if x.normalized == y.normalized:
         return True
     if x.kind == y.kind == "time":
@@ -494,8 +497,11 @@ def _half_a_day_apart(x: ExtractedAnswer, y: ExtractedAnswer) -> bool:
 
 
 def _rounds_to(written: ExtractedAnswer, value: Fraction) -> bool:
-    """Whether `value` rounded to the two or more decimals `written` shows is `written` (37.78,
-    37.7777...); a value half-way rounds either way (1157.625 is 1157.63 as money rounds, and 1157.62)."""
+    """Whether `value` rounded to the two or more decimals `written` shows in its text is `written`
+    (37.78, 37.7777...; never a fraction's 3/8, which is exact); a value half-way rounds either way
+    (1157.625 is 1157.63 as money rounds, and 1157.62)."""
+    if not re.search(r"\d\.\d", written.text):  # 3/8 is exact, though its canonical form is 0.375
+        return False
     places = len(written.normalized.partition(".")[2]) if "/" not in written.normalized else 0
     shown = parse_number(written.normalized)
     return places >= 2 and shown is not None and abs(value - shown) <= Fraction(1, 2 * 10**places)
