@@ -171,6 +171,12 @@ SYMPY = "import sympy as sp\nx = sp.symbols('x')\n"
       "saturday"),  # a program's few printed words are its answer
      ("What is 2^64?", "It is about \\boxed{1.8446744073709551 \\times 10^{19}}", "print(2 ** 64)",
       "18446744073709551616"),  # the exact integer over a power of ten, though the chain's is the tie's
+     ("What is 6.02 x 10^23 divided by 2?", "\\boxed{3.01 \\times 10^{23}}", "print(6.02 * 10**23 / 2)",
+      "3.01*10^(23)"),  # a float's 3.0099999999999996e+23 is no exact integer
+     ("How long is it from 9:45 am to 2:10 pm?", "That is \\boxed{4 \\text{ hours and } 25 \\text{ minutes}}.",
+      "print(4, 'hours', 25, 'minutes')", "4 hours 25 minutes"),  # a duration, not the last number 25
+     ("Solve the system x + y = 10 and x - y = 4.", "So \\boxed{(7, 3)}", "print({'x': 7, 'y': 3})",
+      "(7,3)"),  # one ordered pair
      ("What is the probability of rolling two sixes?", "1/6 * 1/6 = \\boxed{\\frac{1}{36}}", "print(1 / 36)",
       "1/36")],  # a fraction over a decimal that may be rounded
 )

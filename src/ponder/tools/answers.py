@@ -44,6 +44,10 @@ Rules that must hold:
   program's printed "18 : 15" are "18:15" and agree; "6:15" with no am/pm is 6:15, and
   agrees with 18:15 too (it may be either); minutes past 59 are no time. It is shown as it
   was written.
+- A duration of two or more units (kind "duration": "4 hours 25 minutes", "4 h and 25 min", a
+  program's printed "4 hours 25 minutes", `durations`) is written canonically and agrees with
+  its length in hours, minutes or seconds as a number ("265", "4.42"); a lone "25 minutes" is
+  the number 25, as before.
 - A truth value is "yes" or "no" (kind "text"): "Yes", "True", "No, 91 = 7 x 13" and a
   program's printed `False` read as one, so a chain's "no" and a program's `False` agree. A
   text that only starts with the word ("No one came", "Yes it is") stays text.
@@ -60,6 +64,7 @@ from decimal import Context, Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Callable
 
+from ponder.tools.durations import UNIT_SECONDS, duration_seconds, format_duration
 from ponder.tools.questions import asks_for_solutions, asks_yes_or_no, expects_number
 from ponder.tools.tuples import ordered_values
 
@@ -118,7 +123,7 @@ def extract_answer(text: str) -> ExtractedAnswer:
     if _PRINTED_VALUES.fullmatch(whole):  # print(a, b): the values side by side
         whole = ", ".join(whole.split())
     if (_TRUTH_WORD.fullmatch(whole) or len(_values(_strip_latex(whole)) or ()) > 1 or _bare_expression(whole)
-            or ordered_values(whole) is not None):
+            or ordered_values(whole) is not None or duration_seconds(whole) is not None):
         return normalize_answer(whole)
     listed = _listed(whole)
     if listed and all(_bare_expression(m, operator=False) or parse_number(m) is not None for m in listed):
@@ -231,8 +236,10 @@ def as_written(answer: ExtractedAnswer) -> str:
 
 def exact_number(answer: ExtractedAnswer) -> bool:
     """Whether an answer is an integer or a fraction p/q ("18446744073709551616", "1/36"): no
-    decimal that may be rounded ("0.027777777777777776"), no power of ten, no formula."""
-    return answer.kind == "number" and "." not in answer.normalized
+    decimal that may be rounded ("0.027777777777777776"), no power of ten, no formula; a float
+    printed in e-notation ("3.0099999999999996e+23") is no integer, though its value is one."""
+    shown = re.search(r"\d\.\d|\d[eE][-+]?\d", answer.text)
+    return answer.kind == "number" and "." not in answer.normalized and not shown
 
 
 def answer_from_step(text: str) -> ExtractedAnswer:
@@ -271,6 +278,9 @@ def normalize_answer(text: str) -> ExtractedAnswer:
     number = parse_number(cleaned)
     if number is not None:
         return ExtractedAnswer(raw, format_number(number), "number")
+    seconds = duration_seconds(re.sub(r"\s+", " ", cleaned))
+    if seconds is not None:
+        return ExtractedAnswer(raw, format_duration(seconds), "duration")
     clock = _clock_time(cleaned)
     if clock is not None:
         return ExtractedAnswer(raw, clock, "time")
@@ -449,11 +459,10 @@ def equivalent(
     if x.kind == "none" or y.kind == "none":
         return False
     if x.kind == "number" and y.kind == "number":
-        p, q = parse_number(x.normalized), parse_number(y.normalized)
-        if p is None or q is None or (p != q and p in given and q in given):
-            return False
-        close = abs(p - q) <= Fraction(rel_tol) * max(abs(p), abs(q), 1)  # in fractions: 1e999 is no float
-        return p == q or close or (p not in given and _rounds_to(x, q)) or (q not in given and _rounds_to(y, p))
+        return _numbers_agree(x, y, rel_tol, given)
+    if {x.kind, y.kind} == {"duration", "number"}:
+        length, number = (x, y) if x.kind == "duration" else (y, x)
+        return any(_numbers_agree(number, _length_in(length, unit), rel_tol, given) for unit in ("hour", "minute", "second"))
     if x.normalized == y.normalized:
         return True
     if x.kind == y.kind == "time":
@@ -464,6 +473,22 @@ def equivalent(
         a, b = _CONSTANT.sub("", x.normalized), _CONSTANT.sub("", y.normalized)
         return bool(symbolic(_unit_as_sympy(a, b), _unit_as_sympy(b, a)))
     return False
+
+
+def _numbers_agree(x: ExtractedAnswer, y: ExtractedAnswer, rel_tol: float, given: frozenset[Fraction]) -> bool:
+    """Two numbers agree: equal, within `rel_tol`, or one's written decimals a rounding of the other."""
+    p, q = parse_number(x.normalized), parse_number(y.normalized)
+    if p is None or q is None or (p != q and p in given and q in given):
+        return False
+    close = abs(p - q) <= Fraction(rel_tol) * max(abs(p), abs(q), 1)  # in fractions: 1e999 is no float
+    return p == q or close or (p not in given and _rounds_to(x, q)) or (q not in given and _rounds_to(y, p))
+
+
+def _length_in(duration: ExtractedAnswer, unit: str) -> ExtractedAnswer:
+    """A duration as the number of `unit`s it lasts ('4 hours 25 minutes' in minutes: 265)."""
+    seconds = duration_seconds(duration.normalized) or Fraction(0)
+    value = format_number(seconds / UNIT_SECONDS[unit])
+    return ExtractedAnswer(value, value, "number")
 
 
 _LOWER_UNIT, _SYMPY_UNIT = re.compile(r"(?<![A-Za-z_])i(?![A-Za-z_])"), re.compile(r"(?<![A-Za-z_])I(?![A-Za-z_])")

@@ -1,5 +1,5 @@
 """Ordered tuples in answer text: a system's solution written with its variables ("x = 7, y = 3",
-"(x, y) = (7, 3)"), as sympy prints it ("{x: 7, y: 3}", "[{x: 7, y: 3}]", "{(7, 3)}") or as a
+"(x, y) = (7, 3)"), as sympy prints it ("{x: 7, y: 3}", "[{x: 7, y: 3}]", "{(7, 3)}", a dict's "{'x': 7, 'y': 3}") or as a
 point ("(7, 3)") is one tuple, its values in the order of their variables' names, so a chain's
 boxed (7, 3) and a program's printed {x: 7, y: 3} are the same answer.
 
@@ -59,7 +59,12 @@ def _named(text: str) -> list[str] | None:
 def _pair(part: str, mark: str) -> tuple[str, str] | None:
     """'x = 7' -> ('x', '7'); None when the part is not one name and one value."""
     sides = _split_once(part, mark)
-    return (sides[0], sides[1]) if sides is not None else None
+    return (_unquoted(sides[0]), sides[1]) if sides is not None else None
+
+
+def _unquoted(name: str) -> str:
+    """A Python dict's quoted key as its name: "'x'" -> 'x'."""
+    return name[1:-1] if len(name) > 2 and name[0] == name[-1] and name[0] in "'\"" else name
 
 
 def _split_once(text: str, mark: str) -> tuple[str, str] | None:
