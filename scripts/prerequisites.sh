@@ -19,6 +19,13 @@
 # CMAKE_ARGS=-DGGML_CUDA=on and --no-cache-dir (pip's wheel cache may hold a CPU build of
 # the same version); the CPU build is left to the Makefile's pip install, from pip's cache.
 #
+# Without AMX: where the compiler's -march=native enables Intel AMX (Sapphire Rapids and later),
+# llama.cpp is built with -mno-amx-* in CFLAGS/CXXFLAGS, since its AMX kernels crash with a
+# segmentation fault on some such machines (ggml_backend_amx_mul_mat, llama.cpp issue 20824; a
+# 2-core VM here crashed on the first prompt). pip's cache cannot tell that build from a native
+# one, so the CPU wheel is built with --no-cache-dir once into ponder's own wheel directory
+# ($XDG_CACHE_HOME or ~/.cache, then ponder/wheels/llama-cpu-no-amx) and installed from there.
+#
 # Environment: PYTHON (python3), VENV (.venv): as in the Makefile; PONDER_CUDA, CUDA_HOME.
 # PONDER_PREREQ_DRY_RUN=1 prints what would be installed instead of installing it.
 set -euo pipefail
@@ -165,6 +172,8 @@ decide_build() {
       return 2
       ;;
   esac
+  amx=0
+  if native_amx; then amx=1; fi
   if [[ $build == cuda && -z $nvcc ]]; then
     say "PONDER_CUDA=1 needs a CUDA toolkit, but there is no nvcc on PATH or in $CUDA_HOME/bin:" \
         "install it (https://developer.nvidia.com/cuda-downloads) or set CUDA_HOME"
@@ -174,11 +183,15 @@ decide_build() {
 
 announce() {
   llama_built && return 0
-  local cores="?"
+  local cores="?" no_amx=""
   has nproc && cores=$(nproc)
+  [[ $amx == 1 ]] && no_amx=", without AMX (its AMX kernels crash on some machines: llama.cpp issue 20824)"
   if [[ $build == cuda ]]; then
-    say "building llama.cpp for llama-cpp-python with CUDA ($why): several times longer than the" \
+    say "building llama.cpp for llama-cpp-python with CUDA ($why)$no_amx: several times longer than the" \
         "5-minute CPU build (this machine has $cores cores), once, and not from pip's cache, which may hold a CPU build"
+  elif [[ $amx == 1 ]]; then
+    say "building llama.cpp for llama-cpp-python for the CPU ($why)$no_amx: about 5 minutes on 2 cores" \
+        "(this machine has $cores), once: the wheel is kept in $NO_AMX_WHEELS, so later installs take seconds"
   else
     say "building llama.cpp for llama-cpp-python for the CPU ($why): about 5 minutes on 2 cores" \
         "(this machine has $cores), once: pip caches the wheel, so later installs take seconds"
@@ -203,7 +216,36 @@ llama_cpu_only() {
   ! "$VENV/bin/python" -c 'import llama_cpp, sys; sys.exit(not llama_cpp.llama_supports_gpu_offload())' 2>/dev/null
 }
 
-# Announce the build; for CUDA, install llama-cpp-python built with it (pip then keeps it).
+# True when the C compiler's -march=native (what llama.cpp's GGML_NATIVE uses) turns on AMX.
+native_amx() {
+  local cc=${CC:-cc} defines
+  has "$cc" || return 1
+  defines=$("$cc" -march=native -dM -E - </dev/null 2>/dev/null) || return 1
+  [[ $defines == *__AMX_TILE__* ]]
+}
+
+NO_AMX_FLAGS="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+NO_AMX_WHEELS="${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/ponder/wheels/llama-cpu-no-amx"
+
+# The CPU build without AMX: built once into NO_AMX_WHEELS (a newer release there is built
+# anew), then installed from that directory only.
+build_without_amx() {
+  local requirement py="$VENV/bin/python"
+  requirement=$(llama_requirement)
+  local wheel=("$py" -m pip wheel --quiet --no-cache-dir --no-deps --find-links "$NO_AMX_WHEELS" -w "$NO_AMX_WHEELS" "$requirement")
+  local install=("$py" -m pip install --quiet --find-links "$NO_AMX_WHEELS" --only-binary llama-cpp-python "$requirement")
+  if [[ ${PONDER_PREREQ_DRY_RUN:-} == 1 ]]; then
+    say "would run: CFLAGS='$NO_AMX_FLAGS' CXXFLAGS='$NO_AMX_FLAGS' ${wheel[*]}"
+    say "would run: ${install[*]}"
+    return
+  fi
+  mkdir -p "$NO_AMX_WHEELS"
+  CFLAGS="${CFLAGS:+$CFLAGS }$NO_AMX_FLAGS" CXXFLAGS="${CXXFLAGS:+$CXXFLAGS }$NO_AMX_FLAGS" "${wheel[@]}"
+  "${install[@]}"
+}
+
+# Announce the build; for CUDA, install llama-cpp-python built with it (pip then keeps it);
+# on a CPU with AMX, build and install it without AMX.
 build_llama() {
   if llama_built; then
     if [[ $build == cuda ]] && llama_cpu_only; then
@@ -213,12 +255,19 @@ build_llama() {
     return 0
   fi
   announce
-  [[ $build == cuda ]] || return 0
-  local cmake_args="${CMAKE_ARGS:+$CMAKE_ARGS }-DGGML_CUDA=on" requirement
+  if [[ $build != cuda ]]; then
+    if [[ $amx == 1 ]]; then build_without_amx; fi
+    return 0
+  fi
+  local cmake_args="${CMAKE_ARGS:+$CMAKE_ARGS }-DGGML_CUDA=on" requirement flags=""
   requirement=$(llama_requirement)
+  [[ $amx == 1 ]] && flags="CFLAGS='$NO_AMX_FLAGS' CXXFLAGS='$NO_AMX_FLAGS' "
   if [[ ${PONDER_PREREQ_DRY_RUN:-} == 1 ]]; then
-    say "would run: CMAKE_ARGS='$cmake_args' CUDACXX='$nvcc' $VENV/bin/python -m pip install --no-cache-dir '$requirement'"
+    say "would run: ${flags}CMAKE_ARGS='$cmake_args' CUDACXX='$nvcc' $VENV/bin/python -m pip install --no-cache-dir '$requirement'"
     return
+  fi
+  if [[ $amx == 1 ]]; then
+    export CFLAGS="${CFLAGS:+$CFLAGS }$NO_AMX_FLAGS" CXXFLAGS="${CXXFLAGS:+$CXXFLAGS }$NO_AMX_FLAGS"
   fi
   CMAKE_ARGS=$cmake_args CUDACXX=$nvcc "$VENV/bin/python" -m pip install --quiet --no-cache-dir "$requirement"
 }

@@ -51,6 +51,14 @@ def test_a_cpu_build_offloads_nothing():
     assert doctor.gpu_layers_line(build).text.startswith("--gpu-layers auto offloads 0 layers")
 
 
+def test_a_build_with_amx_is_a_warning_naming_the_rebuild():
+    info = "CPU : SSE3 = 1 | AVX2 = 1 | AVX512 = 1 | AMX_INT8 = 1 | OPENMP = 1 | REPACK = 1 | "
+    assert doctor._amx(info) and doctor._backends(info) == ("CPU",)
+    assert not doctor._amx(info.replace("AMX_INT8 = 1 | ", "")) and not doctor._amx("")
+    line = doctor.llama_line(Build("0.3.36", offload=False, backends=("CPU",), amx=True))
+    assert line.level == WARN and "llama.cpp issue 20824" in line.text and "`make clean` then `make setup`" in line.text
+
+
 def test_llama_cpp_that_cannot_be_imported_makes_the_default_model_unusable(monkeypatch):
     monkeypatch.setitem(sys.modules, "llama_cpp", None)  # import llama_cpp raises ImportError
     build = doctor.llama_build()

@@ -193,6 +193,52 @@ def test_a_built_llama_cpp_is_kept_and_a_cpu_build_under_cuda_is_named(machine):
     assert "is a CPU build though CUDA is here" in noted.stderr and "`make clean` then `make ask`" in noted.stderr
 
 
+# -- without AMX: llama.cpp's AMX kernels crash on some machines (llama.cpp issue 20824) -------
+
+AMX_CC = 'echo "#define __AVX512F__ 1"; echo "#define __AMX_TILE__ 1"; echo "#define __AMX_INT8__ 1"'
+NO_AMX = "-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+
+
+def test_a_cpu_with_amx_builds_llama_cpp_without_it_into_ponders_own_wheels(machine, tmp_path):
+    done = machine("llama", scripts={"cc": AMX_CC}, env_extra={"XDG_CACHE_HOME": str(tmp_path / "cache")})
+    assert done.returncode == 0
+    wheels = tmp_path / "cache" / "ponder" / "wheels" / "llama-cpu-no-amx"
+    python = tmp_path / "venv" / "bin" / "python"
+    lines = done.stderr.splitlines()
+    assert "for the CPU (no CUDA toolkit and NVIDIA GPU; PONDER_CUDA=1 builds with CUDA), without AMX" in lines[0]
+    assert "llama.cpp issue 20824" in lines[0] and f"the wheel is kept in {wheels}" in lines[0]
+    assert lines[-2] == (f"ponder: would run: CFLAGS='{NO_AMX}' CXXFLAGS='{NO_AMX}' {python} -m pip wheel --quiet "
+                         f"--no-cache-dir --no-deps --find-links {wheels} -w {wheels} llama-cpp-python>=0.3.16")
+    assert lines[-1] == (f"ponder: would run: {python} -m pip install --quiet --find-links {wheels} "
+                         "--only-binary llama-cpp-python llama-cpp-python>=0.3.16")
+
+
+def test_a_cpu_without_amx_leaves_the_build_to_pips_cache(machine):
+    done = machine("llama", scripts={"cc": 'echo "#define __AVX512F__ 1"'})
+    assert done.returncode == 0 and "would run" not in done.stderr and "AMX" not in done.stderr
+    assert "pip caches the wheel" in done.stderr
+
+
+def test_a_cuda_build_on_a_cpu_with_amx_leaves_amx_out_of_its_cpu_code(machine, tmp_path):
+    done = machine("llama", scripts={"cc": AMX_CC, "nvcc": "exit 0", "nvidia-smi": H100})
+    assert done.returncode == 0 and ", without AMX (its AMX kernels crash" in first_line(done)
+    assert done.stderr.splitlines()[-1] == (
+        f"ponder: would run: CFLAGS='{NO_AMX}' CXXFLAGS='{NO_AMX}' CMAKE_ARGS='-DGGML_CUDA=on' "
+        f"CUDACXX='{tmp_path / 'bin' / 'nvcc'}' {tmp_path / 'venv'}/bin/python -m pip install --no-cache-dir "
+        "'llama-cpp-python>=0.3.16'")
+
+
+def test_the_real_compiler_drops_amx_even_before_march_native():
+    """llama.cpp appends -march=native after CFLAGS: the explicit -mno-amx-* must still win."""
+    import shutil
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler here")
+    args = [cc, *NO_AMX.split(), "-march=native", "-mavx2", "-dM", "-E", "-"]
+    defines = subprocess.run(args, input="", capture_output=True, text=True, timeout=30).stdout
+    assert "__AVX2__" in defines and "__AMX_TILE__" not in defines and "__AMX_INT8__" not in defines
+
+
 def test_the_makefile_builds_llama_cpp_through_the_script():
     makefile = (ROOT / "Makefile").read_text()
     assert "@$(PREREQ) llama\n\t$(BIN)/python -m pip install --quiet -e '.[model,test]'" in makefile

@@ -117,6 +117,7 @@ class Build:
     offload: bool = False
     backends: tuple[str, ...] = ()
     error: str | None = None
+    amx: bool = False
 
 
 def llama_build() -> Build:
@@ -126,24 +127,40 @@ def llama_build() -> Build:
     except Exception as exc:  # ImportError, or OSError from a library that does not load
         return Build(error=_one_line(exc))
     version = getattr(llama_cpp, "__version__", None) or _version("llama_cpp_python") or "unknown version"
-    return Build(version, bool(llama_cpp.llama_supports_gpu_offload()), _backends(llama_cpp))
+    info = _system_info(llama_cpp)
+    return Build(version, bool(llama_cpp.llama_supports_gpu_offload()), _backends(info), amx=_amx(info))
 
 
-def _backends(llama_cpp: Any) -> tuple[str, ...]:
+def _system_info(llama_cpp: Any) -> str:
+    """llama.cpp's system info line (its backends and CPU features), or "" when it cannot be read."""
+    try:
+        return llama_cpp.llama_print_system_info().decode("utf-8", errors="replace")
+    except Exception:
+        return ""
+
+
+def _backends(info: str) -> tuple[str, ...]:
     """The ggml backends the build names in its system info (CUDA, Metal, Vulkan, CPU…)."""
     import re
 
-    try:
-        info = llama_cpp.llama_print_system_info().decode("utf-8", errors="replace")
-    except Exception:
-        return ()
     return tuple(dict.fromkeys(re.findall(r"(\w+) : ", info)))
+
+
+def _amx(info: str) -> bool:
+    """Whether the CPU code was built with AMX (its kernels crash on some machines: llama.cpp issue 20824)."""
+    import re
+
+    return re.search(r"\bAMX_INT8 = 1\b", info) is not None
 
 
 def llama_line(build: Build) -> Line:
     """llama-cpp-python's version and whether its build can offload to a GPU (and with what)."""
     if build.error is not None:
         return Line("llama-cpp-python", FAIL, f"cannot be imported: {build.error}")
+    if build.amx:
+        return Line("llama-cpp-python", WARN, f"{build.version}, built with AMX, whose kernels crash on some "
+                                              "machines (llama.cpp issue 20824): `make clean` then `make setup` "
+                                              "rebuilds it without")
     if not build.offload:
         return Line("llama-cpp-python", OK, f"{build.version}, CPU build: no GPU offload")
     gpus = [name for name in build.backends if name not in ("CPU", "BLAS")]
