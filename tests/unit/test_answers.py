@@ -249,6 +249,17 @@ def test_a_number_is_no_answer_to_a_yes_or_no_question(answer, question, kept):
 
 
 @pytest.mark.parametrize(
+    "answer, question, kept",
+    [("False", "Which is larger, 3/7 or 5/11?", ""), ("no", "What is 17 * 23?", ""),
+     ("5/11", "Which is larger, 3/7 or 5/11?", "5/11"),
+     ("No", "Is 91 a prime number?", "no"), ("False", "Tell me whether 91 is prime.", "no"),
+     ("no", "What do you think: is 91 prime?", "no"), ("Paris", "What is the capital of France?", "paris")],
+)
+def test_yes_or_no_is_no_answer_to_a_question_asking_which_or_what(answer, question, kept):
+    assert as_asked(normalize_answer(answer), question).normalized == kept
+
+
+@pytest.mark.parametrize(
     "text, expected",
     [("3x^2\\sin(x)+x^3\\cos(x)", "3x^2*sin(x)+x^3*cos(x)"), ("\\cos x - x\\sin x", "cos(x)-x*sin(x)"),
      ("\\ln(x) + 1", "log(x)+1"), ("2\\left(x+1\\right)", "2(x+1)"), ("\\exp(2x)", "exp(2x)")],

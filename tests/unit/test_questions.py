@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from ponder.tools.questions import asks_for_solutions, asks_yes_or_no, expects_number, has_algebra
+from ponder.tools.questions import asks_for_solutions, asks_which_or_what, asks_yes_or_no, expects_number, has_algebra
 
 
 def test_a_question_for_a_quantity_expects_a_number():
@@ -41,3 +41,14 @@ def test_a_formula_in_x_y_or_z_is_algebra_and_a_unit_or_a_word_is_not(question, 
 )
 def test_a_question_asks_yes_or_no_only_in_one_sentence_that_opens_with_its_verb(question, asks):
     assert asks_yes_or_no(question) is asks
+
+
+@pytest.mark.parametrize(
+    "question, asks",
+    [("Which is larger, 3/7 or 5/11?", True), ("Which is bigger: 0.5 or 0.45?", True), ("What is 17 * 23?", True),
+     ("Tom has 3.5 apples. How many does he have?", True), ("Who is taller, Ann or Bob?", True),
+     ("Is 91 prime?", False), ("Tell me whether 91 is prime.", False), ("Determine if 91 is prime.", False),
+     ("What do you think: is 91 prime?", False), ("What is 2 + 2? Is it 4?", False)],
+)
+def test_a_question_asks_which_or_what_when_its_last_sentence_opens_with_a_question_word(question, asks):
+    assert asks_which_or_what(question) is asks

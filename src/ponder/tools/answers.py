@@ -50,7 +50,9 @@ Rules that must hold:
   the number 25, as before.
 - A truth value is "yes" or "no" (kind "text"): "Yes", "True", "No, 91 = 7 x 13" and a
   program's printed `False` read as one, so a chain's "no" and a program's `False` agree. A
-  text that only starts with the word ("No one came", "Yes it is") stays text.
+  text that only starts with the word ("No one came", "Yes it is") stays text. To a question
+  that asks which or what (`questions.asks_which_or_what`: "Which is larger, 3/7 or 5/11?") a
+  truth value is no answer (`as_asked`), so a program's printed `3/7 > 5/11` casts no vote.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ from fractions import Fraction
 from typing import Callable
 
 from ponder.tools.durations import UNIT_SECONDS, duration_seconds, format_duration
-from ponder.tools.questions import asks_for_solutions, asks_yes_or_no, expects_number
+from ponder.tools.questions import asks_for_solutions, asks_which_or_what, asks_yes_or_no, expects_number
 from ponder.tools.tuples import ordered_values
 
 _NUMBER = r"[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?|[-−]?\.\d+"
@@ -184,10 +186,13 @@ def _as_sympy_complex(match: re.Match[str]) -> str:
 def as_asked(answer: ExtractedAnswer, question: str) -> ExtractedAnswer:
     """An answer with no number at all, to a question that asks for a quantity, is no answer; nor
     is a number, to a question asking yes or no ("Is 97 prime?" -> "97"; "Is 0.1 + 0.2 equal to
-    0.3?" -> "0.30000000000000004")."""
+    0.3?" -> "0.30000000000000004"); nor yes or no, to a question asking which or what (a program's
+    printed False to "Which is larger, 3/7 or 5/11?")."""
     if answer.kind in ("text", "expression") and expects_number(question) and not re.search(r"\d", answer.normalized):
         return NO_ANSWER
     if answer.kind == "number" and asks_yes_or_no(question):
+        return NO_ANSWER
+    if answer.kind == "text" and answer.normalized in TRUTH_VALUES.values() and asks_which_or_what(question):
         return NO_ANSWER
     return answer
 

@@ -6,6 +6,8 @@ Rules that must hold:
 - Each rule that changes what is read or prompted beyond the GSM8K-measured default
   (`has_algebra`, `asks_for_solutions`, `asks_yes_or_no`) matches no GSM8K training question,
   so none of them moves a measured figure (a unit test asserts it where the data is at hand).
+  `asks_which_or_what` matches most GSM8K questions, but only takes a truth value ("yes",
+  "no", a printed False) away, and no stored GSM8K route answers with one.
 """
 
 from __future__ import annotations
@@ -54,3 +56,17 @@ _YES_NO_QUESTION = re.compile(
 def asks_yes_or_no(question: str) -> bool:
     """Whether the question asks yes or no ("Is 97 a prime number?"), not for a quantity."""
     return bool(_YES_NO_QUESTION.match(question)) and not expects_number(question)
+
+
+_VERBS = r"(?:is|are|does|do|did|can|could|will|would|was|were|has|have|should)"
+# the last question sentence opens with a question word: "Which is larger, 3/7 or 5/11?"; never
+# one that then asks yes or no after a colon ("What do you think: is 91 prime?")
+_WH_QUESTION = re.compile(
+    rf"(?:^|[.!?]\s+)(?:which|what|how|who|whom|whose|when|where)\b(?:(?![:;]\s*{_VERBS}\b)[^.?!\n]|\.\d)*\?\s*$",
+    re.I,
+)
+
+
+def asks_which_or_what(question: str) -> bool:
+    """Whether the question asks which, what, how, who, when or where (a truth value answers none of these)."""
+    return bool(_WH_QUESTION.search(question.strip())) and not asks_yes_or_no(question)
