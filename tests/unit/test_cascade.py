@@ -133,6 +133,11 @@ def test_the_program_is_asked_for_sympy_for_a_formula_true_or_false_for_yes_or_n
     truth = think("cascade", {"reason": REASON_9, "program": PROGRAM_9}, question="Is 221 a prime number?", samples=2)
     (asked_truth,) = truth.backend.asked("program")
     assert "print only True or False" in asked_truth.prompt and "Is 221 a prime number?" in asked_truth.prompt
+    choice = think("cascade", {"reason": "\\boxed{5/11}", "program": 'print("5/11")\n```'},
+                   question="Which is larger, 3/7 or 5/11?", samples=2)
+    (asked_choice,) = choice.backend.asked("program")
+    assert "print only the number it chooses" in asked_choice.prompt and "True or False" not in asked_choice.prompt
+    assert "Which is larger, 3/7 or 5/11?" in asked_choice.prompt and choice.answer == "5/11"
 
 
 def test_a_chain_that_answers_yes_or_no_with_the_questions_own_number_casts_no_vote(think):

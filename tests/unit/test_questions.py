@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from ponder.tools.questions import asks_for_solutions, asks_which_or_what, asks_yes_or_no, expects_number, has_algebra
+from ponder.tools.questions import (asks_for_solutions, asks_which_number, asks_which_or_what, asks_yes_or_no,
+                                    expects_number, has_algebra)
 
 
 def test_a_question_for_a_quantity_expects_a_number():
@@ -20,6 +21,7 @@ def test_no_gsm8k_training_question_triggers_a_rule_beyond_the_measured_default(
     assert asks_for_solutions("Solve x^2 - 5x + 6 = 0") and not any(map(asks_for_solutions, questions))
     assert has_algebra("What is the integral of 2x?") and not any(map(has_algebra, questions))
     assert asks_yes_or_no("Is 97 prime?") and not any(map(asks_yes_or_no, questions))
+    assert asks_which_number("Which is larger, 3/7 or 5/11?") and not any(map(asks_which_number, questions))
 
 
 @pytest.mark.parametrize(
@@ -52,3 +54,14 @@ def test_a_question_asks_yes_or_no_only_in_one_sentence_that_opens_with_its_verb
 )
 def test_a_question_asks_which_or_what_when_its_last_sentence_opens_with_a_question_word(question, asks):
     assert asks_which_or_what(question) is asks
+
+
+@pytest.mark.parametrize(
+    "question, asks",
+    [("Which is larger, 3/7 or 5/11?", True), ("Which is bigger: 0.5 or 0.45?", True),
+     ("Which is cheaper, $3.50 or $3.05?", True), ("Which is larger, 40% or 0.35?", True),
+     ("Which planet is larger, Mars or Venus?", False), ("What is 3 or 4?", False),
+     ("Which is larger, 3/7 or 5/11? Explain.", False)],
+)
+def test_a_question_asks_which_number_when_it_ends_choosing_between_two(question, asks):
+    assert asks_which_number(question) is asks

@@ -42,6 +42,7 @@ PROMPTS: Mapping[str, frozenset[str]] = {
     "program_user": frozenset({"question"}),
     "program_user_algebra": frozenset({"question"}),
     "program_user_truth": frozenset({"question"}),
+    "program_user_choice": frozenset({"question"}),
     "program_open": frozenset(),
     "chat_turn": frozenset({"question", "answer"}),
     "chat_question": frozenset({"history", "question"}),

@@ -4,7 +4,8 @@ Rules that must hold:
 - Pure functions of the question's text (regular expressions, no model, no I/O); the answer
   reader (`answers`) and the program prompts (`agent.engine.routes`) decide by them.
 - Each rule that changes what is read or prompted beyond the GSM8K-measured default
-  (`has_algebra`, `asks_for_solutions`, `asks_yes_or_no`) matches no GSM8K training question,
+  (`has_algebra`, `asks_for_solutions`, `asks_yes_or_no`, `asks_which_number`) matches no GSM8K
+  training question,
   so none of them moves a measured figure (a unit test asserts it where the data is at hand).
   `asks_which_or_what` matches most GSM8K questions, but only takes a truth value ("yes",
   "no", a printed False) away, and no stored GSM8K route answers with one.
@@ -70,3 +71,15 @@ _WH_QUESTION = re.compile(
 def asks_which_or_what(question: str) -> bool:
     """Whether the question asks which, what, how, who, when or where (a truth value answers none of these)."""
     return bool(_WH_QUESTION.search(question.strip())) and not asks_yes_or_no(question)
+
+
+_CHOICE_NUMBER = r"[-−]?\$?\d+(?:\.\d+)?(?:/\d+)?%?"
+# the last sentence opens with "Which" and ends choosing between two numbers: "Which is larger, 3/7 or 5/11?"
+_WHICH_NUMBER = re.compile(
+    rf"(?:^|[.!?]\s+)which\b[^.?!\n]*?[\s,:]{_CHOICE_NUMBER}\s+or\s+{_CHOICE_NUMBER}\s*\?\s*$", re.I
+)
+
+
+def asks_which_number(question: str) -> bool:
+    """Whether the question asks which of two numbers it names ("Which is larger, 3/7 or 5/11?")."""
+    return bool(_WHICH_NUMBER.search(question.strip()))

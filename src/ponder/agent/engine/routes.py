@@ -14,7 +14,8 @@ Rules that must hold:
   question has no number and asks for no quantity: then the text is its own answer, in
   words (a haiku), and the run stops there.
 - program: the prompt asks for a number; to a question asking yes or no
-  (`questions.asks_yes_or_no`), for True or False; to a question with a formula in x, y or z
+  (`questions.asks_yes_or_no`), for True or False; to a question asking which of two numbers
+  (`questions.asks_which_number`), for the number it chooses; to a question with a formula in x, y or z
   (`questions.has_algebra`), for a sympy program. The engine opens the code block; the model
   writes until the block closes; the code runs in the sandbox. The answer is the last line
   it printed, read as a chain's is (a number; a bare `True` or `False` is "yes" or "no";
@@ -37,7 +38,7 @@ from ponder.llm.backend import Backend, Sampling
 from ponder.thought_factors.catalogue import Catalogue, render
 from ponder.thought_factors.prompt import neutralize
 from ponder.tools.answers import TRUTH_VALUES, ExtractedAnswer, as_asked, chain_answer
-from ponder.tools.questions import asks_yes_or_no, has_algebra
+from ponder.tools.questions import asks_which_number, asks_yes_or_no, has_algebra
 from ponder.tools.sandbox import Sandbox
 from ponder.trace.events import StepStarted, TextDelta, ToolCall, ToolResult
 
@@ -64,9 +65,12 @@ def in_words(answer: ExtractedAnswer) -> bool:
 
 
 def program_prompt(question: str) -> str:
-    """The program's prompt for a question: True or False to yes or no, sympy to a formula, else a number."""
+    """The program's prompt for a question: True or False to yes or no, the chosen number to which
+    of two numbers, sympy to a formula, else a number."""
     if asks_yes_or_no(question):
         return "program_user_truth"
+    if asks_which_number(question):
+        return "program_user_choice"
     return "program_user_algebra" if has_algebra(question) else "program_user"
 
 
