@@ -369,3 +369,17 @@ def test_a_decimal_the_question_gives_or_a_fraction_never_agrees_by_rounding():
     assert not equivalent(printed, wrong, given=given) and equivalent(printed, right, given=given)
     assert equivalent(printed, wrong)  # a decimal the question does not give still rounds
     assert equivalent("0.38", "0.3754", given=given)
+
+
+@pytest.mark.parametrize(
+    "text, normalized",
+    [("\\boxed{6\\frac{1}{4}}", "6.25"), ("\\boxed{6 \\dfrac{1}{4}}", "6.25"), ("so \\boxed{-3\\frac{1}{2}}", "-3.5"),
+     ("\\boxed{\\frac{25}{4}}", "6.25"),  # no whole number before it
+     ("\\boxed{2\\frac{5}{3}}", "2(5)/(3)"),  # an improper fraction is no mixed number's part
+     ("\\boxed{x^2\\frac{1}{2}}", "x^2(1)/(2)")],  # an exponent's digit is no whole number
+)
+def test_a_latex_mixed_number_is_its_whole_plus_its_fraction(text, normalized):
+    found = extract_answer(text)
+    assert found.normalized == normalized
+    if found.kind == "number":
+        assert equivalent(found, normalize_answer(normalized))

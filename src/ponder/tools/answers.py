@@ -33,7 +33,8 @@ Rules that must hold:
   information.") is no answer, and so is a word printed with no question to read it by.
 - A text that is only a formula in one-letter variables ("3*x**2 + 2", a program's printed
   sympy result) is that expression; one with words in it ("Result - 5") is read as before.
-  LaTeX is read as the formula it writes: \\frac, \\sqrt, \\left( \\right), \\sin x as
+  LaTeX is read as the formula it writes: \\frac (after a whole number, a proper fraction is a
+  mixed number: 6\\frac{1}{4} is 6.25), \\sqrt, \\left( \\right), \\sin x as
   sin(x), x\\cos(x) as x*cos(x), \\ln as log, \\infty as sympy's oo (shown as ∞); a LaTeX
   command is never words. An antiderivative's "+ C" is no part of the comparison
   (sympy prints x**2 for the integral of 2x). "a ± b" is the set of both branches; a printed
@@ -575,8 +576,21 @@ def _plain_function(match: re.Match[str]) -> str:
     return f"{match.group(1).rstrip()}*{call}" if match.group(1) else call
 
 
+# a mixed number: 6\frac{1}{4} is 6 + 1/4 (a whole number, never an exponent's or a variable's digit)
+_MIXED = re.compile(r"(?<![\w^.{}\\])(\d+)\s*\\[dt]?frac\{(\d+)\}\{(\d+)\}")
+
+
+def _mixed_number(match: re.Match[str]) -> str:
+    """6\\frac{1}{4} as (6+1/4); an improper fraction after a number (2\\frac{5}{3}) stays a product."""
+    whole, numerator, denominator = match.groups()
+    if int(numerator) >= int(denominator):
+        return match.group()
+    return f"({whole}+{numerator}/{denominator})"
+
+
 def _strip_latex(text: str) -> str:
     text = _SQRT.sub(r"sqrt(\1)", text)
+    text = _MIXED.sub(_mixed_number, text)
     text = _FRAC.sub(r"(\1)/(\2)", text)
     text = re.sub(r"\\(?:text|mathrm|mbox)\{([^{}]*)\}", r"\1", text)
     text = re.sub(r"\^\{([^{}]*)\}", r"^(\1)", text).replace("\\times", "*").replace("\\cdot", "*")
