@@ -239,7 +239,10 @@ build_without_amx() {
     say "would run: ${install[*]}"
     return
   fi
-  mkdir -p "$NO_AMX_WHEELS"
+  if ! mkdir -p "$NO_AMX_WHEELS" 2>/dev/null || [[ ! -w $NO_AMX_WHEELS ]]; then
+    say "cannot write the wheel directory $NO_AMX_WHEELS: set XDG_CACHE_HOME to a writable directory"
+    return 1
+  fi
   CFLAGS="${CFLAGS:+$CFLAGS }$NO_AMX_FLAGS" CXXFLAGS="${CXXFLAGS:+$CXXFLAGS }$NO_AMX_FLAGS" "${wheel[@]}"
   "${install[@]}"
 }

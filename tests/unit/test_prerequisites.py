@@ -213,6 +213,15 @@ def test_a_cpu_with_amx_builds_llama_cpp_without_it_into_ponders_own_wheels(mach
                          "--only-binary llama-cpp-python llama-cpp-python>=0.3.16")
 
 
+def test_an_unwritable_wheel_directory_is_one_line_before_any_build(machine, tmp_path):
+    blocked = tmp_path / "file-not-dir"
+    blocked.write_text("")
+    done = machine("llama", scripts={"cc": AMX_CC}, dry_run=False, env_extra={"XDG_CACHE_HOME": str(blocked)})
+    assert done.returncode == 1 and not (tmp_path / "venv").exists()
+    assert done.stderr.splitlines()[-1] == (f"ponder: cannot write the wheel directory {blocked}/ponder/wheels/"
+                                            "llama-cpu-no-amx: set XDG_CACHE_HOME to a writable directory")
+
+
 def test_a_cpu_without_amx_leaves_the_build_to_pips_cache(machine):
     done = machine("llama", scripts={"cc": 'echo "#define __AVX512F__ 1"'})
     assert done.returncode == 0 and "would run" not in done.stderr and "AMX" not in done.stderr
