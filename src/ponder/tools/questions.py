@@ -5,8 +5,8 @@ Rules that must hold:
   reader (`answers`) and the program prompts (`agent.engine.routes`) decide by them.
 - Each rule that changes what is read or prompted beyond the GSM8K-measured default
   (`has_algebra`, `asks_for_solutions`, `asks_yes_or_no`, `asks_which_number`) matches no GSM8K
-  training question,
-  so none of them moves a measured figure (a unit test asserts it where the data is at hand).
+  training question, so none of them moves a measured figure (a unit test asserts it where the
+  data is at hand).
   `asks_which_or_what` matches most GSM8K questions, but only takes a truth value ("yes",
   "no", a printed False) away, and no stored GSM8K route answers with one.
 """
@@ -46,10 +46,11 @@ def asks_for_solutions(question: str) -> bool:
     return bool(_SOLVE_WORDS.search(question)) and has_algebra(question)
 
 
+_VERBS = r"(?:is|are|does|do|did|can|could|will|would|was|were|has|have|should)"
 # one sentence that opens with its verb: "Is 97 a prime number?" (never "Will catches 16 fish. ...?",
 # never a request: "Can you add 3 and 4?")
 _YES_NO_QUESTION = re.compile(
-    r"^\s*(?:is|are|does|do|did|can|could|will|would|was|were|has|have|should)\b(?!\s+you\b)"
+    rf"^\s*{_VERBS}\b(?!\s+you\b)"
     r"(?:[^.?!\n]|\.\d)*\?\s*$", re.I
 )
 
@@ -59,7 +60,6 @@ def asks_yes_or_no(question: str) -> bool:
     return bool(_YES_NO_QUESTION.match(question)) and not expects_number(question)
 
 
-_VERBS = r"(?:is|are|does|do|did|can|could|will|would|was|were|has|have|should)"
 # the last question sentence opens with a question word: "Which is larger, 3/7 or 5/11?"; never
 # one that then asks yes or no after a colon ("What do you think: is 91 prime?")
 _WH_QUESTION = re.compile(
