@@ -166,3 +166,14 @@ def test_cascade_reads_a_systems_solution_as_one_pair_from_the_chain_and_the_pro
     (tally,) = [e for e in events if isinstance(e, VoteTally)]
     printed = [e.output for e in events if isinstance(e, ToolResult)]
     assert (events[-1].answer, tally.stopped, tally.samples) == ("(7,3)", "agreed", 2), printed
+
+
+def test_cascade_asks_which_of_two_numbers_for_the_number_and_both_routes_agree(llama):
+    """Asked for "a number", the program printed 3/7 > 5/11 (False) and the run voted over six
+    routes; asked for the number it chooses, it prints 5/11 and agrees with the chain in one wave."""
+    config = RunConfig(chain=ChainConfig(max_tokens=450, seed=1), samples=6, budget=Budget(tokens=1500))
+    events = list(STRATEGIES["cascade"](llama, "Which is larger, 3/7 or 5/11?", config, run_id="it", model="default"))
+    (tally,) = [e for e in events if isinstance(e, VoteTally)]
+    printed = [e.output for e in events if isinstance(e, ToolResult)]
+    assert (events[-1].answer, tally.stopped, tally.samples) == ("5/11", "agreed", 2), printed
+    assert not any(out.strip() in ("True", "False") for out in printed)
