@@ -207,3 +207,21 @@ def test_every_vote_keeps_apart_the_numbers_a_question_offers():
     offered, plain = same_answers("Which is larger, 3/7 or 0.43?"), same_answers("What is 3/7 to two places?")
     three_sevenths, rounded = normalize_answer("\\frac{3}{7}"), normalize_answer("0.43")
     assert not offered(three_sevenths, rounded) and plain(three_sevenths, rounded)
+
+
+def test_a_program_that_forgot_an_import_runs_again_with_it_and_its_value_counts(think):
+    forgot = "print(gcd(12, 18) - 6 + 9)\n```"  # 9 once gcd is imported
+    run = think("cascade", {"reason": REASON_9, "program": forgot}, samples=6)
+    (tally,) = run.of(VoteTally)
+    assert run.answer == "9" and tally.stopped == "agreed" and tally.samples == 2
+    first, second = run.of(ToolResult)
+    assert first.status == "error" and "NameError" in first.error and second.output.strip() == "9"
+    calls = [e for e in run.events if type(e).__name__ == "ToolCall"]
+    assert calls[1].input == "from math import gcd\n" + calls[0].input  # what ran is what is shown
+
+
+def test_a_program_whose_own_name_is_undefined_is_not_repaired(think):
+    slip = "total = 9\nprint(Total)\n```"
+    run = think("cascade", {"reason": REASON_9, "program": slip}, samples=2)
+    (result,) = run.of(ToolResult)
+    assert result.status == "error" and run.steps("verify")[0].outcome == "fail"

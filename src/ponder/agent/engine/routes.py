@@ -21,8 +21,10 @@ Rules that must hold:
   it printed, read as a chain's is (a number; a bare `True` or `False` is "yes" or "no";
   source "program"), or, to a question asking for the solutions of an equation, the values
   it printed one per line; code that fails has no answer and a failed check, code that
-  prints nothing readable has no answer. A program that ran is no check of anything by
-  itself: what counts is whether another route agrees.
+  prints nothing readable has no answer. A program that fails only for an import it forgot
+  (`tools.imports`: `gcd` without `from math import gcd`) runs again with that line before
+  it, each run its own tool call, at most `imports.MAX_REPAIRS` times. A program that ran is
+  no check of anything by itself: what counts is whether another route agrees.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from ponder.llm.backend import Backend, Sampling
 from ponder.thought_factors.catalogue import Catalogue, render
 from ponder.thought_factors.prompt import neutralize
 from ponder.tools.answers import TRUTH_VALUES, ExtractedAnswer, as_asked, chain_answer
+from ponder.tools.imports import MAX_REPAIRS, missing_import, with_import
 from ponder.tools.questions import asks_which_number, asks_yes_or_no, has_algebra
 from ponder.tools.sandbox import Sandbox
 from ponder.trace.events import StepStarted, TextDelta, ToolCall, ToolResult
@@ -111,11 +114,17 @@ def run_route(at: RouteCall, route: str, config: ChainConfig) -> Work[ChainResul
 
 def _run_program(at: RouteCall, config: ChainConfig, span: str, code: str, result: ChainResult) -> Work[tuple[str, str]]:
     """Run the program in the sandbox; its printed value is the route's answer."""
-    tool_span = at.ids.next()
-    yield ToolCall(at.run_id, span=tool_span, parent=span, tool="python", input=code)
-    ran = Sandbox(config.sandbox, config.code_limits).run(code)
-    yield ToolResult(at.run_id, span=tool_span, status=ran.status, output=ran.stdout, error=ran.stderr,
-                     exit_code=ran.exit_code, seconds=ran.seconds, isolation=ran.isolation)
+    sandbox = Sandbox(config.sandbox, config.code_limits)
+    for _ in range(MAX_REPAIRS + 1):
+        tool_span = at.ids.next()
+        yield ToolCall(at.run_id, span=tool_span, parent=span, tool="python", input=code)
+        ran = sandbox.run(code)
+        yield ToolResult(at.run_id, span=tool_span, status=ran.status, output=ran.stdout, error=ran.stderr,
+                         exit_code=ran.exit_code, seconds=ran.seconds, isolation=ran.isolation)
+        repair = None if ran.ok else missing_import(ran.stderr)
+        if repair is None or repair in code.splitlines():
+            break
+        code = with_import(code, repair)
     if not ran.ok:
         result.verified = "fail" if ran.status != "refused" else "none"
         reason = ran.stderr.strip().splitlines()[-1:] or [ran.status]
