@@ -9,7 +9,7 @@ from ponder.agent.settings import Budget, ChainConfig, RunConfig
 from ponder.agent.strategies import STRATEGIES
 from ponder.trace.events import (
     Answer, CandidateScored, FactorChoice, ReviewVerdict, RoundFinished, RoundStarted, RunFinished, SearchNode,
-    StepFinished, StepStarted, ToolResult, VoteTally,
+    StepFinished, StepStarted, ToolCall, ToolResult, VoteTally,
 )
 
 QUESTION = "What is 9 + 10?"
@@ -177,3 +177,16 @@ def test_cascade_asks_which_of_two_numbers_for_the_number_and_both_routes_agree(
     printed = [e.output for e in events if isinstance(e, ToolResult)]
     assert (events[-1].answer, tally.stopped, tally.samples) == ("5/11", "agreed", 2), printed
     assert not any(out.strip() in ("True", "False") for out in printed)
+
+
+def test_cascade_repairs_a_program_that_forgot_its_import_and_both_routes_agree(llama):
+    """The greedy program calls gcd without importing it (it does on the default model); the
+    repair runs it again with `from math import gcd`, and it agrees with the chain in one wave."""
+    config = RunConfig(chain=ChainConfig(max_tokens=450, seed=1), samples=6, budget=Budget(tokens=1500))
+    question = "What is the least common multiple of 4, 6 and 10?"
+    events = list(STRATEGIES["cascade"](llama, question, config, run_id="it", model="default"))
+    (tally,) = [e for e in events if isinstance(e, VoteTally)]
+    calls = [e.input for e in events if isinstance(e, ToolCall)]
+    errors = [e.error for e in events if isinstance(e, ToolResult)]
+    assert (events[-1].answer, tally.stopped, tally.samples) == ("60", "agreed", 2), errors
+    assert any(code.startswith("from math import gcd\n") for code in calls), calls

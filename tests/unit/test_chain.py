@@ -97,6 +97,15 @@ def test_code_that_fails_is_a_failed_check(chain):
     assert run.factors[4] == "correct"
 
 
+def test_a_check_that_forgot_an_import_runs_again_with_it_and_passes(chain):
+    forgot = "print(gcd(12, 18) + 3)\n```\n"  # 9 once gcd is imported
+    run = chain(scripts.chain(hypothesize=scripts.RIGHT, verify=forgot, answer="9"))
+    (verify,) = run.steps("verify")
+    assert verify.outcome == "pass" and run.factors[-1] == "answer"
+    first, second = run.of(ToolCall)
+    assert second.input == "from math import gcd\n" + first.input
+
+
 def test_run_finished_carries_usage_totals(chain):
     run = chain(scripts.PASSING)
     finished = run.events[-1]

@@ -10,6 +10,8 @@ Rules that must hold:
 - A check that ran cleanly but still contradicts the model's answer when the chain must
   answer (corrections exhausted) wins: the answer is the computed value, marked
   source="check". A direct recomputation beats working it contradicts.
+- A step's code runs through `engine.programs.run_program`, as a route's program does: a
+  forgotten standard import is added and the code run again, each run its own tool call.
 - The engine yields events and renders nothing; failures the model causes are recorded as
   step outcomes, never raised.
 """
@@ -23,6 +25,7 @@ from typing import Generator
 from ponder.agent.engine.calls import complete, step_finished
 from ponder.agent.engine.checks import CheckReport, judge_check
 from ponder.agent.engine.ids import SpanIds
+from ponder.agent.engine.programs import run_program
 from ponder.agent.settings import MIN_STEP_TOKENS, ChainConfig
 from ponder.llm.backend import Backend, Completion, Sampling
 from ponder.thought_factors.catalogue import Catalogue, Factor, render
@@ -245,12 +248,7 @@ def _check(state: ChainState, text: str, run_id: str, span: str, ids: SpanIds): 
     """Run the step's code blocks and CHECK claims, yielding tool events; return the verdict."""
     runs: list[Result] = []
     for code in python_blocks(text):
-        tool_span = ids.next()
-        yield ToolCall(run_id, span=tool_span, parent=span, tool="python", input=code)
-        result = state.sandbox.run(code)
-        runs.append(result)
-        yield ToolResult(run_id, span=tool_span, status=result.status, output=result.stdout, error=result.stderr,
-                         exit_code=result.exit_code, seconds=result.seconds, isolation=result.isolation)
+        runs.append((yield from run_program(state.sandbox, code, run_id, span, ids)))
     claims = check_claims(text)
     spans = [ids.next() for _ in claims]
     for tool_span, claim in zip(spans, claims):

@@ -23,7 +23,7 @@ Rules that must hold:
   it printed one per line; code that fails has no answer and a failed check, code that
   prints nothing readable has no answer. A program that fails only for an import it forgot
   (`tools.imports`: `gcd` without `from math import gcd`) runs again with that line before
-  it, each run its own tool call, at most `imports.MAX_REPAIRS` times. A program that ran is
+  it (`engine.programs`). A program that ran is
   no check of anything by itself: what counts is whether another route agrees.
 """
 
@@ -35,15 +35,15 @@ from ponder.agent.engine.calls import Work, complete, fresh_prompt, step_finishe
 from ponder.agent.engine.chain import ChainResult
 from ponder.agent.engine.checks import printed_value
 from ponder.agent.engine.ids import SpanIds
+from ponder.agent.engine.programs import run_program
 from ponder.agent.settings import ChainConfig
 from ponder.llm.backend import Backend, Sampling
 from ponder.thought_factors.catalogue import Catalogue, render
 from ponder.thought_factors.prompt import neutralize
 from ponder.tools.answers import TRUTH_VALUES, ExtractedAnswer, as_asked, chain_answer
-from ponder.tools.imports import MAX_REPAIRS, missing_import, with_import
 from ponder.tools.questions import asks_which_number, asks_yes_or_no, has_algebra
 from ponder.tools.sandbox import Sandbox
-from ponder.trace.events import StepStarted, TextDelta, ToolCall, ToolResult
+from ponder.trace.events import StepStarted, TextDelta
 
 REASON, PROGRAM = "reason", "program"
 ROUTES = (REASON, PROGRAM)
@@ -114,17 +114,7 @@ def run_route(at: RouteCall, route: str, config: ChainConfig) -> Work[ChainResul
 
 def _run_program(at: RouteCall, config: ChainConfig, span: str, code: str, result: ChainResult) -> Work[tuple[str, str]]:
     """Run the program in the sandbox; its printed value is the route's answer."""
-    sandbox = Sandbox(config.sandbox, config.code_limits)
-    for _ in range(MAX_REPAIRS + 1):
-        tool_span = at.ids.next()
-        yield ToolCall(at.run_id, span=tool_span, parent=span, tool="python", input=code)
-        ran = sandbox.run(code)
-        yield ToolResult(at.run_id, span=tool_span, status=ran.status, output=ran.stdout, error=ran.stderr,
-                         exit_code=ran.exit_code, seconds=ran.seconds, isolation=ran.isolation)
-        repair = None if ran.ok else missing_import(ran.stderr)
-        if repair is None or repair in code.splitlines():
-            break
-        code = with_import(code, repair)
+    ran = yield from run_program(Sandbox(config.sandbox, config.code_limits), code, at.run_id, span, at.ids)
     if not ran.ok:
         result.verified = "fail" if ran.status != "refused" else "none"
         reason = ran.stderr.strip().splitlines()[-1:] or [ran.status]
