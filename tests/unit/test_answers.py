@@ -286,6 +286,36 @@ def test_what_is_no_time_of_day_reads_as_before(text, expected):
     assert extract_answer(text).normalized == expected
 
 
+JOURNEY = "A train leaves at 14:35 and arrives at 17:10. How long is the journey?"
+
+
+@pytest.mark.parametrize("text, normalized, kind", [
+    ("The journey takes \\boxed{2:35}.", "2 hours 35 minutes", "duration"),
+    ("\\boxed{0:45}", "45 minutes", "duration"),
+    ("\\boxed{2:35 pm}", "14:35", "time"),  # am or pm: a time of day, whatever is asked
+])
+def test_a_clock_to_a_question_asking_how_long_is_a_length_of_time(text, normalized, kind):
+    from ponder.tools.answers import as_written, chain_answer
+
+    found = chain_answer(text, JOURNEY)
+    assert (found.normalized, found.kind) == (normalized, kind)
+    if kind == "duration":
+        assert as_written(found) == normalized
+
+
+def test_a_clock_read_as_a_length_agrees_with_the_minutes_a_program_printed():
+    from ponder.tools.answers import chain_answer, printed_answer
+
+    chain, program = chain_answer("\\boxed{2:35}", JOURNEY), as_asked(printed_answer("155\n", JOURNEY), JOURNEY)
+    assert equivalent(chain, program) and equivalent(program, chain)
+    assert not equivalent(chain, as_asked(printed_answer("215\n", JOURNEY), JOURNEY))
+
+
+def test_a_clock_to_a_question_asking_when_stays_a_time_of_day():
+    found = as_asked(extract_answer("\\boxed{2:35}"), "It leaves at 12:00 and takes 155 minutes. When does it arrive?")
+    assert (found.normalized, found.kind) == ("2:35", "time")
+
+
 @pytest.mark.parametrize(
     "a, b, same",
     [("6:15 PM", "18 : 15", True), ("6:15 p.m.", "18:15", True), ("6:00 pm", "6", False),

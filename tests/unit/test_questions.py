@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from ponder.tools.questions import (asks_for_solutions, asks_which_number, asks_which_or_what, asks_yes_or_no,
-                                    expects_number, has_algebra)
+from ponder.tools.questions import (asks_for_solutions, asks_how_long, asks_which_number, asks_which_or_what,
+                                    asks_yes_or_no, expects_number, has_algebra)
 
 
 def test_a_question_for_a_quantity_expects_a_number():
@@ -65,3 +65,14 @@ def test_a_question_asks_which_or_what_when_its_last_sentence_opens_with_a_quest
 )
 def test_a_question_asks_which_number_when_it_ends_choosing_between_two(question, asks):
     assert asks_which_number(question) is asks
+
+
+@pytest.mark.parametrize("question, asks", [
+    ("A train leaves at 14:35 and arrives at 17:10. How long is the journey?", True),
+    ("How much time did she spend reading?", True),
+    ("It took 3 hours. how long did the second part take, in minutes?", True),
+    ("The train leaves at 9:45 and takes 2 hours. When does it arrive?", False),
+    ("How many minutes are there in a week?", False),
+])
+def test_a_question_asks_how_long_when_its_last_question_asks_for_a_length_of_time(question, asks):
+    assert asks_how_long(question) is asks

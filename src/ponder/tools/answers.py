@@ -48,7 +48,8 @@ Rules that must hold:
 - A duration of two or more units (kind "duration": "4 hours 25 minutes", "4 h and 25 min", a
   program's printed "4 hours 25 minutes", `durations`) is written canonically and agrees with
   its length in hours, minutes or seconds as a number ("265", "4.42"); a lone "25 minutes" is
-  the number 25, as before.
+  the number 25, as before. To a question asking how long (`questions.asks_how_long`), a
+  clock with no am or pm is a duration: "2:35" is 2 hours 35 minutes and agrees with 155.
 - A truth value is "yes" or "no" (kind "text"): "Yes", "True", "No, 91 = 7 x 13" and a
   program's printed `False` read as one, so a chain's "no" and a program's `False` agree. A
   text that only starts with the word ("No one came", "Yes it is") stays text. To a question
@@ -68,7 +69,9 @@ from fractions import Fraction
 from typing import Callable
 
 from ponder.tools.durations import UNIT_SECONDS, duration_seconds, format_duration
-from ponder.tools.questions import asks_for_solutions, asks_which_or_what, asks_yes_or_no, expects_number
+from ponder.tools.questions import (
+    asks_for_solutions, asks_how_long, asks_which_or_what, asks_yes_or_no, expects_number,
+)
 from ponder.tools.tuples import ordered_values
 
 _NUMBER = r"[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?|[-−]?\.\d+"
@@ -188,13 +191,17 @@ def as_asked(answer: ExtractedAnswer, question: str) -> ExtractedAnswer:
     """An answer with no number at all, to a question that asks for a quantity, is no answer; nor
     is a number, to a question asking yes or no ("Is 97 prime?" -> "97"; "Is 0.1 + 0.2 equal to
     0.3?" -> "0.30000000000000004"); nor yes or no, to a question asking which or what (a program's
-    printed False to "Which is larger, 3/7 or 5/11?")."""
+    printed False to "Which is larger, 3/7 or 5/11?"). A clock with no am or pm, to a question
+    asking how long, is a length of time ("2:35" -> 2 hours 35 minutes)."""
     if answer.kind in ("text", "expression") and expects_number(question) and not re.search(r"\d", answer.normalized):
         return NO_ANSWER
     if answer.kind == "number" and asks_yes_or_no(question):
         return NO_ANSWER
     if answer.kind == "text" and answer.normalized in TRUTH_VALUES.values() and asks_which_or_what(question):
         return NO_ANSWER
+    if answer.kind == "time" and not _HALF_OF_DAY.search(answer.text) and asks_how_long(question):
+        hours, minutes = map(int, answer.normalized.split(":"))
+        return ExtractedAnswer(answer.text, format_duration(Fraction(hours * 3600 + minutes * 60)), "duration")
     return answer
 
 

@@ -8,7 +8,9 @@ Rules that must hold:
   training question, so none of them moves a measured figure (a unit test asserts it where the
   data is at hand).
   `asks_which_or_what` matches most GSM8K questions, but only takes a truth value ("yes",
-  "no", a printed False) away, and no stored GSM8K route answers with one.
+  "no", a printed False) away, and no stored GSM8K route answers with one. `asks_how_long`
+  matches GSM8K questions too, but only turns a clock's "2:35" into a length of time, and no
+  stored GSM8K route answers one of them with a clock.
 """
 
 from __future__ import annotations
@@ -26,6 +28,16 @@ _NUMERIC_QUESTION = re.compile(
 def expects_number(question: str) -> bool:
     """Whether the question asks for a quantity ("How many ...", "What is the total ...")."""
     return bool(_NUMERIC_QUESTION.search(question))
+
+
+# the last question sentence asks for a length of time: "How long is the journey?", "How much
+# time did it take?" (a clock's "2:35" there is 2 hours 35 minutes, not a time of day)
+_HOW_LONG = re.compile(r"\bhow\s+(?:long|much\s+time)\b[^.?!\n]*\?\s*$", re.I)
+
+
+def asks_how_long(question: str) -> bool:
+    """Whether the question asks how long something lasts ("How long is the journey?")."""
+    return bool(_HOW_LONG.search(question))
 
 
 _SOLVE_WORDS = re.compile(r"\b(?:solve|roots?|zeros|solutions?)\b", re.I)
