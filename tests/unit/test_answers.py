@@ -286,6 +286,19 @@ def test_what_is_no_time_of_day_reads_as_before(text, expected):
     assert extract_answer(text).normalized == expected
 
 
+@pytest.mark.parametrize("question, printed, shown", [
+    ("Which is smaller, 0.125 or 1/9?", "0.1111111111111111", "1/9"),
+    ("Which is greater, 5/8 or 0.6?", "0.625", "5/8"),
+    ("Which is larger, 3/7 or 0.43?", "0.43", "0.43"),
+    ("Which is smaller, 0.125 or 1/9?", "0.111", "0.111"),  # a rounding is no offered number
+    ("What is 1/9 as a decimal?", "0.1111111111111111", "0.1111111111111111"),  # nothing offered
+])
+def test_a_number_a_which_question_offers_is_shown_as_the_question_writes_it(question, printed, shown):
+    from ponder.tools.answers import as_written, printed_answer
+
+    assert as_written(as_asked(printed_answer(printed + "\n", question), question)) == shown
+
+
 JOURNEY = "A train leaves at 14:35 and arrives at 17:10. How long is the journey?"
 
 

@@ -196,7 +196,8 @@ def test_two_numbers_the_question_offers_are_a_disagreement_however_close(think)
     says = {"reason": "3/7 is about 0.4286, less than 0.43, so \\boxed{\\frac{3}{7}}", "program": "print(0.43)\n```"}
     run = think("cascade", says, question="Which is larger, 3/7 or 0.43?", samples=2)
     (tally,) = run.of(VoteTally)
-    assert tally.stopped == "samples" and [g["answer"] for g in tally.groups] == ["3/7", "0.43"]
+    # one vote each: the tie to which of two numbers goes to the program
+    assert tally.stopped == "samples" and [g["answer"] for g in tally.groups] == ["0.43", "3/7"]
 
 
 
@@ -225,3 +226,23 @@ def test_a_program_whose_own_name_is_undefined_is_not_repaired(think):
     run = think("cascade", {"reason": REASON_9, "program": slip}, samples=2)
     (result,) = run.of(ToolResult)
     assert result.status == "error" and run.steps("verify")[0].outcome == "fail"
+
+
+SMALLER = "Which is smaller, 0.125 or 1/9?"
+CHAIN_EIGHTH = "0.125 is less than 0.111, so the smaller is \\boxed{0.125}."
+PROGRAM_NINTH = "print('1/9')\n```"
+
+
+def test_a_tie_between_chains_and_programs_to_which_of_two_numbers_goes_to_the_programs(think):
+    says = {"reason": CHAIN_EIGHTH, "program": PROGRAM_NINTH}
+    run = think("cascade", says, question=SMALLER, samples=6, parallel=2)
+    (tally,) = run.of(VoteTally)
+    assert [g["votes"] for g in tally.groups] == [3, 3] and tally.stopped == "samples"
+    assert run.answer == "1/9" and tally.winner == "1/9" and tally.groups[0]["routes"] == ["program"]
+
+
+def test_a_tie_to_any_other_question_still_goes_to_the_greedy_chain(think):
+    says = {"reason": REASON_11, "program": PROGRAM_9}
+    run = think("cascade", says, samples=6, parallel=2)
+    (tally,) = run.of(VoteTally)
+    assert [g["votes"] for g in tally.groups] == [3, 3] and run.answer == "11"

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from ponder.tools.questions import (asks_for_solutions, asks_how_long, asks_which_number, asks_which_or_what,
-                                    asks_yes_or_no, expects_number, has_algebra)
+                                    asks_yes_or_no, expects_number, has_algebra, offered_numbers)
 
 
 def test_a_question_for_a_quantity_expects_a_number():
@@ -76,3 +76,14 @@ def test_a_question_asks_which_number_when_it_ends_choosing_between_two(question
 ])
 def test_a_question_asks_how_long_when_its_last_question_asks_for_a_length_of_time(question, asks):
     assert asks_how_long(question) is asks
+
+
+@pytest.mark.parametrize("question, offered", [
+    ("Which is smaller, 0.125 or 1/9?", ("0.125", "1/9")),
+    ("Which is greater, -3 or -7?", ("-3", "-7")),
+    ("Which costs less, $3 or $5?", ("$3", "$5")),
+    ("What is larger, 3/7 or 5/11?", ()),  # asks what, not which
+    ("Tom has 3 apples and Ann 5. Which of them has more?", ()),
+])
+def test_the_offered_numbers_are_the_two_a_which_question_names_as_written(question, offered):
+    assert offered_numbers(question) == offered

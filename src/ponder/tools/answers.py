@@ -70,7 +70,7 @@ from typing import Callable
 
 from ponder.tools.durations import UNIT_SECONDS, duration_seconds, format_duration
 from ponder.tools.questions import (
-    asks_for_solutions, asks_how_long, asks_which_or_what, asks_yes_or_no, expects_number,
+    asks_for_solutions, asks_how_long, asks_which_or_what, asks_yes_or_no, expects_number, offered_numbers,
 )
 from ponder.tools.tuples import ordered_values
 
@@ -192,7 +192,9 @@ def as_asked(answer: ExtractedAnswer, question: str) -> ExtractedAnswer:
     is a number, to a question asking yes or no ("Is 97 prime?" -> "97"; "Is 0.1 + 0.2 equal to
     0.3?" -> "0.30000000000000004"); nor yes or no, to a question asking which or what (a program's
     printed False to "Which is larger, 3/7 or 5/11?"). A clock with no am or pm, to a question
-    asking how long, is a length of time ("2:35" -> 2 hours 35 minutes)."""
+    asking how long, is a length of time ("2:35" -> 2 hours 35 minutes). A number that is one of
+    the two a question asking which of them names is that number as the question writes it (a
+    printed 0.1111111111111111 to "Which is smaller, 0.125 or 1/9?" is 1/9)."""
     if answer.kind in ("text", "expression") and expects_number(question) and not re.search(r"\d", answer.normalized):
         return NO_ANSWER
     if answer.kind == "number" and asks_yes_or_no(question):
@@ -202,6 +204,18 @@ def as_asked(answer: ExtractedAnswer, question: str) -> ExtractedAnswer:
     if answer.kind == "time" and not _HALF_OF_DAY.search(answer.text) and asks_how_long(question):
         hours, minutes = map(int, answer.normalized.split(":"))
         return ExtractedAnswer(answer.text, format_duration(Fraction(hours * 3600 + minutes * 60)), "duration")
+    if answer.kind == "number":
+        return _as_offered(answer, offered_numbers(question))
+    return answer
+
+
+def _as_offered(answer: ExtractedAnswer, offered: tuple[str, ...]) -> ExtractedAnswer:
+    """The offered number (as written: '1/9') that a number is, to within a float's rounding; else the number."""
+    value = parse_number(answer.normalized)
+    for written in offered:
+        given = parse_number(written.replace("−", "-"))
+        if value is not None and given is not None and abs(value - given) <= Fraction(1, 10**9) * max(1, abs(given)):
+            return ExtractedAnswer(written, format_number(given), "number")
     return answer
 
 

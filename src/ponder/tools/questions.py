@@ -88,10 +88,16 @@ def asks_which_or_what(question: str) -> bool:
 _CHOICE_NUMBER = r"[-−]?\$?\d+(?:\.\d+)?(?:/\d+)?%?"
 # the last sentence opens with "Which" and ends choosing between two numbers: "Which is larger, 3/7 or 5/11?"
 _WHICH_NUMBER = re.compile(
-    rf"(?:^|[.!?]\s+)which\b[^.?!\n]*?[\s,:]{_CHOICE_NUMBER}\s+or\s+{_CHOICE_NUMBER}\s*\?\s*$", re.I
+    rf"(?:^|[.!?]\s+)which\b[^.?!\n]*?[\s,:]({_CHOICE_NUMBER})\s+or\s+({_CHOICE_NUMBER})\s*\?\s*$", re.I
 )
 
 
 def asks_which_number(question: str) -> bool:
     """Whether the question asks which of two numbers it names ("Which is larger, 3/7 or 5/11?")."""
     return bool(_WHICH_NUMBER.search(question.strip()))
+
+
+def offered_numbers(question: str) -> tuple[str, ...]:
+    """The two numbers, as written, that a question asking which of them names ("3/7", "5/11"), else ()."""
+    found = _WHICH_NUMBER.search(question.strip())
+    return found.groups() if found else ()

@@ -22,6 +22,10 @@ Rules that must hold:
   one VoteTally under the run closes the vote; the answer is the winning group's heaviest
   route; on a tie, one that answers with an integer or a fraction (`answers.exact_number`:
   never a rounded decimal or a power of ten), then a chain of thought.
+- Two groups that tie go to the earliest route (the greedy chain), as GSM8K measured; to a
+  question asking which of two numbers (`questions.asks_which_number`) a group a program
+  reached goes first: comparing two numbers is exact in code, and where chains and programs
+  tied there, the programs were right every time (README).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from ponder.agent.settings import ChainConfig
 from ponder.agent.strategies._registry import register
 from ponder.agent.strategies._tally import Group, Same, same_answers, tally
 from ponder.tools.answers import exact_number
+from ponder.tools.questions import asks_which_number
 from ponder.tools.sandbox import Sandbox
 from ponder.trace.events import CandidateScored, VoteTally
 
@@ -49,6 +54,7 @@ def cascade(run: RunScaffold) -> StrategyBody:
     config = run.config
     total = max(FIRST_WAVE, config.samples)
     same = same_answers(run.question, Sandbox(config.chain.sandbox, config.chain.code_limits))
+    first = PROGRAM if asks_which_number(run.question) else None
     greedy = [_route_round(run, 0, config.chain, share=FIRST_WAVE), _route_round(run, 1, config.chain, share=FIRST_WAVE)]
     samples: list[Sample] = yield from run.together(greedy)
     yield from _score(run, samples)
@@ -65,7 +71,7 @@ def cascade(run: RunScaffold) -> StrategyBody:
         fresh: list[Sample] = yield from run.together(wave)
         yield from _score(run, fresh)
         samples += fresh
-    groups = ranked(samples, same)
+    groups = ranked(samples, same, first)
     yield VoteTally(run.run_id, span=run.ids.next(), parent="run", groups=[_record(g, w) for g, w in groups],
                     winner=_representative(groups[0][0]).result.answer.normalized if groups else "",
                     samples=len(samples), stopped=stopped)
@@ -93,12 +99,17 @@ def weight(sample: Sample) -> float:
     return ROUTE_WEIGHTS[sample.route] if sample.result.answer.normalized else 0.0
 
 
-def ranked(samples: list[Sample], same: Same) -> list[tuple[Group, float]]:
+def ranked(samples: list[Sample], same: Same, first: str | None = None) -> list[tuple[Group, float]]:
     """Groups of answers the same by `same` with their total weight (the agreement bonus
-    included), heaviest first, then most votes, then earliest."""
+    included), heaviest first, then most votes, then one that route `first` reached (if
+    given), then earliest."""
     groups = tally([(s, weight(s)) for s in samples], same)
     scored = [(g, g.weight + (AGREEMENT_BONUS if _both_routes(g) else 0.0)) for g in groups]
-    return sorted(scored, key=lambda gw: (-gw[1], -len(gw[0].members), gw[0].members[0][0].index))
+
+    def lacks_first(group: Group) -> bool:
+        return first is not None and all(s.route != first for s, _ in group.members)
+
+    return sorted(scored, key=lambda gw: (-gw[1], -len(gw[0].members), lacks_first(gw[0]), gw[0].members[0][0].index))
 
 
 def decided(groups: list[tuple[Group, float]], left: int) -> bool:
