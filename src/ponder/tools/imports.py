@@ -4,7 +4,9 @@ importing it fails with a NameError, and the line that would have imported it is
 Rules that must hold:
 - Only the names in `IMPORTS` are repaired: modules of the standard library the sandbox
   has, sympy, and the functions of `math`, `fractions`, `itertools`, `statistics` and sympy
-  that programs call bare. Any other undefined name is the program's own error.
+  that programs call bare. Any other undefined name is the program's own error, and so is a
+  one-letter name (an undefined `e` may be a slip for the program's own variable, and
+  `math.e` would then be a wrong number, not a failure).
 - A repair prepends one import line and changes nothing else of the code; the code with its
   imports is what runs and what the trace shows, so nothing runs that is not shown.
 - The error is read from the traceback's last line only, as text; nothing is evaluated.
@@ -19,7 +21,7 @@ MAX_REPAIRS = 3  # imports added to one program at most; each repair is one more
 _MODULES = ("math", "cmath", "fractions", "decimal", "itertools", "functools", "statistics",
             "datetime", "calendar", "collections", "random", "re", "string", "sympy")
 _FROM = {
-    "math": ("gcd", "lcm", "sqrt", "isqrt", "factorial", "comb", "perm", "ceil", "floor", "pi", "e",
+    "math": ("gcd", "lcm", "sqrt", "isqrt", "factorial", "comb", "perm", "ceil", "floor", "pi",
              "log", "log2", "log10", "exp", "sin", "cos", "tan", "radians", "degrees", "prod", "hypot"),
     "fractions": ("Fraction",),
     "decimal": ("Decimal",),

@@ -23,8 +23,8 @@ Rules that must hold:
   it printed one per line; code that fails has no answer and a failed check, code that
   prints nothing readable has no answer. A program that fails only for an import it forgot
   (`tools.imports`: `gcd` without `from math import gcd`) runs again with that line before
-  it (`engine.programs`). A program that ran is
-  no check of anything by itself: what counts is whether another route agrees.
+  it (`engine.programs`). A program that ran is no check of anything by itself: what counts
+  is whether another route agrees.
 """
 
 from __future__ import annotations
