@@ -387,7 +387,7 @@ def replay_cascade(routes: dict[int, dict[str, Any]], samples: int, parallel: in
     from ponder.agent.engine.scaffold import Sample
     from ponder.agent.engine.routes import in_words
     from ponder.agent.strategies._tally import same_answers
-    from ponder.agent.strategies.cascade import FIRST_WAVE, _agree, _representative, decided, ranked, route_of
+    from ponder.agent.strategies.cascade import FIRST_WAVE, _agree, _representative, covered, decided, ranked, route_of
     from ponder.tools.answers import normalize_answer
     from ponder.tools.sandbox import Sandbox
 
@@ -400,7 +400,7 @@ def replay_cascade(routes: dict[int, dict[str, Any]], samples: int, parallel: in
     if any(n not in routes for n in range(FIRST_WAVE)):
         return None
     read, same = [sample(0), sample(1)], same_answers(question, Sandbox())
-    if not _agree(read, same) and not in_words(read[0].result.answer):
+    if not _agree(read, same) and not covered(read, question) and not in_words(read[0].result.answer):
         while len(read) < total and not decided(ranked(read, same), total - len(read)):
             size = min(parallel, total - len(read))
             wave = range(len(read), len(read) + size)

@@ -190,3 +190,13 @@ def test_cascade_repairs_a_program_that_forgot_its_import_and_both_routes_agree(
     errors = [e.error for e in events if isinstance(e, ToolResult)]
     assert (events[-1].answer, tally.stopped, tally.samples) == ("60", "agreed", 2), errors
     assert any(code.startswith("from math import gcd\n") for code in calls), calls
+
+
+def test_cascade_answers_an_amount_for_each_when_the_program_printed_one_of_them(llama):
+    """Asked how much each gets, the greedy chain boxes Tom's 40 and Ann's 60 on its last line
+    and the greedy program prints Ann's 60 alone (they do on the default model): one wave, both amounts."""
+    config = RunConfig(chain=ChainConfig(max_tokens=450, seed=1), samples=6, budget=Budget(tokens=1500))
+    question = "Tom and Ann share $100 in the ratio 2:3. How much does each get?"
+    events = list(STRATEGIES["cascade"](llama, question, config, run_id="it", model="default"))
+    (tally,) = [e for e in events if isinstance(e, VoteTally)]
+    assert (events[-1].answer, tally.stopped, tally.samples) == ("40, 60", "covered", 2), tally.groups

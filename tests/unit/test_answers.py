@@ -426,3 +426,27 @@ def test_a_latex_mixed_number_is_its_whole_plus_its_fraction(text, normalized):
     assert found.normalized == normalized
     if found.kind == "number":
         assert equivalent(found, normalize_answer(normalized))
+
+
+SHARE = "Tom and Ann share $100 in the ratio 2:3. How much does each get?"
+
+
+@pytest.mark.parametrize("question, text, normalized", [
+    (SHARE, "Therefore, Tom gets \\(\\boxed{40}\\) dollars and Ann gets \\(\\boxed{60}\\) dollars.", "40, 60"),
+    (SHARE, "Tom gets \\boxed{40}.\nAnn gets \\boxed{60}.", "60"),  # boxes on two lines: the last
+    (SHARE, "So each gets \\boxed{50} and \\boxed{50.0}.", "50"),  # one number twice is one amount
+    (SHARE, "Tom gets \\boxed{40} and Ann \\boxed{\\text{sixty}}.", ""),  # not all numbers: the last box, a word where a number is asked
+    ("How much does Ann get?", "Tom gets \\boxed{40} and Ann gets \\boxed{60}.", "60"),  # one asked
+])
+def test_a_chain_that_boxes_an_amount_for_each_answers_with_all_of_them(question, text, normalized):
+    from ponder.tools.answers import chain_answer
+
+    assert chain_answer(text, question).normalized == normalized
+
+
+def test_the_amounts_for_each_agree_with_a_program_that_prints_them_all_and_not_with_one():
+    from ponder.tools.answers import chain_answer, printed_answer
+
+    chain = chain_answer("Tom gets \\boxed{40} and Ann gets \\boxed{60}.", SHARE)
+    assert equivalent(chain, printed_answer("40.0 60.0\n", SHARE))
+    assert not equivalent(chain, printed_answer("60.0\n", SHARE))

@@ -246,3 +246,27 @@ def test_a_tie_to_any_other_question_still_goes_to_the_greedy_chain(think):
     run = think("cascade", says, samples=6, parallel=2)
     (tally,) = run.of(VoteTally)
     assert [g["votes"] for g in tally.groups] == [3, 3] and run.answer == "11"
+
+
+SHARE = "Tom and Ann share $100 in the ratio 2:3. How much does each get?"
+CHAIN_EACH = "Each part is 100 / 5 = 20.\nTom gets \\boxed{40} dollars and Ann gets \\boxed{60} dollars."
+
+
+def test_a_program_that_printed_one_of_the_amounts_the_chain_gives_for_each_ends_the_run(think):
+    run = think("cascade", {"reason": CHAIN_EACH, "program": "print(3 / 5 * 100)\n```"}, question=SHARE,
+                samples=6, parallel=2)
+    (tally,) = run.of(VoteTally)
+    assert tally.stopped == "covered" and tally.samples == 2 and run.answer == "40, 60"
+
+
+def test_a_program_covers_the_chain_only_with_one_of_its_amounts(think):
+    run = think("cascade", {"reason": CHAIN_EACH, "program": "print(50)\n```"}, question=SHARE, samples=6, parallel=2)
+    (tally,) = run.of(VoteTally)
+    assert tally.stopped != "covered" and tally.samples == 6
+
+
+def test_to_a_question_for_one_amount_the_chain_answers_its_last_box_and_agrees_with_the_program(think):
+    question = "Tom and Ann share $100 in the ratio 2:3. How much does Ann get?"
+    run = think("cascade", {"reason": CHAIN_EACH, "program": "print(60)\n```"}, question=question, samples=6)
+    (tally,) = run.of(VoteTally)
+    assert tally.stopped == "agreed" and run.answer == "60"

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from ponder.tools.questions import (asks_for_solutions, asks_how_long, asks_which_number, asks_which_or_what,
+from ponder.tools.questions import (asks_for_each, asks_for_solutions, asks_how_long, asks_which_number, asks_which_or_what,
                                     asks_yes_or_no, expects_number, has_algebra, offered_numbers)
 
 
@@ -87,3 +87,15 @@ def test_a_question_asks_how_long_when_its_last_question_asks_for_a_length_of_ti
 ])
 def test_the_offered_numbers_are_the_two_a_which_question_names_as_written(question, offered):
     assert offered_numbers(question) == offered
+
+
+@pytest.mark.parametrize("question, asks", [
+    ("Tom and Ann share $100 in the ratio 2:3. How much does each get?", True),
+    ("How old are they both?", True),
+    ("What are their ages, respectively?", True),
+    ("How many beetles are eaten each day?", False),  # a rate, not one amount per person
+    ("Each box holds 3 pens. How many boxes are needed for 12 pens?", False),  # "each" outside the ask
+    ("How much does each cost? Show your work.", False),  # the last sentence asks nothing
+])
+def test_a_question_asks_for_each_when_its_last_question_asks_for_an_amount_per_person(question, asks):
+    assert asks_for_each(question) is asks

@@ -55,6 +55,9 @@ Rules that must hold:
   text that only starts with the word ("No one came", "Yes it is") stays text. To a question
   that asks which or what (`questions.asks_which_or_what`: "Which is larger, 3/7 or 5/11?") a
   truth value is no answer (`as_asked`), so a program's printed `3/7 > 5/11` casts no vote.
+- A chain answers with its last box, except to a question asking for an amount for each
+  (`questions.asks_for_each`): there the different numbers boxed on the last box's line are
+  its answer, a set ("Tom gets \\boxed{40} and Ann gets \\boxed{60}" is "40, 60").
 """
 
 from __future__ import annotations
@@ -70,7 +73,7 @@ from typing import Callable
 
 from ponder.tools.durations import UNIT_SECONDS, duration_seconds, format_duration
 from ponder.tools.questions import (
-    asks_for_solutions, asks_how_long, asks_which_or_what, asks_yes_or_no, expects_number, offered_numbers,
+    asks_for_each, asks_for_solutions, asks_how_long, asks_which_or_what, asks_yes_or_no, expects_number, offered_numbers,
 )
 from ponder.tools.tuples import ordered_values
 
@@ -228,6 +231,9 @@ def chain_answer(text: str, question: str) -> ExtractedAnswer:
     if not text.strip():
         return NO_ANSWER
     found = as_asked(extract_answer(text), question)
+    several = _boxed_amounts(text) if asks_for_each(question) else []
+    if len(several) > 1:
+        found = normalize_answer(", ".join(several))
     words_asked = not expects_number(question) and not _NUMBER_RE.search(question)
     unstated = found.kind == "none" or (found.kind == "number" and not _stated(text))
     if unstated and words_asked and not _NUMBER_RE.search(_LIST_MARKER.sub("", text)):
@@ -566,14 +572,36 @@ def _from_tag(text: str) -> str | None:
 
 def _from_boxed(text: str) -> str | None:
     start = text.rfind("\\boxed{")
-    if start < 0:
-        return None
+    return _box_at(text, start) if start >= 0 else None
+
+
+def _box_at(text: str, start: int) -> str | None:
+    """What the \\boxed{ at `start` holds up to its closing brace (None when it never closes)."""
     depth, i = 1, start + len("\\boxed{")
     for j in range(i, len(text)):
         depth += {"{": 1, "}": -1}.get(text[j], 0)
         if depth == 0:
             return text[i:j]
     return None
+
+
+def _boxes(text: str) -> list[str]:
+    """What every closed \\boxed{} of a text holds, in order (nested braces kept)."""
+    starts = [m.start() for m in re.finditer(r"\\boxed\{", text)]
+    return [box for box in (_box_at(text, start) for start in starts) if box is not None]
+
+
+def _boxed_amounts(text: str) -> list[str]:
+    """The different numbers boxed on the line of the last box ("Tom gets \\boxed{40} and Ann
+    \\boxed{60}" -> ["40", "60"]); none when a box there holds anything but a number."""
+    start = text.rfind("\\boxed{")
+    if start < 0:
+        return []
+    line = text[text.rfind("\n", 0, start) + 1:]
+    amounts = [normalize_answer(box) for box in _boxes(line)]
+    if any(a.kind != "number" for a in amounts):
+        return []
+    return list(dict.fromkeys(a.normalized for a in amounts))
 
 
 def _from_line(text: str) -> str | None:

@@ -10,7 +10,9 @@ Rules that must hold:
   `asks_which_or_what` matches most GSM8K questions, but only takes a truth value ("yes",
   "no", a printed False) away, and no stored GSM8K route answers with one. `asks_how_long`
   matches GSM8K questions too, but only turns a clock's "2:35" into a length of time, and no
-  stored GSM8K route answers one of them with a clock.
+  stored GSM8K route answers one of them with a clock. `asks_for_each` matches GSM8K questions
+  too, but only lets a chain that boxes different numbers on its last line answer with all of
+  them, and no stored GSM8K chain does that.
 """
 
 from __future__ import annotations
@@ -38,6 +40,18 @@ _HOW_LONG = re.compile(r"\bhow\s+(?:long|much\s+time)\b[^.?!\n]*\?\s*$", re.I)
 def asks_how_long(question: str) -> bool:
     """Whether the question asks how long something lasts ("How long is the journey?")."""
     return bool(_HOW_LONG.search(question))
+
+
+# the last question sentence asks for an amount per person or thing: "How much does each get?",
+# "How old are they both?", "... respectively?"; never "each day" (a rate)
+_EACH = re.compile(r"\b(?:each(?!\s+(?:day|night|week|month|year|hour|minute|second|time)s?\b)|both|respectively|apiece)\b",
+                   re.I)
+
+
+def asks_for_each(question: str) -> bool:
+    """Whether the question asks for an amount for each of several ("How much does each get?")."""
+    ask = re.split(r"(?<=[.!?])\s+", question.strip())[-1]
+    return ask.endswith("?") and bool(_EACH.search(ask))
 
 
 _SOLVE_WORDS = re.compile(r"\b(?:solve|roots?|zeros|solutions?)\b", re.I)

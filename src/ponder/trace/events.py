@@ -166,7 +166,7 @@ class VoteTally(Event):
     groups: list[dict[str, Any]] = field(default_factory=list)
     winner: str = ""
     samples: int = 0
-    stopped: str = "samples"  # "samples", "decided" (early stop), "budget"; cascade: "agreed", "words"
+    stopped: str = "samples"  # "samples", "decided" (early stop), "budget"; cascade: "agreed", "covered", "words"
 
 
 @dataclass(frozen=True)

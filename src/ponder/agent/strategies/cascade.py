@@ -8,7 +8,9 @@ program can compute it, and samples would only vote over free text.
 Rules that must hold:
 - The first wave is the two greedy routes; their agreement ends the run at once, and so does
   a greedy chain that answers in words (`routes.in_words`; stopped "words"): the chain's
-  answer wins, as the earliest route of a tie.
+  answer wins, as the earliest route of a tie. To a question asking for an amount for each
+  (`questions.asks_for_each`), a greedy chain that answers several amounts and a greedy
+  program that printed one of them end it too (stopped "covered"): the chain's amounts win.
 - Later samples use the sample temperature and their own seeds; routes alternate (reason,
   program, reason, ...), so every wave of two or more holds both.
 - Answers are the same when `equivalent` says so, two different expressions when sympy
@@ -37,8 +39,8 @@ from ponder.agent.engine.scaffold import RunScaffold, Sample, StrategyBody
 from ponder.agent.settings import ChainConfig
 from ponder.agent.strategies._registry import register
 from ponder.agent.strategies._tally import Group, Same, same_answers, tally
-from ponder.tools.answers import exact_number
-from ponder.tools.questions import asks_which_number
+from ponder.tools.answers import equivalent, exact_number, normalize_answer
+from ponder.tools.questions import asks_for_each, asks_which_number
 from ponder.tools.sandbox import Sandbox
 from ponder.trace.events import CandidateScored, VoteTally
 
@@ -58,7 +60,8 @@ def cascade(run: RunScaffold) -> StrategyBody:
     greedy = [_route_round(run, 0, config.chain, share=FIRST_WAVE), _route_round(run, 1, config.chain, share=FIRST_WAVE)]
     samples: list[Sample] = yield from run.together(greedy)
     yield from _score(run, samples)
-    stopped = "agreed" if _agree(samples, same) else "words" if in_words(samples[0].result.answer) else "samples"
+    stopped = ("agreed" if _agree(samples, same) else "covered" if covered(samples, run.question)
+               else "words" if in_words(samples[0].result.answer) else "samples")
     while stopped == "samples" and len(samples) < total:
         if decided(ranked(samples, same), total - len(samples)):
             stopped = "decided"
@@ -126,6 +129,15 @@ def decided(groups: list[tuple[Group, float]], left: int) -> bool:
 def _agree(samples: list[Sample], same: Same) -> bool:
     groups = ranked(samples, same)
     return len(groups) == 1 and _both_routes(groups[0][0])
+
+
+def covered(samples: list[Sample], question: str) -> bool:
+    """Whether, to a question asking for an amount for each, the greedy chain answers several
+    amounts and the greedy program printed one of them (Tom's 40 and Ann's 60; Ann's 60)."""
+    chain, program = (sample.result.answer for sample in samples[:FIRST_WAVE])
+    if not asks_for_each(question) or chain.kind != "set" or program.kind != "number":
+        return False
+    return any(equivalent(normalize_answer(member), program) for member in chain.normalized.split(","))
 
 
 def _both_routes(group: Group) -> bool:
