@@ -385,10 +385,11 @@ def replay_cascade(routes: dict[int, dict[str, Any]], samples: int, parallel: in
     (None when the pool lacks a route it would need)."""
     from ponder.agent.engine.chain import ChainResult
     from ponder.agent.engine.scaffold import Sample
-    from ponder.agent.engine.routes import in_words
+    from ponder.agent.engine.routes import PROGRAM, in_words
     from ponder.agent.strategies._tally import same_answers
     from ponder.agent.strategies.cascade import FIRST_WAVE, _agree, _representative, covered, decided, ranked, route_of
     from ponder.tools.answers import normalize_answer
+    from ponder.tools.questions import asks_for_each, asks_which_number
     from ponder.tools.sandbox import Sandbox
 
     def sample(n: int) -> Sample:
@@ -400,14 +401,15 @@ def replay_cascade(routes: dict[int, dict[str, Any]], samples: int, parallel: in
     if any(n not in routes for n in range(FIRST_WAVE)):
         return None
     read, same = [sample(0), sample(1)], same_answers(question, Sandbox())
+    first, each = PROGRAM if asks_which_number(question) else None, asks_for_each(question)
     if not _agree(read, same) and not covered(read, question) and not in_words(read[0].result.answer):
-        while len(read) < total and not decided(ranked(read, same), total - len(read)):
+        while len(read) < total and not decided(ranked(read, same, each=each), total - len(read), each):
             size = min(parallel, total - len(read))
             wave = range(len(read), len(read) + size)
             if any(n not in routes for n in wave):
                 return None
             read += [sample(n) for n in wave]
-    groups = ranked(read, same)
+    groups = ranked(read, same, first, each)
     answer = _representative(groups[0][0]).result.answer.normalized if groups else ""
     return answer, [s.index - 1 for s in read]
 

@@ -270,3 +270,49 @@ def test_to_a_question_for_one_amount_the_chain_answers_its_last_box_and_agrees_
     run = think("cascade", {"reason": CHAIN_EACH, "program": "print(60)\n```"}, question=question, samples=6)
     (tally,) = run.of(VoteTally)
     assert tally.stopped == "agreed" and run.answer == "60"
+
+
+AGES = "A father is 30 years older than his son. Their ages add up to 50. How old are they both?"
+CHAIN_AGES = "The son is (50 - 30) / 2 = 10.\nThe son is \\boxed{10} and the father is \\boxed{40}."
+CHAIN_FATHER = "The son is 10, so the father is \\boxed{40}."
+
+
+def test_to_a_question_for_each_a_group_of_amounts_weighs_the_single_amounts_it_holds(think):
+    # chains: 10 and 40, 10 and 40, 40 alone; programs: their sum 50, 50, the father's 40
+    says = {"reason": [CHAIN_AGES, CHAIN_AGES, CHAIN_FATHER], "program": ["print(50)\n```", "print(50)\n```", "print(40)\n```"]}
+    run = think("cascade", says, question=AGES, samples=6, parallel=2)
+    (tally,) = run.of(VoteTally)
+    assert run.answer == "10, 40" and tally.samples == 6
+    amounts = next(g for g in tally.groups if g["answer"] == "10, 40")
+    # two votes, the father's 40 (a chain and a program: 2) and the bonus their routes earn together
+    assert amounts["votes"] == 2 and amounts["weight"] == pytest.approx(2 + 2 + AGREEMENT_BONUS)
+
+
+def test_a_set_weighs_the_single_amounts_it_holds_only_when_asked_for_each():
+    from ponder.agent.engine.chain import ChainResult
+    from ponder.agent.engine.scaffold import Sample
+    from ponder.agent.strategies._tally import same_answers
+    from ponder.agent.strategies.cascade import ranked
+    from ponder.tools.answers import normalize_answer
+
+    answers = [("reason", "10, 40"), ("program", "50"), ("reason", "40"), ("program", "40")]
+    samples = [Sample(n + 1, f"s{n}", ChainResult(answer=normalize_answer(a)), route=r) for n, (r, a) in enumerate(answers)]
+    same = same_answers(AGES)
+    plain = {g.members[0][0].result.answer.normalized: w for g, w in ranked(samples, same)}
+    each = {g.members[0][0].result.answer.normalized: w for g, w in ranked(samples, same, each=True)}
+    assert plain == {"40": 2 + AGREEMENT_BONUS, "10, 40": 1, "50": 1}
+    assert each == {"10, 40": 1 + 2 + AGREEMENT_BONUS, "40": 2 + AGREEMENT_BONUS, "50": 1}
+
+
+def test_asked_for_each_the_vote_is_not_decided_while_a_new_set_of_amounts_could_hold_the_leader():
+    from ponder.agent.engine.chain import ChainResult
+    from ponder.agent.engine.scaffold import Sample
+    from ponder.agent.strategies._tally import same_answers
+    from ponder.agent.strategies.cascade import decided, ranked
+    from ponder.tools.answers import normalize_answer
+
+    answers = [("reason", "40"), ("program", "40"), ("reason", "40"), ("program", "50")]
+    samples = [Sample(n + 1, f"s{n}", ChainResult(answer=normalize_answer(a)), route=r) for n, (r, a) in enumerate(answers)]
+    same = same_answers(AGES)
+    assert decided(ranked(samples, same), left=1)
+    assert not decided(ranked(samples, same, each=True), left=1, each=True)  # a chain's "10, 40" would weigh 1 + 3 + 1

@@ -16,7 +16,9 @@ Rules that must hold:
 - Answers are the same when `equivalent` says so, two different expressions when sympy
   says so in the sandbox (a chain's 3x^2 + 2 and a program's printed 3*x**2 + 2 agree).
 - A vote weighs ROUTE_WEIGHTS[route]; a group whose answer both routes reached gets
-  AGREEMENT_BONUS once. A route with no answer casts no vote.
+  AGREEMENT_BONUS once. A route with no answer casts no vote. To a question asking for an
+  amount for each, a group of several amounts also weighs the groups of one amount it holds
+  (they are part of its answer), with the bonus when together they hold both routes.
 - Sampling stops once the leader cannot be overtaken by the routes left (each at the
   largest weight, plus the bonus for a runner-up that lacks a route), after `samples` routes
   (at least the first two), or when the budget is spent. Nothing looks at a reference answer.
@@ -57,13 +59,14 @@ def cascade(run: RunScaffold) -> StrategyBody:
     total = max(FIRST_WAVE, config.samples)
     same = same_answers(run.question, Sandbox(config.chain.sandbox, config.chain.code_limits))
     first = PROGRAM if asks_which_number(run.question) else None
+    each = asks_for_each(run.question)
     greedy = [_route_round(run, 0, config.chain, share=FIRST_WAVE), _route_round(run, 1, config.chain, share=FIRST_WAVE)]
     samples: list[Sample] = yield from run.together(greedy)
     yield from _score(run, samples)
     stopped = ("agreed" if _agree(samples, same) else "covered" if covered(samples, run.question)
                else "words" if in_words(samples[0].result.answer) else "samples")
     while stopped == "samples" and len(samples) < total:
-        if decided(ranked(samples, same), total - len(samples)):
+        if decided(ranked(samples, same, each=each), total - len(samples), each):
             stopped = "decided"
             break
         size = run.wave_size(len(samples), total)
@@ -74,7 +77,7 @@ def cascade(run: RunScaffold) -> StrategyBody:
         fresh: list[Sample] = yield from run.together(wave)
         yield from _score(run, fresh)
         samples += fresh
-    groups = ranked(samples, same, first)
+    groups = ranked(samples, same, first, each)
     yield VoteTally(run.run_id, span=run.ids.next(), parent="run", groups=[_record(g, w) for g, w in groups],
                     winner=_representative(groups[0][0]).result.answer.normalized if groups else "",
                     samples=len(samples), stopped=stopped)
@@ -102,12 +105,15 @@ def weight(sample: Sample) -> float:
     return ROUTE_WEIGHTS[sample.route] if sample.result.answer.normalized else 0.0
 
 
-def ranked(samples: list[Sample], same: Same, first: str | None = None) -> list[tuple[Group, float]]:
+def ranked(samples: list[Sample], same: Same, first: str | None = None,
+           each: bool = False) -> list[tuple[Group, float]]:
     """Groups of answers the same by `same` with their total weight (the agreement bonus
-    included), heaviest first, then most votes, then one that route `first` reached (if
-    given), then earliest."""
+    included; to a question asking for an amount for each (`each`), a group of several amounts
+    also weighs the single amounts it holds), heaviest first, then most votes, then one that
+    route `first` reached (if given), then earliest."""
     groups = tally([(s, weight(s)) for s in samples], same)
-    scored = [(g, g.weight + (AGREEMENT_BONUS if _both_routes(g) else 0.0)) for g in groups]
+    scored = [(g, g.weight + (AGREEMENT_BONUS if _both_routes(g) else 0.0) + (_parts(g, groups) if each else 0.0))
+              for g in groups]
 
     def lacks_first(group: Group) -> bool:
         return first is not None and all(s.route != first for s, _ in group.members)
@@ -115,14 +121,18 @@ def ranked(samples: list[Sample], same: Same, first: str | None = None) -> list[
     return sorted(scored, key=lambda gw: (-gw[1], -len(gw[0].members), lacks_first(gw[0]), gw[0].members[0][0].index))
 
 
-def decided(groups: list[tuple[Group, float]], left: int) -> bool:
+def decided(groups: list[tuple[Group, float]], left: int, each: bool = False) -> bool:
     """Whether the leader wins whatever the `left` routes still to come say: no other group,
-    nor a new answer, could pass it even with every route left and the bonus it lacks."""
+    nor a new answer, could pass it even with every route left and the bonus it lacks (asked
+    for each, a new group of several amounts might hold every group of one amount so far)."""
     if not groups:
         return False
     best = max(ROUTE_WEIGHTS.values())
     reach = [total + (0.0 if _both_routes(group) else AGREEMENT_BONUS) for group, total in groups[1:]]
-    reach.append(AGREEMENT_BONUS if left >= 2 else 0.0)  # an answer nobody has given yet
+    if each:
+        reach.append(sum(group.weight for group, _ in groups) + AGREEMENT_BONUS)
+    else:
+        reach.append(AGREEMENT_BONUS if left >= 2 else 0.0)  # an answer nobody has given yet
     return groups[0][1] > max(reach) + left * best
 
 
@@ -138,6 +148,20 @@ def covered(samples: list[Sample], question: str) -> bool:
     if not asks_for_each(question) or chain.kind != "set" or program.kind != "number":
         return False
     return any(equivalent(normalize_answer(member), program) for member in chain.normalized.split(","))
+
+
+def _parts(group: Group, groups: list[Group]) -> float:
+    """What the groups of one amount that a group of several holds add to it (Ann's 60 to Tom's
+    40 and Ann's 60), with the agreement bonus when together they hold both routes."""
+    answer = group.members[0][0].result.answer
+    if answer.kind != "set":
+        return 0.0
+    amounts = [normalize_answer(member) for member in answer.normalized.split(",")]
+    parts = [g for g in groups if g is not group and g.members[0][0].result.answer.kind == "number"
+             and any(equivalent(amount, g.members[0][0].result.answer) for amount in amounts)]
+    routes = {s.route for g in (group, *parts) for s, _ in g.members}
+    bonus = AGREEMENT_BONUS if not _both_routes(group) and routes >= {REASON, PROGRAM} else 0.0
+    return sum(part.weight for part in parts) + bonus
 
 
 def _both_routes(group: Group) -> bool:
