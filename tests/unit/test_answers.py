@@ -450,3 +450,11 @@ def test_the_amounts_for_each_agree_with_a_program_that_prints_them_all_and_not_
     chain = chain_answer("Tom gets \\boxed{40} and Ann gets \\boxed{60}.", SHARE)
     assert equivalent(chain, printed_answer("40.0 60.0\n", SHARE))
     assert not equivalent(chain, printed_answer("60.0\n", SHARE))
+
+
+def test_a_line_of_more_boxes_than_amounts_is_read_as_its_last_box():
+    from ponder.tools.answers import MAX_AMOUNTS, chain_answer
+
+    line = " ".join(f"\\boxed{{{n}}}" for n in range(1, MAX_AMOUNTS + 2))
+    assert chain_answer(line, SHARE).normalized == str(MAX_AMOUNTS + 1)
+    assert chain_answer("\\boxed{" * 20000, SHARE).kind == "none"

@@ -79,6 +79,7 @@ from ponder.tools.tuples import ordered_values
 
 _NUMBER = r"[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?|[-−]?\.\d+"
 _NUMBER_RE = re.compile(_NUMBER)
+MAX_AMOUNTS = 8  # boxes on one line that can be amounts for each
 MAX_NUMBER_CHARS = 1000  # Python will not even write an int of over 4,300 digits
 # A terminal escape sequence (CSI, OSC, or ESC and one character), as model text may hold one.
 _ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|.)", re.S)
@@ -598,6 +599,8 @@ def _boxed_amounts(text: str) -> list[str]:
     if start < 0:
         return []
     line = text[text.rfind("\n", 0, start) + 1:]
+    if line.count("\\boxed{") > MAX_AMOUNTS:  # a line of boxes is no list of amounts (and never read twice over)
+        return []
     amounts = [normalize_answer(box) for box in _boxes(line)]
     if any(a.kind != "number" for a in amounts):
         return []
