@@ -41,7 +41,7 @@ from ponder.agent.engine.scaffold import RunScaffold, Sample, StrategyBody
 from ponder.agent.settings import ChainConfig
 from ponder.agent.strategies._registry import register
 from ponder.agent.strategies._tally import Group, Same, same_answers, tally
-from ponder.tools.answers import equivalent, exact_number, normalize_answer
+from ponder.tools.answers import ExtractedAnswer, equivalent, exact_number, normalize_answer
 from ponder.tools.questions import asks_for_each, asks_which_number
 from ponder.tools.sandbox import Sandbox
 from ponder.trace.events import CandidateScored, VoteTally
@@ -145,18 +145,22 @@ def covered(samples: list[Sample], question: str) -> bool:
     """Whether, to a question asking for an amount for each, the greedy chain answers several
     amounts and the greedy program printed one of them (Tom's 40 and Ann's 60; Ann's 60)."""
     chain, program = (sample.result.answer for sample in samples[:FIRST_WAVE])
-    if not asks_for_each(question) or chain.kind != "set" or program.kind != "number":
+    if not asks_for_each(question) or program.kind != "number":
         return False
-    return any(equivalent(normalize_answer(member), program) for member in chain.normalized.split(","))
+    return any(equivalent(amount, program) for amount in _amounts(chain))
+
+
+def _amounts(answer: ExtractedAnswer) -> list[ExtractedAnswer]:
+    """The members of an answer of several amounts ("40, 60"); none for any other answer."""
+    return [normalize_answer(member) for member in answer.normalized.split(",")] if answer.kind == "set" else []
 
 
 def _parts(group: Group, groups: list[Group]) -> float:
     """What the groups of one amount that a group of several holds add to it (Ann's 60 to Tom's
     40 and Ann's 60), with the agreement bonus when together they hold both routes."""
-    answer = group.members[0][0].result.answer
-    if answer.kind != "set":
+    amounts = _amounts(group.members[0][0].result.answer)
+    if not amounts:
         return 0.0
-    amounts = [normalize_answer(member) for member in answer.normalized.split(",")]
     parts = [g for g in groups if g is not group and g.members[0][0].result.answer.kind == "number"
              and any(equivalent(amount, g.members[0][0].result.answer) for amount in amounts)]
     routes = {s.route for g in (group, *parts) for s, _ in g.members}
