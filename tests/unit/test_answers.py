@@ -452,6 +452,24 @@ def test_the_amounts_for_each_agree_with_a_program_that_prints_them_all_and_not_
     assert not equivalent(chain, printed_answer("60.0\n", SHARE))
 
 
+@pytest.mark.parametrize("text, shown", [
+    ("Tom gets \\boxed{60} and Ann gets \\boxed{40}.", "60, 40"),  # the order the question's people were named in
+    ("Tom gets \\(\\boxed{\\$1,200}\\), Ann \\(\\boxed{800}\\).", "1200, 800"),
+])
+def test_amounts_for_each_are_shown_in_the_order_they_were_written(text, shown):
+    from ponder.tools.answers import as_written, chain_answer
+
+    found = chain_answer(text, SHARE)
+    assert (found.normalized, as_written(found)) == (", ".join(sorted(shown.split(", "), key=float)), shown)
+
+
+@pytest.mark.parametrize("text", ["x = 3 or x = 2", "{3, 2}", "3 and 2"])
+def test_a_set_written_otherwise_is_shown_sorted(text):
+    from ponder.tools.answers import as_written
+
+    assert as_written(normalize_answer(text)) == "2, 3"
+
+
 def test_a_line_of_more_boxes_than_amounts_is_read_as_its_last_box():
     from ponder.tools.answers import MAX_AMOUNTS, chain_answer
 

@@ -58,6 +58,8 @@ Rules that must hold:
 - A chain answers with its last box, except to a question asking for an amount for each
   (`questions.asks_for_each`): there the different numbers boxed on the last box's line are
   its answer, a set ("Tom gets \\boxed{40} and Ann gets \\boxed{60}" is "40, 60").
+  A set of numbers written as a plain list is shown (`as_written`) in the order written ("60, 40"
+  for Tom's, then Ann's), though it compares as the sorted set.
 """
 
 from __future__ import annotations
@@ -260,11 +262,23 @@ def as_written(answer: ExtractedAnswer) -> str:
         return re.sub(r"(?<![A-Za-z])oo(?![A-Za-z])", "∞", answer.normalized)
     if answer.kind == "number" and re.fullmatch(r"-?\d+\s*/\s*\d+", _strip_latex(_strip_sentence(answer.text))):
         return re.sub(r"\s+", "", _strip_latex(_strip_sentence(answer.text)))  # 3/8, asked for a fraction
+    if answer.kind == "set":
+        return _set_in_written_order(answer)
     if answer.kind == "text":
         lines = (" ".join(line.split()) for line in _strip_latex(_strip_sentence(answer.text)).splitlines())
         written = "\n".join(line for line in lines if line)
         if " ".join(written.split()).lower() == answer.normalized:
             return written
+    return answer.normalized
+
+
+def _set_in_written_order(answer: ExtractedAnswer) -> str:
+    """A set of numbers written as a plain list ("60, 40": Tom's amount, then Ann's), in that
+    order; any other set as its canonical sorted form."""
+    parts = [normalize_answer(part) for part in re.split(r",\s+|\s+", answer.text.strip())]
+    shown = [part.normalized for part in parts]
+    if all(part.kind == "number" for part in parts) and sorted(shown) == sorted(answer.normalized.split(", ")):
+        return ", ".join(shown)
     return answer.normalized
 
 
