@@ -34,6 +34,11 @@ ratio to the plain chain; a plot of accuracy against tokens.
     python benchmarks/quality.py collect --routes 2 --only-disagreeing --temperature 0 --chain-prompt plan --out benchmarks/results/quality/pool_plan.jsonl
     grep -E '"n": [3-7],' benchmarks/results/quality/pool.jsonl >> benchmarks/results/quality/pool_plan.jsonl
     python benchmarks/quality.py report --out benchmarks/results/quality/pool_plan.jsonl   # report_plan.md
+    # worked examples in the chain's prompt (four far-end problems solved by hand): route 2 greedy on every item,
+    # read in place of route 2 (report) and, one-off, of route 0 (the results file says how)
+    python benchmarks/quality.py collect --items 150 --routes 2 --temperature 0 --chain-prompt fewshot --out benchmarks/results/quality/pool_fewshot_chain.jsonl
+    grep -E '"n": [013-7],' benchmarks/results/quality/pool.jsonl >> benchmarks/results/quality/pool_fewshot_chain.jsonl
+    python benchmarks/quality.py report --cascade-samples 2 3 4 5 6 --out benchmarks/results/quality/pool_fewshot_chain.jsonl   # report_fewshot_chain.md
     # ablation of the program's prompt: every program route PAL-style, the chains the main pool's
     # (the chains 2, 4 decoded anew where the new greedy program disagrees and the old did not)
     grep -E '"n": [024],' benchmarks/results/quality/pool.jsonl > benchmarks/results/quality/pool_pal.jsonl
@@ -104,6 +109,35 @@ CHAIN_PROMPTS = {
             "numerals, and devise a plan. Then, let's carry out the plan, calculate intermediate variables (pay "
             "attention to correct numerical calculation and commonsense), solve the problem step by step, and show "
             "the answer. Put your final answer within \\boxed{}.",
+    # Worked examples (few-shot chain of thought): the four far-end training problems of the
+    # program's few-shot prompt, each solved by hand in the model's own step-by-step style.
+    "fewshot": "Solve the last question. Worked examples come first.\n\n"
+               + "\n\n".join(f"Question: {q}\nAnswer: {a}" for q, a in (
+                   ("The balance of Pam's bank account tripled during the year. At the end of the year, Pam withdrew "
+                    "$$250. If her current balance is $$950, how much did she have in the bank account at the "
+                    "beginning of the year?",
+                    "Let the balance at the beginning of the year be x. It tripled, so it became 3x. After the "
+                    "withdrawal of 250 dollars it is 3x - 250 = 950, so 3x = 1200 and x = 400. She had 400 dollars. "
+                    "\\boxed{400}"),
+                   ("Isabela bought twice as many cucumbers as pencils, with both costing $$20 each. If she got a "
+                    "20% discount on the pencils and bought 100 cucumbers, calculate the total amount she spent to "
+                    "buy the items.",
+                    "She bought 100 cucumbers, twice as many as pencils, so she bought 100 / 2 = 50 pencils. The "
+                    "cucumbers cost 100 * 20 = 2000 dollars. With the 20% discount a pencil costs 20 * 0.8 = 16 "
+                    "dollars, so the pencils cost 50 * 16 = 800 dollars. In total she spent 2000 + 800 = 2800 "
+                    "dollars. \\boxed{2800}"),
+                   ("Marina had 4.5 pounds of fudge. Lazlo had 6 ounces less than 4 pounds of fudge. How many more "
+                    "ounces of fudge did Marina have than Lazlo?",
+                    "A pound is 16 ounces. Marina had 4.5 * 16 = 72 ounces. Lazlo had 4 * 16 - 6 = 58 ounces. "
+                    "Marina had 72 - 58 = 14 more ounces. \\boxed{14}"),
+                   ("Harold makes $$2500.00 a month from his job. His rent is $$700.00, his car payment is $$300.00, "
+                    "his utilities cost 1/2 the amount of his car payment and he spends $$50.00 on groceries.  He "
+                    "wants to put half of the remaining money into a retirement account.  How much money will that "
+                    "leave him?",
+                    "His utilities cost 300 / 2 = 150 dollars. He spends 700 + 300 + 150 + 50 = 1200 dollars, so "
+                    "2500 - 1200 = 1300 dollars remain. Half of it, 1300 / 2 = 650 dollars, goes into the retirement "
+                    "account, which leaves him 1300 - 650 = 650 dollars. \\boxed{650}")))
+               + "\n\nQuestion: $question\nPlease reason step by step, and put your final answer within \\boxed{}.",
 }
 # Worked examples for the few-shot program prompt (PAL's few-shot form, Gao et al. 2023): four
 # training problems from the far end of the fixed shuffle (positions 7447-7460 of 7,473, never
