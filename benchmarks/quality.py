@@ -39,6 +39,12 @@ ratio to the plain chain; a plot of accuracy against tokens.
     python benchmarks/quality.py collect --items 150 --routes 2 --temperature 0 --chain-prompt fewshot --out benchmarks/results/quality/pool_fewshot_chain.jsonl
     grep -E '"n": [013-7],' benchmarks/results/quality/pool.jsonl >> benchmarks/results/quality/pool_fewshot_chain.jsonl
     python benchmarks/quality.py report --cascade-samples 2 3 4 5 6 --out benchmarks/results/quality/pool_fewshot_chain.jsonl   # report_fewshot_chain.md
+    # the question read twice (RE2) by the first two routes, greedy: routes 2 and 3 of their own pool,
+    # then quality_reread.py puts them first beside the main pool's samples (not kept: README)
+    python benchmarks/quality.py collect --items 300 --routes 2,3 --temperature 0 --chain-prompt reread --program-prompt reread --out benchmarks/results/quality/pool_reread.jsonl
+    python benchmarks/quality_reread.py seed
+    python benchmarks/quality.py collect --items 300 --routes 2-5 --only-disagreeing --out benchmarks/results/quality/pool_reread_cascade.jsonl
+    python benchmarks/quality_reread.py report; python benchmarks/quality_reread.py report --offset 150   # reread.md, reread_from150.md
     # ablation of the program's prompt: every program route PAL-style, the chains the main pool's
     # (the chains 2, 4 decoded anew where the new greedy program disagrees and the old did not)
     grep -E '"n": [024],' benchmarks/results/quality/pool.jsonl > benchmarks/results/quality/pool_pal.jsonl
@@ -138,6 +144,10 @@ CHAIN_PROMPTS = {
                     "2500 - 1200 = 1300 dollars remain. Half of it, 1300 / 2 = 650 dollars, goes into the retirement "
                     "account, which leaves him 1300 - 650 = 650 dollars. \\boxed{650}")))
                + "\n\nQuestion: $question\nPlease reason step by step, and put your final answer within \\boxed{}.",
+    # Re-reading (RE2, Xu et al. 2024, "Re-Reading Improves Reasoning in Large Language Models"):
+    # the question twice, the second time after "Read the question again:", then the makers' request.
+    "reread": "$question\nRead the question again: $question\n"
+              "Please reason step by step, and put your final answer within \\boxed{}.",
 }
 # Worked examples for the few-shot program prompt (PAL's few-shot form, Gao et al. 2023): four
 # training problems from the far end of the fixed shuffle (positions 7447-7460 of 7,473, never
@@ -169,6 +179,10 @@ PROGRAM_EXAMPLES = [
 # quantity a named variable with the words it comes from, each step a commented line, so the
 # program reads the question before it computes.
 PROGRAM_PROMPTS = {
+    # Re-reading (RE2) for the program: the short prompt with the question given twice.
+    "reread": "Write a Python program that computes the answer to this question. Use the numbers given in the "
+              "question, compute every step in the code, and print only the final answer as a number.\n\n"
+              "Question: $question\nRead the question again: $question",
     "pal": "Write a Python program that computes the answer to this question. First assign each quantity given in "
            "the question to a variable with a descriptive name, with a comment quoting the words it comes from. "
            "Then compute each step on its own line, with a comment saying what it computes. Print only the final "
