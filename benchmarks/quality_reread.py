@@ -17,6 +17,7 @@ Rules that must hold:
 - The baseline is the main pool's route 0 (the makers' prompt), never the reread chain.
 - An item is scored only where both cascades can be replayed to the end (no half-scored item).
 - Nothing reads the reference except the scoring; no model is loaded.
+- `seed` rewrites its pool whole (a temporary file renamed), keeping every sample decoded into it.
 """
 
 from __future__ import annotations
@@ -46,7 +47,9 @@ def seed(main: Path, reread: Path, out: Path) -> int:
     samples = quality.read_pool(main)
     samples |= {key: row for key, row in quality.read_pool(out).items() if key not in samples}  # decoded here
     rows += [row for (i, n), row in samples.items() if n >= 2 and i in have]
-    out.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+    partial = out.with_suffix(".jsonl.partial")  # written whole, then renamed: an interrupted seed loses no decoded sample
+    partial.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+    partial.replace(out)
     return len(have)
 
 

@@ -29,6 +29,7 @@ def test_seeding_renumbers_the_reread_routes_and_keeps_the_samples(tmp_path):
     quality_reread.seed(main, reread, out)
     seeded = sorted((r["id"], r["n"], r["answer"]) for r in map(json.loads, out.read_text().splitlines()))
     assert seeded == [("a", 0, "5"), ("a", 1, "5"), ("a", 2, "5"), ("a", 3, "6")]
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")] == []
 
 
 def test_the_plain_chain_is_the_baseline_and_unreplayable_items_are_left_out():
@@ -46,4 +47,3 @@ def test_the_plain_chain_is_the_baseline_and_unreplayable_items_are_left_out():
     assert [ok for ok, _ in table["chain, the question read twice (greedy)"]] == [True, True]
     assert table["cascade (samples=4), the makers' first routes"] == [(True, 40), (True, 20)]
     assert table["cascade (samples=4), first routes reading twice"] == [(True, 20), (True, 14)]
-
