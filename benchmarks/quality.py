@@ -45,6 +45,10 @@ ratio to the plain chain; a plot of accuracy against tokens.
     python benchmarks/quality_reread.py seed
     python benchmarks/quality.py collect --items 300 --routes 2-5 --only-disagreeing --out benchmarks/results/quality/pool_reread_cascade.jsonl
     python benchmarks/quality_reread.py report; python benchmarks/quality_reread.py report --offset 150   # reread.md, reread_from150.md
+    # ... and the sampled programs read twice as well (not kept: README)
+    grep -E '"n": [0124],' benchmarks/results/quality/pool_reread_cascade.jsonl > benchmarks/results/quality/pool_reread_programs.jsonl
+    python benchmarks/quality.py collect --items 300 --routes 3,5 --only-disagreeing --program-prompt reread --out benchmarks/results/quality/pool_reread_programs.jsonl
+    python benchmarks/quality_reread.py report --pool benchmarks/results/quality/pool_reread_programs.jsonl   # and --offset 150: reread_programs*.md
     # ablation of the program's prompt: every program route PAL-style, the chains the main pool's
     # (the chains 2, 4 decoded anew where the new greedy program disagrees and the old did not)
     grep -E '"n": [024],' benchmarks/results/quality/pool.jsonl > benchmarks/results/quality/pool_pal.jsonl

@@ -13,6 +13,11 @@ reread routes disagree and the makers' did not. `report` then scores, on the sam
 the plain chain (the main pool's route 0, the raw model: always the baseline), the reread
 chain and program, and the cascade at `--samples` 3..6 with either first pair.
 
+`report --pool pool_reread_programs.jsonl` scores another pool in place of the cascade pool:
+there, the sampled programs (routes 3 and 5) read the question twice as well (its routes 0, 1,
+2 and 4 copied from the cascade pool, then `quality.py collect --routes 3,5 --only-disagreeing
+--program-prompt reread`); its results file is named after it (`reread_programs.md`).
+
 Rules that must hold:
 - The baseline is the main pool's route 0 (the makers' prompt), never the reread chain.
 - An item is scored only where both cascades can be replayed to the end (no half-scored item).
@@ -89,8 +94,18 @@ def _agreement(pool: dict[str, dict[int, dict[str, Any]]], items: list[str]) -> 
     return len(agree), sum(pool[i][0]["correct"] for i in agree)
 
 
+SAMPLED = {
+    "reread": "the sampled routes are the main pool's (the makers' prompt, read once), decoded anew only where the "
+              "reread routes disagree and the makers' did not",
+    "reread_programs": "the sampled chains (routes 2, 4) are those of `reread`; the sampled programs (routes 3, 5) read "
+                       "the question twice too (`quality.py collect --routes 3,5 --only-disagreeing --program-prompt "
+                       "reread` into this pool, seeded with routes 0, 1, 2 and 4 of pool_reread_cascade.jsonl)",
+}
+
+
 def markdown(result: dict[str, Any], main: dict[str, dict[int, dict[str, Any]]],
-             reread: dict[str, dict[int, dict[str, Any]]], command: str, offset: int, count: int) -> str:
+             reread: dict[str, dict[int, dict[str, Any]]], command: str, offset: int, count: int,
+             sampled: str = SAMPLED["reread"]) -> str:
     items, table = result["items"], result["table"]
     base = [ok for ok, _ in next(iter(table.values()))]
     from ponder.machine import machine_info
@@ -105,8 +120,7 @@ def markdown(result: dict[str, Any], main: dict[str, dict[int, dict[str, Any]]],
         "--temperature 0 --chain-prompt reread --program-prompt reread --out benchmarks/results/quality/pool_reread.jsonl`, "
         "`python benchmarks/quality_reread.py seed` and `python benchmarks/quality.py collect --items "
         f"{offset + count} --routes 2-5 --only-disagreeing --out benchmarks/results/quality/pool_reread_cascade.jsonl`",
-        "- the sampled routes are the main pool's (the makers' prompt, read once), decoded anew only where the "
-        "reread routes disagree and the makers' did not",
+        f"- {sampled}",
         f"- items: the {len(items)} of items {offset}..{offset + count - 1} of the fixed shuffle both cascades can replay"
         + (" (the tuning items)" if offset == 0 else " (nothing was tuned on them)"),
         "- first routes agree: the makers' prompts on {} items ({} right), reading twice on {} ({} right)".format(
@@ -129,6 +143,13 @@ def markdown(result: dict[str, Any], main: dict[str, dict[int, dict[str, Any]]],
     return "\n".join(lines) + "\n"
 
 
+def results_file(pool: Path, offset: int) -> Path:
+    """Where a report on `pool` from item `offset` is written: reread.md for the cascade pool,
+    reread_programs.md for pool_reread_programs.jsonl; `_from<offset>` past the tuning items."""
+    stem = OUT.stem if pool.resolve() == CASCADE_POOL.resolve() else pool.stem.removeprefix("pool_")
+    return OUT.with_stem(f"{stem}_from{offset}" if offset else stem)
+
+
 def _by_item(path: Path) -> dict[str, dict[int, dict[str, Any]]]:
     out: dict[str, dict[int, dict[str, Any]]] = {}
     for (item_id, n), row in quality.read_pool(path).items():
@@ -142,15 +163,18 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=150)
     parser.add_argument("--offset", type=int, default=0)
     parser.add_argument("--samples", type=int, nargs="*", default=[3, 4, 5, 6])
+    parser.add_argument("--pool", type=Path, default=CASCADE_POOL, help="the pool whose first routes read twice")
     args = parser.parse_args()
     if args.command == "seed":
         print(f"{seed(quality.RESULTS / 'pool.jsonl', REREAD_POOL, CASCADE_POOL)} items seeded into {CASCADE_POOL}")
         return
     questions = {it["id"]: it["question"] for it in quality.items(args.items, args.offset)}
-    main_pool, reread_pool = _by_item(quality.RESULTS / "pool.jsonl"), _by_item(CASCADE_POOL)
+    main_pool, reread_pool = _by_item(quality.RESULTS / "pool.jsonl"), _by_item(args.pool)
     result = compare(main_pool, reread_pool, questions, args.samples)
-    out = OUT.with_stem(f"{OUT.stem}_from{args.offset}") if args.offset else OUT
-    out.write_text(markdown(result, main_pool, reread_pool, " ".join(["python", *sys.argv]), args.offset, args.items), encoding="utf-8")
+    out = results_file(args.pool, args.offset)
+    sampled = SAMPLED.get(out.stem.split("_from")[0], f"the sampled routes are those of {args.pool.name}")
+    out.write_text(markdown(result, main_pool, reread_pool, " ".join(["python", *sys.argv]), args.offset, args.items,
+                            sampled), encoding="utf-8")
     print(out.read_text())
 
 

@@ -47,3 +47,10 @@ def test_the_plain_chain_is_the_baseline_and_unreplayable_items_are_left_out():
     assert [ok for ok, _ in table["chain, the question read twice (greedy)"]] == [True, True]
     assert table["cascade (samples=4), the makers' first routes"] == [(True, 40), (True, 20)]
     assert table["cascade (samples=4), first routes reading twice"] == [(True, 20), (True, 14)]
+
+
+def test_each_pool_reports_into_its_own_file():
+    results = quality_reread.quality.RESULTS
+    assert quality_reread.results_file(quality_reread.CASCADE_POOL, 0).name == "reread.md"
+    assert quality_reread.results_file(quality_reread.CASCADE_POOL, 150).name == "reread_from150.md"
+    assert quality_reread.results_file(results / "pool_reread_programs.jsonl", 150).name == "reread_programs_from150.md"
