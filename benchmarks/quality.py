@@ -432,9 +432,11 @@ def _groups(answers: Iterable[str]) -> list[list[str]]:
 
 
 def replay_cascade(routes: dict[int, dict[str, Any]], samples: int, parallel: int,
-                   question: str = "") -> tuple[str, list[int]] | None:
+                   question: str = "", order: list[int] | None = None) -> tuple[str, list[int]] | None:
     """What the live cascade answers from these routes to `question`, and which routes it read
-    (None when the pool lacks a route it would need)."""
+    (None when the pool lacks a route it would need). `order` is another schedule: the run's
+    nth route is the pool's route order[n], a chain or a program by that number's parity
+    ([0, 1, 3, 5] samples two programs after the first wave); by default the pool's own order."""
     from ponder.agent.engine.chain import ChainResult
     from ponder.agent.engine.scaffold import Sample
     from ponder.agent.engine.routes import PROGRAM, in_words
@@ -444,12 +446,17 @@ def replay_cascade(routes: dict[int, dict[str, Any]], samples: int, parallel: in
     from ponder.tools.questions import asks_for_each, asks_which_number
     from ponder.tools.sandbox import Sandbox
 
-    def sample(n: int) -> Sample:
+    total = max(FIRST_WAVE, samples)
+    order = list(range(total)) if order is None else order
+    if len(order) < total or order[:FIRST_WAVE] != list(range(FIRST_WAVE)):
+        raise ValueError(f"a schedule starts with the greedy routes and names at least {total}: {order}")
+
+    def sample(k: int) -> Sample:
+        n = order[k]
         row = routes[n]
         result = ChainResult(answer=normalize_answer(row["answer"]) if row["answer"] else normalize_answer(""))
-        return Sample(n + 1, f"s{n}", result, route=route_of(n))
+        return Sample(k + 1, f"s{n}", result, route=route_of(n))
 
-    total = max(FIRST_WAVE, samples)
     if any(n not in routes for n in range(FIRST_WAVE)):
         return None
     read, same = [sample(0), sample(1)], same_answers(question, Sandbox())
@@ -458,12 +465,12 @@ def replay_cascade(routes: dict[int, dict[str, Any]], samples: int, parallel: in
         while len(read) < total and not decided(ranked(read, same, each=each), total - len(read), each):
             size = min(parallel, total - len(read))
             wave = range(len(read), len(read) + size)
-            if any(n not in routes for n in wave):
+            if any(order[k] not in routes for k in wave):
                 return None
-            read += [sample(n) for n in wave]
+            read += [sample(k) for k in wave]
     groups = ranked(read, same, first, each)
     answer = _representative(groups[0][0]).result.answer.normalized if groups else ""
-    return answer, [s.index - 1 for s in read]
+    return answer, [order[s.index - 1] for s in read]
 
 
 def format_p(p: float) -> str:
