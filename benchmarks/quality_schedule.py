@@ -2,13 +2,16 @@
 first wave disagrees? Today it alternates (chain, program, chain, ...). On the items where the
 greedy routes disagree a sampled program is right nearly as often as a sampled chain (41%
 against 44% of the main pool's 129 such items) at a third of its tokens (about 124 against
-340), so more programs for the same tokens might vote better, or their errors might agree.
+340), so more programs for the same tokens might vote better, or their errors might agree; and
+the other way, chains only after the first wave.
 
 `pool_programs.jsonl` is the main pool's routes 0..7 with four more sampled programs (routes 9,
-11, 13, and 7 where the main pool lacked it) on every item whose greedy routes disagree:
+11, 13, and 7 where the main pool lacked it) and two more sampled chains (8, and 6 where it
+lacked it) on every item whose greedy routes disagree:
 
     grep -E '"n": [0-7],' benchmarks/results/quality/pool.jsonl > benchmarks/results/quality/pool_programs.jsonl
     python benchmarks/quality.py collect --items 300 --routes 7,9,11,13 --only-disagreeing --out benchmarks/results/quality/pool_programs.jsonl
+    python benchmarks/quality.py collect --items 300 --routes 6,8 --only-disagreeing --out benchmarks/results/quality/pool_programs.jsonl
     python benchmarks/quality_schedule.py; python benchmarks/quality_schedule.py --offset 150   # schedule.md, schedule_from150.md
 
 Each schedule is replayed by `quality.replay_cascade` (the live cascade's rule, its early stop
@@ -39,7 +42,8 @@ DEFAULT = ("alternating (the default)", 6)
 # Each schedule names the pool's routes in the order the cascade would read them (even: a chain
 # of thought, odd: a program), and the numbers of routes it is scored at.
 SCHEDULES: dict[str, tuple[list[int], list[int]]] = {
-    "alternating (the default)": ([0, 1, 2, 3, 4, 5], [4, 6]),
+    "alternating (the default)": ([0, 1, 2, 3, 4, 5, 6, 7], [4, 6, 8]),
+    "chains only after the first wave": ([0, 1, 2, 4, 6, 8], [4, 6]),
     "one sampled chain, then programs": ([0, 1, 2, 3, 5, 7, 9, 11, 13], [4, 6, 8, 9]),
     "programs only after the first wave": ([0, 1, 3, 5, 7, 9, 11, 13], [4, 6, 8]),
     "two sampled chains among programs": ([0, 1, 2, 3, 5, 4, 7, 9, 11, 13], [6, 8, 10]),
