@@ -168,9 +168,13 @@ def main() -> None:
     if args.command == "seed":
         print(f"{seed(quality.RESULTS / 'pool.jsonl', REREAD_POOL, CASCADE_POOL)} items seeded into {CASCADE_POOL}")
         return
+    if not args.pool.is_file():
+        parser.error(f"no pool at {args.pool}")
     questions = {it["id"]: it["question"] for it in quality.items(args.items, args.offset)}
     main_pool, reread_pool = _by_item(quality.RESULTS / "pool.jsonl"), _by_item(args.pool)
     result = compare(main_pool, reread_pool, questions, args.samples)
+    if not result["items"]:
+        parser.error(f"no item of {args.offset}..{args.offset + args.items - 1} can be replayed from {args.pool}")
     out = results_file(args.pool, args.offset)
     sampled = SAMPLED.get(out.stem.split("_from")[0], f"the sampled routes are those of {args.pool.name}")
     out.write_text(markdown(result, main_pool, reread_pool, " ".join(["python", *sys.argv]), args.offset, args.items,

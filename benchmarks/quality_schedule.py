@@ -122,6 +122,8 @@ def main() -> None:
     args = parser.parse_args()
     questions = {it["id"]: it["question"] for it in quality.items(args.items, args.offset)}
     result = compare(_by_item(POOL), questions)
+    if not result["items"]:
+        parser.error(f"no item of {args.offset}..{args.offset + args.items - 1} can be replayed from {POOL}")
     out = OUT.with_stem(f"{OUT.stem}_from{args.offset}") if args.offset else OUT
     out.write_text(markdown(result, " ".join(["python", *sys.argv]), args.offset, args.items), encoding="utf-8")
     print(out.read_text())

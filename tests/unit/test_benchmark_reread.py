@@ -54,3 +54,14 @@ def test_each_pool_reports_into_its_own_file():
     assert quality_reread.results_file(quality_reread.CASCADE_POOL, 0).name == "reread.md"
     assert quality_reread.results_file(quality_reread.CASCADE_POOL, 150).name == "reread_from150.md"
     assert quality_reread.results_file(results / "pool_reread_programs.jsonl", 150).name == "reread_programs_from150.md"
+
+
+def test_a_missing_pool_is_a_usage_error_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    import pytest
+
+    monkeypatch.setattr(sys, "argv", ["quality_reread.py", "report", "--pool", str(tmp_path / "nope.jsonl")])
+    with pytest.raises(SystemExit) as stop:
+        quality_reread.main()
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == f"quality_reread.py: error: no pool at {tmp_path / 'nope.jsonl'}"
+    assert list(tmp_path.iterdir()) == []
