@@ -240,6 +240,14 @@ def read_pool(path: Path) -> dict[tuple[str, int], dict[str, Any]]:
 
 # -- collect ------------------------------------------------------------------------------
 
+def pool_by_item(path: Path) -> dict[str, dict[int, dict[str, Any]]]:
+    """The routes already collected, by item id, then route number."""
+    out: dict[str, dict[int, dict[str, Any]]] = {}
+    for (item_id, n), row in read_pool(path).items():
+        out.setdefault(item_id, {})[n] = row
+    return out
+
+
 def collect(args: argparse.Namespace) -> None:
     from ponder.agent.engine.calls import drive_together
     from ponder.agent.engine.ids import SpanIds

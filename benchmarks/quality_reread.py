@@ -150,13 +150,6 @@ def results_file(pool: Path, offset: int) -> Path:
     return OUT.with_stem(f"{stem}_from{offset}" if offset else stem)
 
 
-def _by_item(path: Path) -> dict[str, dict[int, dict[str, Any]]]:
-    out: dict[str, dict[int, dict[str, Any]]] = {}
-    for (item_id, n), row in quality.read_pool(path).items():
-        out.setdefault(item_id, {})[n] = row
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=("seed", "report"))
@@ -171,7 +164,7 @@ def main() -> None:
     if not args.pool.is_file():
         parser.error(f"no pool at {args.pool}")
     questions = {it["id"]: it["question"] for it in quality.items(args.items, args.offset)}
-    main_pool, reread_pool = _by_item(quality.RESULTS / "pool.jsonl"), _by_item(args.pool)
+    main_pool, reread_pool = quality.pool_by_item(quality.RESULTS / "pool.jsonl"), quality.pool_by_item(args.pool)
     result = compare(main_pool, reread_pool, questions, args.samples)
     if not result["items"]:
         parser.error(f"no item of {args.offset}..{args.offset + args.items - 1} can be replayed from {args.pool}")

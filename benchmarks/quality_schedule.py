@@ -108,20 +108,13 @@ def markdown(result: dict[str, Any], command: str, offset: int, count: int) -> s
     return "\n".join(lines) + "\n"
 
 
-def _by_item(path: Path) -> dict[str, dict[int, dict[str, Any]]]:
-    out: dict[str, dict[int, dict[str, Any]]] = {}
-    for (item_id, n), row in quality.read_pool(path).items():
-        out.setdefault(item_id, {})[n] = row
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=int, default=150)
     parser.add_argument("--offset", type=int, default=0)
     args = parser.parse_args()
     questions = {it["id"]: it["question"] for it in quality.items(args.items, args.offset)}
-    result = compare(_by_item(POOL), questions)
+    result = compare(quality.pool_by_item(POOL), questions)
     if not result["items"]:
         parser.error(f"no item of {args.offset}..{args.offset + args.items - 1} can be replayed from {POOL}")
     out = OUT.with_stem(f"{OUT.stem}_from{args.offset}") if args.offset else OUT
