@@ -238,8 +238,6 @@ def read_pool(path: Path) -> dict[tuple[str, int], dict[str, Any]]:
     return pool
 
 
-# -- collect ------------------------------------------------------------------------------
-
 def pool_by_item(path: Path) -> dict[str, dict[int, dict[str, Any]]]:
     """The routes already collected, by item id, then route number."""
     out: dict[str, dict[int, dict[str, Any]]] = {}
@@ -247,6 +245,8 @@ def pool_by_item(path: Path) -> dict[str, dict[int, dict[str, Any]]]:
         out.setdefault(item_id, {})[n] = row
     return out
 
+
+# -- collect ------------------------------------------------------------------------------
 
 def collect(args: argparse.Namespace) -> None:
     from ponder.agent.engine.calls import drive_together
@@ -508,10 +508,7 @@ def paired(row: list[bool], base: list[bool]) -> dict[str, Any]:
 def report(args: argparse.Namespace) -> None:
     from ponder.tools.answers import equivalent
 
-    pool = read_pool(args.out)
-    by_item: dict[str, dict[int, dict[str, Any]]] = {}
-    for (item_id, n), row in pool.items():
-        by_item.setdefault(item_id, {})[n] = row
+    by_item = pool_by_item(args.out)
     questions = {it["id"]: it["question"] for it in items(args.items, args.offset) if it["id"] in by_item}
     order = list(questions)
     # Every row is scored on the same items: those with every route each configuration reads
@@ -660,19 +657,31 @@ def _fraction(text: str) -> float:
     return value
 
 
-def _positive(text: str) -> int:
-    """A top-k: a whole number of at least 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not at least 1")
+def positive(text: str) -> int:
+    """An argument that counts (items, a top-k): a whole number of at least 1."""
+    return _at_least(text, 1)
+
+
+def offset(text: str) -> int:
+    """An argument that skips items: a whole number of at least 0."""
+    return _at_least(text, 0)
+
+
+def _at_least(text: str, low: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"{text} is not at least {low}")
     return value
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("collect", "report"))
-    parser.add_argument("--items", type=int, default=150)
-    parser.add_argument("--offset", type=int, default=0)
+    parser.add_argument("--items", type=positive, default=150)
+    parser.add_argument("--offset", type=offset, default=0)
     parser.add_argument("--routes", default="0-1")
     parser.add_argument("--parallel", type=int, default=4)
     parser.add_argument("--only-disagreeing", action="store_true",
@@ -685,7 +694,7 @@ def main() -> None:
     parser.add_argument("--program-prompt", choices=sorted(PROGRAM_PROMPTS),
                         help="ask every program route (1, 3, ...) with this prompt (an ablation: its own --out)")
     parser.add_argument("--top-p", type=_fraction, help="nucleus of the sampled routes (default: ponder's 0.95; an ablation)")
-    parser.add_argument("--top-k", type=_positive, help="top-k of the sampled routes (default: ponder's 40; an ablation)")
+    parser.add_argument("--top-k", type=positive, help="top-k of the sampled routes (default: ponder's 40; an ablation)")
     parser.add_argument("--hint", action="store_true",
                         help="ask the sampled chains with the greedy routes' answers as a hint, PHP-style, where "
                              "those disagree (an ablation: its own --out)")

@@ -153,8 +153,8 @@ def results_file(pool: Path, offset: int) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=("seed", "report"))
-    parser.add_argument("--items", type=int, default=150)
-    parser.add_argument("--offset", type=int, default=0)
+    parser.add_argument("--items", type=quality.positive, default=150)
+    parser.add_argument("--offset", type=quality.offset, default=0)
     parser.add_argument("--samples", type=int, nargs="*", default=[3, 4, 5, 6])
     parser.add_argument("--pool", type=Path, default=CASCADE_POOL, help="the pool whose first routes read twice")
     args = parser.parse_args()

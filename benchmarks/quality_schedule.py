@@ -110,8 +110,8 @@ def markdown(result: dict[str, Any], command: str, offset: int, count: int) -> s
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--items", type=int, default=150)
-    parser.add_argument("--offset", type=int, default=0)
+    parser.add_argument("--items", type=quality.positive, default=150)
+    parser.add_argument("--offset", type=quality.offset, default=0)
     args = parser.parse_args()
     questions = {it["id"]: it["question"] for it in quality.items(args.items, args.offset)}
     result = compare(quality.pool_by_item(POOL), questions)

@@ -60,3 +60,14 @@ def test_every_row_is_scored_on_the_items_every_configuration_replays(monkeypatc
     assert table["programs, 6 routes"] == [(True, 20), (False, 60)]  # 6, 6 outvote 5, 5 (with 4 and 6 alone)
     text = quality_schedule.markdown(result, "python benchmarks/quality_schedule.py", 0, 150)
     assert "| programs, 6 routes | 1/2 | 0 / 0 (p = 1.0) | 0 / 1 (p = 1.0) | 40.0 | 40.0 |" in text
+
+
+@pytest.mark.parametrize("flag, value", [("--items", "-5"), ("--items", "0"), ("--offset", "-1"), ("--items", "ten")])
+def test_a_count_out_of_range_is_a_usage_error_and_overwrites_no_results(flag, value, monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(quality_schedule, "OUT", tmp_path / "schedule.md")
+    monkeypatch.setattr(sys, "argv", ["quality_schedule.py", flag, value])
+    with pytest.raises(SystemExit) as stop:
+        quality_schedule.main()
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(f"quality_schedule.py: error: argument {flag}:")
+    assert list(tmp_path.iterdir()) == []
