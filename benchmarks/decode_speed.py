@@ -12,7 +12,6 @@ Writes benchmarks/results/decode_speed.json and .md (machine, date, model, comma
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -20,6 +19,9 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import arguments  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 PROMPT = "Write a long, detailed story about a lighthouse keeper who finds a message in a bottle."
@@ -99,9 +101,9 @@ def chain_reuse(backend, question: str) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tokens", type=int, default=128)
-    parser.add_argument("--trials", type=int, default=8)
+    parser = arguments.parser(__doc__)
+    parser.add_argument("--tokens", type=arguments.positive, default=128)
+    parser.add_argument("--trials", type=arguments.positive, default=8)
     parser.add_argument("--model", default="default")
     parser.add_argument("--out", type=Path, default=RESULTS / "decode_speed")
     args = parser.parse_args()

@@ -17,7 +17,6 @@ Writes benchmarks/results/parallel_sampling.json and .md (machine, date, model, 
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -25,6 +24,9 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import arguments  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gsm8k_train.jsonl"
@@ -159,13 +161,13 @@ def summary(rows: list[dict], parallel: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tokens", type=int, default=96)
-    parser.add_argument("--trials", type=int, default=3)
-    parser.add_argument("--items", type=int, default=4)
-    parser.add_argument("--samples", type=int, default=5)
-    parser.add_argument("--parallel", type=int, default=4)
-    parser.add_argument("--vote-max-tokens", type=int, default=2048)
+    parser = arguments.parser(__doc__)
+    parser.add_argument("--tokens", type=arguments.positive, default=96)
+    parser.add_argument("--trials", type=arguments.positive, default=3)
+    parser.add_argument("--items", type=arguments.positive, default=4)
+    parser.add_argument("--samples", type=arguments.positive, default=5)
+    parser.add_argument("--parallel", type=arguments.positive, default=4)
+    parser.add_argument("--vote-max-tokens", type=arguments.positive, default=2048)
     parser.add_argument("--model", default="default")
     parser.add_argument("--skip-vote", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true")

@@ -95,6 +95,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterable
 
+import arguments
+from arguments import fraction, offset, positive
+
 RESULTS = Path(__file__).parent / "results" / "quality"
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gsm8k_train.jsonl"
 SHUFFLE_SEED = 2026
@@ -649,51 +652,23 @@ def _family(name: str) -> tuple[str, str]:
     return name, ""
 
 
-def _fraction(text: str) -> float:
-    """A top-p: a number in (0, 1]."""
-    value = float(text)
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"{text} is not in (0, 1]")
-    return value
-
-
-def positive(text: str) -> int:
-    """An argument that counts (items, a top-k): a whole number of at least 1."""
-    return _at_least(text, 1)
-
-
-def offset(text: str) -> int:
-    """An argument that skips items: a whole number of at least 0."""
-    return _at_least(text, 0)
-
-
-def _at_least(text: str, low: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < low:
-        raise argparse.ArgumentTypeError(f"{text} is not at least {low}")
-    return value
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments.parser(__doc__)
     parser.add_argument("command", choices=("collect", "report"))
     parser.add_argument("--items", type=positive, default=150)
     parser.add_argument("--offset", type=offset, default=0)
     parser.add_argument("--routes", default="0-1")
-    parser.add_argument("--parallel", type=int, default=4)
+    parser.add_argument("--parallel", type=positive, default=4)
     parser.add_argument("--only-disagreeing", action="store_true",
                         help="collect routes 2+ only where the greedy routes disagree (all the cascade reads)")
-    parser.add_argument("--cascade-samples", type=int, nargs="*", default=[2, 3, 4, 5, 6, 7, 8])
+    parser.add_argument("--cascade-samples", type=positive, nargs="*", default=[2, 3, 4, 5, 6, 7, 8])
     parser.add_argument("--temperature", type=float, default=SAMPLE_TEMPERATURE,
                         help="temperature of the sampled routes (an ablation: collect into its own --out)")
     parser.add_argument("--chain-prompt", choices=sorted(CHAIN_PROMPTS),
                         help="ask the sampled chains (routes 2, 4, ...) with this prompt (an ablation: its own --out)")
     parser.add_argument("--program-prompt", choices=sorted(PROGRAM_PROMPTS),
                         help="ask every program route (1, 3, ...) with this prompt (an ablation: its own --out)")
-    parser.add_argument("--top-p", type=_fraction, help="nucleus of the sampled routes (default: ponder's 0.95; an ablation)")
+    parser.add_argument("--top-p", type=fraction, help="nucleus of the sampled routes (default: ponder's 0.95; an ablation)")
     parser.add_argument("--top-k", type=positive, help="top-k of the sampled routes (default: ponder's 40; an ablation)")
     parser.add_argument("--hint", action="store_true",
                         help="ask the sampled chains with the greedy routes' answers as a hint, PHP-style, where "

@@ -24,6 +24,7 @@ from fractions import Fraction
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import arguments  # noqa: E402
 import quality  # noqa: E402
 from quality_exec import SLICES, cascade_right  # noqa: E402
 
@@ -115,6 +116,7 @@ def repaired(row: dict) -> dict:
 
 
 def main() -> None:
+    arguments.parser(__doc__).parse_args()
     from ponder.machine import machine_info
 
     pool = quality.read_pool(quality.RESULTS / "pool.jsonl")

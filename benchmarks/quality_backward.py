@@ -52,6 +52,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import arguments  # noqa: E402
 from quality import RESULTS, _commit, _drain, items, read_pool, replay_cascade, wilson  # noqa: E402
 from quality_judge import groups_of, pick  # noqa: E402
 
@@ -247,22 +248,17 @@ def separation(scored: list[dict[str, Any]]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments.parser(__doc__)
     parser.add_argument("command", choices=("collect", "evaluate"))
-    parser.add_argument("--items", type=int, default=150)
-    parser.add_argument("--offset", type=int, default=0)
-    parser.add_argument("--samples", type=int, default=6)
-    parser.add_argument("--masks", type=int, default=1)
-    parser.add_argument("--parallel", type=int, default=4)
+    parser.add_argument("--items", type=arguments.positive, default=150)
+    parser.add_argument("--offset", type=arguments.offset, default=0)
+    parser.add_argument("--samples", type=arguments.positive, default=6)
+    parser.add_argument("--masks", type=arguments.positive, default=1)
+    parser.add_argument("--parallel", type=arguments.positive, default=4)
     parser.add_argument("--model", default="default")
     parser.add_argument("--routes", choices=tuple(ROUTE_FILES), default="pool",
                         help="whose routes: the CPU pool (items 0..299) or the GPU-written ones (items 300..799)")
     args = parser.parse_args()
-    for name in ("items", "samples", "masks", "parallel"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name} must be at least 1")
-    if args.offset < 0:
-        parser.error("--offset must not be negative")
     collect(args) if args.command == "collect" else evaluate(args)
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import arguments  # noqa: E402
 import quality  # noqa: E402
 from quality_probe import _grouped, _prompter  # noqa: E402
 
@@ -247,14 +248,14 @@ def _machine(info: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = arguments.parser(__doc__)
     sub = parser.add_subparsers(dest="step", required=True)
     s = sub.add_parser("score", help="read the disagreeing items' routes under the model")
-    s.add_argument("--items", type=int, default=150)
-    s.add_argument("--offset", type=int, default=0)
-    s.add_argument("--threads", type=int, default=2)
+    s.add_argument("--items", type=arguments.positive, default=150)
+    s.add_argument("--offset", type=arguments.offset, default=0)
+    s.add_argument("--threads", type=arguments.positive, default=2)
     e = sub.add_parser("evaluate", help="replay the rules on the scored items")
-    e.add_argument("--items", type=int, default=300)
+    e.add_argument("--items", type=arguments.positive, default=300)
     args = parser.parse_args()
     {"score": score, "evaluate": evaluate}[args.step](args)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import arguments  # noqa: E402
 import quality  # noqa: E402
 
 FENCE = "`" * 3
@@ -89,6 +90,7 @@ def cascade_right(by_item: dict, offset: int, count: int, factor: float = 1.0,
 
 
 def main() -> None:
+    arguments.parser(__doc__).parse_args()
     from ponder.machine import machine_info
 
     pool = quality.read_pool(quality.RESULTS / "pool.jsonl")

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import arguments  # noqa: E402
 import quality  # noqa: E402
 import quality_signals as signals  # noqa: E402
 
@@ -176,6 +177,7 @@ def versus(new: list[bool], base: list[bool]) -> str:
 
 
 def main() -> None:
+    arguments.parser(__doc__).parse_args()
     from ponder.machine import machine_info
 
     data = filter(None, quality.DATA.read_text(encoding="utf-8").splitlines())

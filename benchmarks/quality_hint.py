@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import arguments  # noqa: E402
 import quality  # noqa: E402
 
 HINT_POOL = quality.RESULTS / "pool_hint.jsonl"
@@ -150,7 +151,11 @@ def markdown(result: dict[str, Any]) -> str:
 def main() -> None:
     from ponder.machine import machine_info
 
-    offset, count = (int(a) for a in (sys.argv[1:3] if len(sys.argv) > 2 else ("0", "150")))
+    parser = arguments.parser(__doc__)
+    parser.add_argument("offset", nargs="?", type=arguments.offset, default=0, help="first item of the fixed shuffle")
+    parser.add_argument("count", nargs="?", type=arguments.positive, default=150, help="items from there")
+    args = parser.parse_args()
+    offset, count = args.offset, args.count
     result = evaluate(offset, count) | {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "commit": quality._commit(),
         "machine": machine_info(), "command": " ".join(["python", *sys.argv])}

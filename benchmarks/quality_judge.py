@@ -36,6 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import arguments  # noqa: E402
 from quality import RESULTS, _commit, items, read_pool, replay_cascade  # noqa: E402
 
 SOLUTION_SYSTEM = "You are a careful teacher who checks students' solutions to math word problems."
@@ -150,10 +151,10 @@ def rules() -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--items", type=int, default=150)
-    parser.add_argument("--samples", type=int, default=6)
-    parser.add_argument("--parallel", type=int, default=4)
+    parser = arguments.parser(__doc__)
+    parser.add_argument("--items", type=arguments.positive, default=150)
+    parser.add_argument("--samples", type=arguments.positive, default=6)
+    parser.add_argument("--parallel", type=arguments.positive, default=4)
     parser.add_argument("--model", default="default")
     args = parser.parse_args()
     from ponder.tools.answers import equivalent

@@ -33,7 +33,12 @@ def say(line: str) -> None:
     LINES.append(line)
 
 
-K = int(sys.argv[1]) if len(sys.argv) > 1 else 4
+sys.path.insert(0, str(Path(__file__).parent))
+import arguments  # noqa: E402
+
+_parser = arguments.parser(__doc__)
+_parser.add_argument("k", nargs="?", type=arguments.at_least(2), default=4, help="routes read per item (default 4)")
+K = _parser.parse_args().k
 POOL = Path(__file__).parent / "results" / "quality" / "pool.jsonl"
 rows = [json.loads(line) for line in POOL.open(encoding="utf-8")]
 pool = collections.defaultdict(dict)
@@ -108,7 +113,6 @@ for l2 in (0.1, 1.0, 10.0):
 w = fit([X for _, X, y in data if len(y)], [y for _, X, y in data if len(y)])
 say("weights on all items (l2=1): " + ", ".join(f"{n} {v:+.2f}" for n, v in zip(NAMES + ["bias"], w)))
 
-sys.path.insert(0, str(Path(__file__).parent))
 from datetime import datetime, timezone  # noqa: E402
 
 from quality import _commit  # noqa: E402

@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import arguments  # noqa: E402
 import quality  # noqa: E402
 
 PROBE = Path(".probe")  # the inputs and the GPU's hidden states (about 75 MB): not committed
@@ -520,15 +521,15 @@ def _plain_name(name: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments.parser(__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("inputs")
-    p.add_argument("--gen-items", type=quality._positive, default=500)
+    p.add_argument("--gen-items", type=arguments.positive, default=500)
     p.add_argument("--gen-from", type=_past_the_pool, default=POOL_ITEMS, help="position in the fixed shuffle of the first item to write")
     p.add_argument("--written", type=Path, nargs="*", default=[], help="routes files written before (their states are read again)")
     p.set_defaults(run=inputs)
     p = sub.add_parser("label")
-    p.add_argument("--gen-items", type=quality._positive, default=500)
+    p.add_argument("--gen-items", type=arguments.positive, default=500)
     p.add_argument("--gen-from", type=_past_the_pool, default=POOL_ITEMS)
     p.add_argument("--states", type=Path, default=PROBE / "states")
     p.add_argument("--out", type=Path, default=ROUTES)

@@ -27,7 +27,6 @@ Rules that must hold:
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import arguments  # noqa: E402
 import quality  # noqa: E402
 
 REREAD_POOL = quality.RESULTS / "pool_reread.jsonl"
@@ -151,10 +151,10 @@ def results_file(pool: Path, offset: int) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = arguments.parser(__doc__)
     parser.add_argument("command", choices=("seed", "report"))
-    parser.add_argument("--items", type=quality.positive, default=150)
-    parser.add_argument("--offset", type=quality.offset, default=0)
+    parser.add_argument("--items", type=arguments.positive, default=150)
+    parser.add_argument("--offset", type=arguments.offset, default=0)
     parser.add_argument("--samples", type=int, nargs="*", default=[3, 4, 5, 6])
     parser.add_argument("--pool", type=Path, default=CASCADE_POOL, help="the pool whose first routes read twice")
     args = parser.parse_args()

@@ -26,7 +26,6 @@ Rules that must hold:
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 from datetime import datetime, timezone
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import arguments  # noqa: E402
 import quality  # noqa: E402
 
 POOL = quality.RESULTS / "pool_programs.jsonl"
@@ -109,9 +109,9 @@ def markdown(result: dict[str, Any], command: str, offset: int, count: int) -> s
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--items", type=quality.positive, default=150)
-    parser.add_argument("--offset", type=quality.offset, default=0)
+    parser = arguments.parser(__doc__)
+    parser.add_argument("--items", type=arguments.positive, default=150)
+    parser.add_argument("--offset", type=arguments.offset, default=0)
     args = parser.parse_args()
     questions = {it["id"]: it["question"] for it in quality.items(args.items, args.offset)}
     result = compare(quality.pool_by_item(POOL), questions)

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import arguments  # noqa: E402
 import quality  # noqa: E402
 
 OUT = quality.RESULTS / "signals.md"
@@ -119,6 +120,7 @@ def compare(base: dict[str, bool], new: dict[str, bool]) -> str:
 
 
 def main() -> None:
+    arguments.parser(__doc__).parse_args()
     from ponder.machine import machine_info
 
     data = (quality.DATA.read_text(encoding="utf-8")).splitlines()

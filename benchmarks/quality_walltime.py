@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
+import arguments  # noqa: E402
 from quality import RESULTS, _commit, _drain, items, paired, read_pool, replay_cascade  # noqa: E402
 
 
@@ -72,11 +73,11 @@ def timed(run: Any) -> tuple[str, int, list[str], float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--items", type=int, default=12)
-    parser.add_argument("--offset", type=int, default=0)
-    parser.add_argument("--samples", type=int, default=6)
-    parser.add_argument("--parallel", type=int, default=4)
+    parser = arguments.parser(__doc__)
+    parser.add_argument("--items", type=arguments.positive, default=12)
+    parser.add_argument("--offset", type=arguments.offset, default=0)
+    parser.add_argument("--samples", type=arguments.positive, default=6)
+    parser.add_argument("--parallel", type=arguments.positive, default=4)
     parser.add_argument("--resume", action="store_true", help="keep the rows of the results file and go on")
     parser.add_argument("--name", default="walltime",
                         help="the results' file name: results/quality/NAME.{json,md} (another run, another name)")

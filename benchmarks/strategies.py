@@ -34,6 +34,9 @@ from ponder.machine import machine_info
 from ponder.tools.answers import equivalent
 from ponder.trace.events import RunFinished
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import arguments  # noqa: E402
+
 HERE = Path(__file__).parent
 DATA = HERE.parent.parent / "shared" / "data" / "gsm8k_train_sample200.jsonl"
 OUT = HERE / "results" / "strategies"
@@ -208,18 +211,26 @@ def _load(path: Path) -> list[dict]:
     return records
 
 
+def _budgets(text: str) -> list[int]:
+    """Comma-separated completion-token budgets: whole numbers of at least 1, one at least."""
+    budgets = [arguments.positive(part.strip()) for part in text.split(",") if part.strip()]
+    if not budgets:
+        raise argparse.ArgumentTypeError(f"{text!r} names no budget")
+    return budgets
+
+
 def main() -> int:
     """Run (or resume) the benchmark and write its summary."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = arguments.parser(__doc__)
     parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--start", type=int, default=100, help="first problem (0-based); 100+ were never looked at")
-    parser.add_argument("--limit", type=int, default=10)
-    parser.add_argument("--budgets", default="1500", help="comma-separated completion-token budgets per question")
+    parser.add_argument("--start", type=arguments.offset, default=100, help="first problem (0-based); 100+ were never looked at")
+    parser.add_argument("--limit", type=arguments.positive, default=10)
+    parser.add_argument("--budgets", type=_budgets, default=[1500], help="comma-separated completion-token budgets per question")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", default="default")
     parser.add_argument("--summarize", action="store_true", help="only rebuild the summary from results.jsonl")
     args = parser.parse_args()
-    budgets = [int(b) for b in args.budgets.split(",") if b.strip()]
+    budgets = args.budgets
     order = [s.label for s in setups(budgets, args.seed)]
     OUT.mkdir(parents=True, exist_ok=True)
     results = OUT / "results.jsonl"

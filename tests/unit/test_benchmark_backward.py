@@ -102,7 +102,7 @@ def test_a_count_below_one_is_a_usage_error_before_anything_runs():
     for flag in ("--masks", "--samples", "--items", "--parallel"):
         done = subprocess.run([sys.executable, str(script), "collect", flag, "0"], capture_output=True, text=True)
         assert done.returncode == 2
-        assert done.stderr.strip().splitlines()[-1].endswith(f"{flag} must be at least 1")
+        assert done.stderr.strip().splitlines()[-1].endswith(f"argument {flag}: 0 is not at least 1")
         assert done.stdout == ""
 
 
