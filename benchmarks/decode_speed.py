@@ -194,4 +194,4 @@ def markdown(result: dict) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    arguments.run(main)

@@ -217,14 +217,15 @@ def items(count: int, offset: int = 0) -> list[dict[str, Any]]:
 
 
 def parse_routes(spec: str) -> list[int]:
-    """'0-7' or '8,10,12' -> route numbers."""
+    """'0-7' or '8,10,12' -> route numbers (an argument type: anything else is a usage error)."""
     out: list[int] = []
-    for part in spec.split(","):
-        if "-" in part:
-            low, high = part.split("-")
-            out += range(int(low), int(high) + 1)
-        elif part.strip():
-            out.append(int(part))
+    for part in filter(None, (part.strip() for part in spec.split(","))):
+        low, dash, high = part.partition("-")
+        if not low.isdigit() or (dash and not high.isdigit()):
+            raise argparse.ArgumentTypeError(f"{part!r} is not a route number or a range such as 0-7")
+        out += range(int(low), int(high or low) + 1)
+    if not out:
+        raise argparse.ArgumentTypeError(f"{spec!r} names no route")
     return sorted(set(out))
 
 
@@ -278,7 +279,7 @@ def collect(args: argparse.Namespace) -> None:
         sampled = replace(catalogue, prompts={**catalogue.prompts, "reason_user": CHAIN_PROMPTS[args.chain_prompt]})
     args.out.parent.mkdir(parents=True, exist_ok=True)
     pool = read_pool(args.out)
-    wanted = parse_routes(args.routes)
+    wanted = args.routes
     queue = _Tasks(items(args.items, args.offset), wanted, pool, args.only_disagreeing or args.hint)
     chunk = args.parallel * 4  # continuous batching within a chunk: a finished route's slot takes the next
     with open(args.out, "a", encoding="utf-8") as sink:
@@ -657,7 +658,7 @@ def main() -> None:
     parser.add_argument("command", choices=("collect", "report"))
     parser.add_argument("--items", type=positive, default=150)
     parser.add_argument("--offset", type=offset, default=0)
-    parser.add_argument("--routes", default="0-1")
+    parser.add_argument("--routes", type=parse_routes, default=[0, 1], help="route numbers to collect: 0-7 or 2,4,6")
     parser.add_argument("--parallel", type=positive, default=4)
     parser.add_argument("--only-disagreeing", action="store_true",
                         help="collect routes 2+ only where the greedy routes disagree (all the cascade reads)")
@@ -674,10 +675,12 @@ def main() -> None:
                         help="ask the sampled chains with the greedy routes' answers as a hint, PHP-style, where "
                              "those disagree (an ablation: its own --out)")
     parser.add_argument("--model", default="default")
-    parser.add_argument("--out", type=Path, default=RESULTS / "pool.jsonl")
+    parser.add_argument("--out", type=arguments.file_to_write, default=RESULTS / "pool.jsonl")
     args = parser.parse_args()
+    if args.command == "report" and not args.out.is_file():
+        parser.error(f"argument --out: no pool at {str(args.out)!r} to report on (collect it first)")
     collect(args) if args.command == "collect" else report(args)
 
 
 if __name__ == "__main__":
-    main()
+    arguments.run(main)

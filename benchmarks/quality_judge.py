@@ -221,4 +221,4 @@ def write(args: argparse.Namespace, scored: list[dict[str, Any]], agreeing_right
 
 
 if __name__ == "__main__":
-    main()
+    arguments.run(main)

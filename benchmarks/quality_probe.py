@@ -49,7 +49,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -513,26 +512,19 @@ def _past_the_pool(text: str) -> int:
     return value
 
 
-def _plain_name(name: str) -> str:
-    """A results file name: letters, digits, '_', '-' and '.', not starting with a dot."""
-    if not re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*", name):
-        raise argparse.ArgumentTypeError(f"{name!r} is not a plain file name")
-    return name
-
-
 def main() -> None:
     parser = arguments.parser(__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("inputs")
     p.add_argument("--gen-items", type=arguments.positive, default=500)
     p.add_argument("--gen-from", type=_past_the_pool, default=POOL_ITEMS, help="position in the fixed shuffle of the first item to write")
-    p.add_argument("--written", type=Path, nargs="*", default=[], help="routes files written before (their states are read again)")
+    p.add_argument("--written", type=arguments.existing_file, nargs="*", default=[], help="routes files written before (their states are read again)")
     p.set_defaults(run=inputs)
     p = sub.add_parser("label")
     p.add_argument("--gen-items", type=arguments.positive, default=500)
     p.add_argument("--gen-from", type=_past_the_pool, default=POOL_ITEMS)
     p.add_argument("--states", type=Path, default=PROBE / "states")
-    p.add_argument("--out", type=Path, default=ROUTES)
+    p.add_argument("--out", type=arguments.file_to_write, default=ROUTES)
     p.set_defaults(run=label)
     p = sub.add_parser("sc-inputs")
     p.add_argument("--items", type=int, default=256)
@@ -542,10 +534,10 @@ def main() -> None:
     p.set_defaults(run=self_consistency)
     p = sub.add_parser("evaluate")
     p.add_argument("--states", type=Path, default=PROBE / "states")
-    p.add_argument("--routes", type=Path, nargs="+", default=[ROUTES], help="the GPU-written routes to train on")
+    p.add_argument("--routes", type=arguments.existing_file, nargs="+", default=[ROUTES], help="the GPU-written routes to train on")
     p.add_argument("--features", nargs="+", default=list(FEATURES), choices=FEATURES)
     p.add_argument("--head", default="logit", choices=sorted(STRENGTHS), help="logistic regression or a small MLP")
-    p.add_argument("--name", default="probe", type=_plain_name, help="results file name (results/quality/NAME.{json,md})")
+    p.add_argument("--name", default="probe", type=arguments.plain_name, help="results file name (results/quality/NAME.{json,md})")
     p.add_argument("--gpu", default="probe_gpu.py on one NVIDIA H100 (transformers, bf16)", help="where the GPU half ran")
     p.set_defaults(run=evaluate)
     args = parser.parse_args()
@@ -556,4 +548,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    arguments.run(main)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import sys
 import time
@@ -79,13 +78,11 @@ def main() -> None:
     parser.add_argument("--samples", type=arguments.positive, default=6)
     parser.add_argument("--parallel", type=arguments.positive, default=4)
     parser.add_argument("--resume", action="store_true", help="keep the rows of the results file and go on")
-    parser.add_argument("--name", default="walltime",
+    parser.add_argument("--name", type=arguments.plain_name, default="walltime",
                         help="the results' file name: results/quality/NAME.{json,md} (another run, another name)")
     parser.add_argument("--report", action="store_true",
                         help="rewrite walltime.{json,md} from the rows written, measuring nothing")
     args = parser.parse_args()
-    if not re.fullmatch(r"[A-Za-z0-9_-]+", args.name):
-        sys.exit(f"--name must be letters, digits, '_' or '-' (a file name under results/quality), not {args.name!r}")
     if args.report:
         return rewrite(args.name)
     rows = earlier_rows(args)
@@ -294,4 +291,4 @@ def _replace(path: Path, text: str) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    arguments.run(main)

@@ -222,7 +222,7 @@ def _budgets(text: str) -> list[int]:
 def main() -> int:
     """Run (or resume) the benchmark and write its summary."""
     parser = arguments.parser(__doc__)
-    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--data", type=arguments.existing_file, default=DATA)
     parser.add_argument("--start", type=arguments.offset, default=100, help="first problem (0-based); 100+ were never looked at")
     parser.add_argument("--limit", type=arguments.positive, default=10)
     parser.add_argument("--budgets", type=_budgets, default=[1500], help="comma-separated completion-token budgets per question")
@@ -267,4 +267,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    arguments.run(main)

@@ -64,6 +64,11 @@ def test_an_argument_a_script_does_not_take_is_a_usage_error(script, tmp_path):
     ("quality_learned.py", ["1"]),
     ("quality.py", ["report", "--parallel", "0"]),
     ("quality.py", ["report", "--top-p", "high"]),
+    ("quality.py", ["collect", "--routes", "x-y", "--items", "1"]),
+    ("quality.py", ["report", "--out", "/nonexistent/pool.jsonl"]),
+    ("quality_walltime.py", ["--report", "--name", "../evil"]),
+    ("quality_probe.py", ["evaluate", "--routes", "/nonexistent/routes.jsonl"]),
+    ("strategies.py", ["--summarize", "--data", "/nonexistent/gsm8k.jsonl"]),
     ("strategies.py", ["--summarize", "--budgets", "1500,lots"]),
     ("strategies.py", ["--summarize", "--start", "-3"]),
     ("decode_speed.py", ["--trials", "0"]),
@@ -82,3 +87,23 @@ def test_a_number_out_of_range_is_a_usage_error_that_writes_nothing(script, args
                                                (arguments.at_least(2), "2", 2), (arguments.fraction, "0.8", 0.8)])
 def test_the_shared_types_take_what_is_in_range(kind, text, value):
     assert kind(text) == value
+
+
+def test_a_report_without_a_pool_is_a_usage_error_that_writes_nothing(tmp_path):
+    done = run("quality.py", "report", "--out", str(tmp_path / "pool.jsonl"), cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].startswith("quality.py: error: argument --out: no pool at ")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_missing_model_is_one_line_and_exit_3_not_a_traceback(tmp_path):
+    done = run("quality_judge.py", "--items", "1", "--model", str(tmp_path / "absent.gguf"), cwd=tmp_path)
+    assert done.returncode == 3
+    assert done.stderr.strip().splitlines() == [f"quality_judge.py: error: model file {tmp_path / 'absent.gguf'}: not found"]
+
+
+@pytest.mark.parametrize("spec, routes", [("0-7", list(range(8))), ("8,10, 12", [8, 10, 12]), ("3", [3]), ("2-3,3", [2, 3])])
+def test_route_specs_read_as_route_numbers(spec, routes):
+    import quality
+
+    assert quality.parse_routes(spec) == routes
