@@ -88,6 +88,15 @@ def test_a_chain_whose_answer_step_states_no_number_falls_back_to_its_candidate(
     assert run.answer == "9"
 
 
+@pytest.mark.parametrize("strategy", ["chain", "vote"])
+def test_an_answer_step_in_terminal_colours_answers_the_number_it_colours(think, strategy):
+    from tests.unit import scripts
+
+    says = scripts.PASSING | {"answer": "\x1b[31m9\x1b[0m"}
+    run = think(strategy, says, review=False, question="How many apples are left after 16 - 3 - 4?")
+    assert run.answer == "9"
+
+
 @pytest.mark.parametrize(
     "a, b, same",
     [("3.91e2", "391", True), ("3.91E+2", "391.0", True), ("1e999", "1E+999", True), ("2e-3", "0.002", True),
@@ -215,6 +224,15 @@ def test_a_chain_answer_is_what_it_states_or_none(text, question, expected):
 )
 def test_a_terminal_escape_sequence_in_model_text_is_no_number_of_the_answer(text, expected):
     assert extract_answer(text).normalized == expected
+
+
+@pytest.mark.parametrize("text", ["\x1b[31m9", "9\x1b[0m", "So 4+5 = 9 \x9b31m", "\x9d0;title 5\x9c9", "9\x1b", "\x1b]8;;http://x\x1b\\9\x1b]8;;\x1b\\"])
+def test_an_answer_step_or_a_bare_answer_with_an_escape_sequence_is_the_answer_without_it(text):
+    from ponder.tools.answers import answer_from_step
+
+    assert answer_from_step(text).normalized == "9"
+    assert extract_answer(text).normalized == "9"
+    assert "\x1b" not in normalize_answer(text).text and "\x9b" not in normalize_answer(text).text
 
 
 @pytest.mark.parametrize(

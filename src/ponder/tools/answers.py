@@ -83,8 +83,10 @@ _NUMBER = r"[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?|[-−]?\.\d+"
 _NUMBER_RE = re.compile(_NUMBER)
 MAX_AMOUNTS = 8  # boxes on one line that can be amounts for each
 MAX_NUMBER_CHARS = 1000  # Python will not even write an int of over 4,300 digits
-# A terminal escape sequence (CSI, OSC, or ESC and one character), as model text may hold one.
-_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|.)", re.S)
+# A terminal escape sequence (CSI, OSC, or ESC and one character; the 7-bit forms and the
+# 8-bit C1 ones, U+009B for CSI, U+009D for OSC), or a lone C1 control, as model text may hold one.
+_ESCAPE = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+                     r"|\x1b.?|[\x80-\x9f]", re.S)
 _EXPONENT = r"(?:[eE][-+]?\d{1,3})?"  # 3.91e2; at most three digits, so no number is astronomically long
 _ONLY_NUMBER = re.compile(rf"^\s*((?:{_NUMBER}){_EXPONENT})\s*$")
 _TAG = re.compile(r"<answer>(.*?)(?:</answer>|\Z)", re.S | re.I)
@@ -293,6 +295,7 @@ def exact_number(answer: ExtractedAnswer) -> bool:
 def answer_from_step(text: str) -> ExtractedAnswer:
     """The answer an <answer> step states: as written when it is short, else what a sentence
     around it gives ('He has 12 apples left.' -> 12)."""
+    text = _ESCAPE.sub("", text)  # a terminal sequence is no part of an answer ('\x1b[31m9' is 9)
     found = normalize_answer(text)
     sentence = len(text.split()) > 3 and re.search(r"[A-Za-z]{2,}", text)
     if found.kind != "number" and sentence and _NUMBER_RE.search(text):
@@ -313,7 +316,7 @@ def stated_value(text: str) -> ExtractedAnswer:
 
 def normalize_answer(text: str) -> ExtractedAnswer:
     """Canonicalise one answer string."""
-    raw = text.strip()
+    raw = _ESCAPE.sub("", text).strip()
     cleaned = _strip_latex(_strip_sentence(raw))
     truth = _TRUTH.match(cleaned)
     if truth:
