@@ -126,6 +126,27 @@ def test_eval_reports_accuracy_table_json_and_plot(tmp_path):
     assert (tmp_path / "ev" / "accuracy_vs_tokens.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_a_plot_that_cannot_be_written_leaves_no_half_file(tmp_path):
+    data = tmp_path / "gsm.jsonl"
+    data.write_text('{"id": "a", "question": "q", "answer": "#### 9"}\n')
+    (tmp_path / "ev" / "accuracy_vs_tokens.png").mkdir(parents=True)
+    done = ponder("eval", "--strategy", "chain", str(data), "-m", script_for(tmp_path), "--out-dir", str(tmp_path / "ev"), "--no-trace")
+    assert done.returncode == 1 and b"accuracy_vs_tokens.png: Is a directory" in done.stderr
+    assert sorted(p.name for p in (tmp_path / "ev").iterdir()) == ["accuracy_vs_tokens.png", "chain.jsonl", "report.json"]
+
+
+def test_a_results_path_longer_than_the_system_allows_is_one_line_and_exit_2(tmp_path):
+    (tmp_path / "q.txt").write_text("What is 16 - 3 - 4?\n")
+    data = tmp_path / "gsm.jsonl"
+    data.write_text('{"id": "a", "question": "q", "answer": "#### 9"}\n')
+    long = str(tmp_path / ("a" * 300))
+    for args in (("batch", str(tmp_path / "q.txt"), "-o", long), ("eval", str(data), "--out-dir", long)):
+        done = ponder(*args, "--strategy", "chain", "-m", script_for(tmp_path), "--no-trace")
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.decode().startswith("ponder: error: File name too long: ")
+        assert len(done.stderr.decode().splitlines()) == 1
+
+
 def test_eval_rejects_unknown_strategies_and_unanswered_data(tmp_path):
     data = tmp_path / "d.jsonl"
     data.write_text('{"question": "q"}\n')

@@ -208,3 +208,18 @@ def test_doctor_on_this_machine_reports_every_line_and_loads_no_model():
     assert lines[4].startswith("model default     " + ("ready, used without -m" if state.verified else "installed"))
     assert str(state.path) in lines[4] or not state.verified
     assert "\x1b" not in done.stdout and done.stderr == ""  # piped: no colour, nothing else said
+
+
+def test_a_cache_where_nothing_can_be_created_fails_the_model_it_would_hold(tmp_path, monkeypatch):
+    from ponder.llm.registry import EmbeddedState
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert doctor.unwritable(tmp_path / "new" / "models") is None
+    assert doctor.unwritable(blocker / "models") == f"{blocker} is not a directory"
+    assert doctor.unwritable(tmp_path / ("a" * 300) / "models").endswith("File name too long")
+    state = EmbeddedState(installed=True, assembled=False, verified=False, path=blocker / "models" / "m.gguf")
+    monkeypatch.setattr("ponder.llm.registry.embedded_state", lambda model: state)
+    line, usable = doctor.embedded_line(TINY, chosen=True)
+    assert (line.level, usable) == (FAIL, False)
+    assert line.text == f"installed, used without -m, but it cannot be assembled: {blocker} is not a directory"

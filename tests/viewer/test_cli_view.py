@@ -118,3 +118,36 @@ def test_export_ignores_the_theme_and_the_app_refuses_an_unknown_one():
     assert done.returncode == 0 and done.stdout.startswith(b"# ponder run ")
     assert "unknown theme 'neon'" in _one_error_line(ponder("view", str(REAL), env={"PONDER_THEME": "neon"}, timeout=60), 2)
     assert "unknown theme" in _one_error_line(ponder("view", "--theme", "neon", str(REAL), timeout=60), 2)
+
+
+def test_export_onto_the_trace_it_reads_is_refused_and_the_trace_kept(tmp_path):
+    trace = tmp_path / "run.jsonl"
+    trace.write_bytes(REAL.read_bytes())
+    (tmp_path / "link.jsonl").symlink_to(trace)
+    for out in (trace, tmp_path / "link.jsonl"):
+        done = ponder("view", "--export", "md", "-o", str(out), str(trace), timeout=60)
+        assert done.returncode == 2
+        assert done.stderr.decode() == f"ponder: error: -o {out} is the trace being exported; choose another file\n"
+    assert trace.read_bytes() == REAL.read_bytes()
+
+
+def test_export_into_a_directory_or_a_missing_folder_is_one_line_and_leaves_nothing(tmp_path):
+    (tmp_path / "d").mkdir()
+    done = ponder("view", "--export", "md", "-o", str(tmp_path / "d"), str(REAL), timeout=60)
+    assert done.returncode == 2 and done.stderr.decode().endswith("is a directory; name a file\n")
+    done = ponder("view", "--export", "md", "-o", str(tmp_path / "absent" / "run.md"), str(REAL), timeout=60)
+    assert done.returncode == 1 and done.stderr.decode().startswith("ponder: error: cannot write ")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["d"]
+
+
+def test_export_through_a_symlink_writes_its_target(tmp_path):
+    (tmp_path / "link.md").symlink_to(tmp_path / "real.md")
+    done = ponder("view", "--export", "md", "-o", str(tmp_path / "link.md"), str(REAL), timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "link.md").is_symlink() and (tmp_path / "real.md").read_text().startswith("# ponder run ")
+
+
+def test_a_trace_name_longer_than_the_system_allows_is_one_line():
+    done = ponder("view", "--export", "md", "a" * 300, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.decode().startswith("ponder: error: trace ") and done.stderr.decode().endswith(": File name too long\n")

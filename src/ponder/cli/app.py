@@ -10,10 +10,13 @@ Rules that must hold:
 - `main` is the one place that guards the process: closed standard fds get /dev/null, a
   failed stdout is one line and exit 1 (`cli/streams.py`), a failed stderr costs nothing,
   and SIGTERM stops a run as SIGINT does (`ponder.interrupts`), with exit 143 instead of 130.
+  An OSError that no command turned into a PonderError is one line too (exit 2 for a path
+  name too long, else 1), never a traceback; `-v` adds it.
 """
 
 from __future__ import annotations
 
+import errno
 import sys
 from enum import Enum
 from pathlib import Path
@@ -37,7 +40,7 @@ from ponder.cli.options import (
     limits,
     with_options,
 )
-from ponder.errors import EXIT_INTERRUPTED, EXIT_USAGE, PonderError
+from ponder.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, PonderError
 
 app = typer.Typer(
     name="ponder",
@@ -206,9 +209,21 @@ def main(argv: list[str] | None = None) -> None:
 
             traceback.print_exc()
         code = _fail(str(exc), exc.exit_code)
+    except OSError as exc:  # the last guard: a path the system refuses is one line, never a traceback
+        if verbose:
+            import traceback
+
+            traceback.print_exc()
+        code = _fail(_os_message(exc), EXIT_USAGE if exc.errno == errno.ENAMETOOLONG else EXIT_FAILURE)
     if code == EXIT_INTERRUPTED:
         code = interrupts.exit_code()  # 143 when it was SIGTERM
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _os_message(exc: OSError) -> str:
+    """An OSError no command caught, as one line: what the system said, and the path it said it of."""
+    name = f": {exc.filename}" if exc.filename is not None else ""
+    return f"{exc.strerror or exc}{name}"
 
 
 def _dispatch(argv: list[str] | None) -> int | None:

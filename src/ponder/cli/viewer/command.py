@@ -4,7 +4,8 @@ Rules that must hold:
 - User errors (a path that does not exist, flags that do not fit together, a file that is
   not a trace with `--export md`) raise `UsageError`: one line on stderr, exit 2.
 - `--export md` never starts Textual (and never needs a terminal); it writes Markdown to
-  stdout or to `-o FILE`, and warnings about damaged lines to stderr. It ignores the theme.
+  stdout or to `-o FILE` (whole, through a temporary file; never the trace it reads: exit 2),
+  and warnings about damaged lines to stderr. It ignores the theme.
   It writes through `sys.stdout`, so a closed or full stdout is one line and exit 1
   (`cli/streams.py` guards it).
 - Traces are read through `ponder.inputs` (bounded; a FIFO or a device is refused before it is
@@ -44,6 +45,8 @@ def run_view(target: str | None, *, follow: bool = False, export: str | None = N
     if export:
         if is_dir:
             raise UsageError("--export md needs one trace: pass a trace file or -")
+        if output is not None and inputs.is_same_file(path, output):
+            raise UsageError(f"-o {output} is the trace being exported; choose another file")
         return _export(load_bytes(read_path(path)), str(path), output)
     if follow and is_dir:
         path, is_dir = _newest(path), False
@@ -59,10 +62,14 @@ def _resolve(target: str | None, trace_dir: Path | None) -> tuple[Path, bool]:
             raise UsageError(f"trace directory {directory} does not exist")
         return directory, True
     path = Path(target).expanduser()
-    if not path.exists():
+    try:
+        if path.is_dir():
+            return path, True
+        exists = path.exists()
+    except OSError as exc:  # a name longer than the system allows
+        raise UsageError(f"trace {visible(str(path))}: {exc.strerror or exc}") from None
+    if not exists:
         raise UsageError(f"no such trace file or directory: {path}")
-    if path.is_dir():
-        return path, True
     problem = inputs.describe(path)
     if problem:
         raise UsageError(f"trace {path}: {problem}")
@@ -94,11 +101,27 @@ def _export(loaded: Loaded, name: str, output: Path | None) -> int:
     if output is None:
         _write_stdout(text)
         return 0
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise PonderError(f"cannot write {output}: {exc.strerror}") from None
+    _write_whole(output, text)
     return 0
+
+
+def _write_whole(output: Path, text: str) -> None:
+    """Write the Markdown through a temporary file beside the target: a failed write leaves no half file."""
+    try:
+        if output.is_dir():
+            raise UsageError(f"-o {output} is a directory; name a file")
+        target = Path(os.path.realpath(output))  # through a symlink, as a plain write would go
+    except OSError as exc:
+        raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+    temp = target.with_name(f".{target.name}.tmp")
+    try:
+        temp.write_text(text, encoding="utf-8")
+        os.replace(temp, target)
+    except OSError as exc:
+        raise PonderError(f"cannot write {output}: {exc.strerror or exc}") from None
+    finally:
+        if os.path.lexists(temp):
+            os.unlink(temp)
 
 
 def _write_stdout(text: str) -> None:
