@@ -126,6 +126,15 @@ def test_eval_reports_accuracy_table_json_and_plot(tmp_path):
     assert (tmp_path / "ev" / "accuracy_vs_tokens.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_dash_as_the_output_is_stdout(tmp_path):
+    (tmp_path / "q.txt").write_text("What is 16 - 3 - 4?\n")
+    done = subprocess.run([*PONDER, "batch", "q.txt", "-o", "-", "--strategy", "chain", "-m", script_for(tmp_path), "--no-trace"],
+                          cwd=tmp_path, capture_output=True, stdin=subprocess.DEVNULL, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(line)["answer"] for line in done.stdout.splitlines()] == ["9"]
+    assert not (tmp_path / "-").exists()
+
+
 def test_a_plot_that_cannot_be_written_leaves_no_half_file(tmp_path):
     data = tmp_path / "gsm.jsonl"
     data.write_text('{"id": "a", "question": "q", "answer": "#### 9"}\n')

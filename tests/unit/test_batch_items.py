@@ -25,6 +25,13 @@ def test_jsonl_ids_alias_and_passthrough():
     assert b.id == "7" and c.id == "3"
 
 
+def test_a_custom_id_beside_an_id_is_kept_as_data():
+    (item,) = read(b'{"id": "a", "custom_id": "req-7", "question": "q1"}\n')
+    assert (item.id, item.extra) == ("a", {"custom_id": "req-7"})
+    (alias,) = read(b'{"custom_id": "req-7", "question": "q1"}\n')
+    assert (alias.id, alias.extra) == ("req-7", {})
+
+
 def test_bad_lines_become_errors_naming_the_line_and_others_still_run():
     data = (b'{"id": "a", "question": "ok"}\n'
             b'{"id": "a", "question": "dup"}\n'

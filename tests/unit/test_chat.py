@@ -194,6 +194,18 @@ def test_commands_change_the_next_questions_settings_and_bad_ones_change_nothing
     assert RunConfig(samples=65).problems() == ["--samples must be between 1 and 64"]
 
 
+@pytest.mark.parametrize("command, error", [
+    ("/budget 99999999999999999999999", "--budget-tokens must be at most 100,000,000"),
+    ("/budget \u0661\u0660\u0660", "is not a whole number: /budget TOKENS (or off)"),
+    ("/samples 1_0", "is not a whole number: /samples N"), ("/samples -3", "is not a whole number: /samples N")])
+def test_a_chat_count_is_checked_as_its_flag_is(tmp_path, capsys, command, error):
+    chat, _ = chat_on_fake(tmp_path)
+    before = chat.options
+    assert chat.run(ListLines(command)) == 0
+    assert chat.options == before
+    assert error in capsys.readouterr().err
+
+
 def test_exit_leaves_before_the_next_line(tmp_path, capsys):
     chat, backend = chat_on_fake(tmp_path)
     assert chat.run(ListLines("/exit", FIRST)) == 0

@@ -19,9 +19,10 @@ from ponder.tools.sandbox import Limits
 
 SEED_STRIDE = 1000  # a chain seeds step k with seed + k; samples stay apart by this much
 MIN_CHAIN_TOKENS = 64  # no new chain starts with fewer completion tokens left than this
-MIN_STEP_TOKENS = 16
+MIN_STEP_TOKENS = 16  # a chain jumps to its answer when fewer are left for another step
+MAX_BUDGET_TOKENS = 100_000_000  # the most completion tokens a run's budget may name
 MAX_SAMPLES = 64  # the most chains (vote, best-of-n) or rollouts (mcts) of one run
-MAX_PARALLEL = 8  # the most sequences one context decodes side by side  # a chain jumps to its answer when fewer are left for another step
+MAX_PARALLEL = 8  # the most sequences one context decodes side by side
 
 SandboxMode = Literal["auto", "strict", "off"]
 Weighting = Literal["count", "verifier", "verifier+confidence"]
@@ -105,6 +106,8 @@ def _budget_problems(config: RunConfig) -> list[str]:
     budget, found = config.budget, []
     if budget.tokens is not None and budget.tokens < MIN_CHAIN_TOKENS:
         found.append(f"--budget-tokens {budget.tokens} is below one chain's minimum of {MIN_CHAIN_TOKENS} tokens")
+    if budget.tokens is not None and budget.tokens > MAX_BUDGET_TOKENS:
+        found.append(f"--budget-tokens must be at most {MAX_BUDGET_TOKENS:_}".replace("_", ","))
     if budget.seconds is not None and budget.seconds < 0:
         found.append("--budget-seconds must not be negative")
     if config.chain.max_tokens < MIN_STEP_TOKENS:

@@ -7,7 +7,8 @@ Rules that must hold:
   list, a bool, NaN, or a GSM8K '####' with nothing after it) never stops the others.
 - The format is `text`, `jsonl`, or `auto` (the default): JSONL when the first non-blank
   line is a JSON object, otherwise text. A leading UTF-8 BOM is dropped before anything else.
-- Ids are strings: `id` (or its alias `custom_id`) when given, else the line number. A bad
+- Ids are strings: `id` (or its alias `custom_id`) when given, else the line number; a
+  `custom_id` beside an `id` stays in the item's extra fields. A bad
   line's id is `line:N`, which no good item can have, so no id is ever written twice.
 - Memory is bounded: an over-long line is skipped in chunks, never read whole, and a file of
   more than MAX_QUESTIONS_BYTES or MAX_LINES lines is refused whole (UsageError, exit 2).
@@ -114,7 +115,8 @@ def _parse(text: str, number: int, jsonl: bool, reference_key: str | None) -> En
         reference = _reference(reference)
         if reference is None:
             return _bad(number, f"has an unusable '{reference_key}': it must be text or a number with a final value")
-    extra = {k: v for k, v in record.items() if k not in RESERVED}
+    used = ("id", "question") if "id" in record else RESERVED  # a custom_id beside an id is kept as data
+    extra = {k: v for k, v in record.items() if k not in used}
     return Item(str(raw_id), question.strip(), number, reference, extra)
 
 

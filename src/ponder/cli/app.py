@@ -81,7 +81,7 @@ def chat(*, options: Options) -> None:
 @with_options()
 def batch(
     source: str = typer.Argument("-", help="Questions: a text file (one per line) or JSONL (id, question); - for stdin."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Results JSONL (default: stdout)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Results JSONL (default, or -: stdout)."),
     resume: bool = typer.Option(False, "--resume", help="Skip ids already in OUTPUT; lines that are not whole records move to OUTPUT.rejected."),
     question_format: QuestionFormat = FORMAT_OPTION,
     concurrency: int = CONCURRENCY_OPTION,
@@ -90,7 +90,8 @@ def batch(
     """Answer every question of a file, one JSON line per item (exit 4 if any failed)."""
     from ponder.cli.batch import run_batch
 
-    raise typer.Exit(run_batch(source, output, resume, options, question_format.value, concurrency))
+    to_stdout = output is None or str(output) == "-"  # '-' is stdout, as it is stdin for SOURCE
+    raise typer.Exit(run_batch(source, None if to_stdout else output, resume, options, question_format.value, concurrency))
 
 
 @app.command("eval")

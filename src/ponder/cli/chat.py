@@ -349,10 +349,10 @@ def _place(temp: str, path: Path, overwrite: bool) -> None:
 
 
 def _whole_number(value: str, usage: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise UsageError(f"{value!r} is not a whole number: {usage}") from None
+    """A count as a flag takes one: digits 0-9 only (not '١٠٠', '1_000' or '+5')."""
+    if not (value.isascii() and value.isdigit()):
+        raise UsageError(f"{value!r} is not a whole number: {usage}")
+    return int(value)
 
 
 def _interrupt_code(exc: KeyboardInterrupt, terminal: bool) -> int:

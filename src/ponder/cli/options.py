@@ -24,6 +24,7 @@ from typing import Any, Callable, Optional
 import typer
 
 from ponder.agent.settings import (
+    MAX_BUDGET_TOKENS,
     MAX_PARALLEL,
     MAX_SAMPLES,
     RULES,
@@ -197,7 +198,7 @@ THINKING_FLAGS: dict[str, tuple[Any, Any]] = {
     "seed": (Optional[int], typer.Option(None, "--seed", min=0, max=2**31 - 1, rich_help_panel=_T, help="Sampling seed.")),
 }
 BUDGET_FLAGS: dict[str, tuple[Any, Any]] = {
-    "budget_tokens": (Optional[int], typer.Option(None, "--budget-tokens", min=1, max=100_000_000, rich_help_panel=_B,
+    "budget_tokens": (Optional[int], typer.Option(None, "--budget-tokens", min=1, max=MAX_BUDGET_TOKENS, rich_help_panel=_B,
                                                   help="Most completion tokens of the whole run.")),
     "budget_seconds": (Optional[float], typer.Option(None, "--budget-seconds", min=0.0, max=1e7, rich_help_panel=_B,
                                                      help="No new chain starts after this many seconds.")),
