@@ -57,6 +57,7 @@ def test_a_symlink_loop_is_called_what_it_is(tmp_path):
 def test_arguments_that_are_not_utf8_are_one_line():
     one_line(run("ask", "-m", "fake", b"a\xffb"), 2, "the question is not valid UTF-8")
     one_line(run("tools", "check", b"1 + \xff == 2"), 2, "the claim is not valid UTF-8")
+    one_line(run("ask", "-m", b"fake:\xff", "q"), 2, "-m/--model is not valid UTF-8")
     one_line(ponder("ask", "-m", "fake", stdin=b"\xff"), 2, "the question on stdin is not valid UTF-8")
 
 

@@ -38,6 +38,7 @@ from ponder.agent.settings import (
 from ponder.agent.strategies import STRATEGIES
 from ponder.batch.items import FORMATS
 from ponder.cli.safe import visible
+from ponder import inputs
 from ponder.errors import UsageError
 from ponder.llm.llama import LoadOptions
 from ponder.llm.loader import BACKENDS
@@ -287,6 +288,8 @@ def build_options(values: dict[str, Any], many_strategies: bool = False) -> Opti
                          + ", ".join(name for name, s in STRATEGIES.items() if s.scored))
     if values["model"] is not None and not values["model"].strip():  # not the default model in disguise
         raise UsageError("-m/--model is empty; give default, small, fake, a name from `ponder models` or a GGUF path")
+    if values["model"] is not None:
+        inputs.argument_text(values["model"], "-m/--model")
     if values.get("as_json") and values.get("events"):
         raise UsageError("--json and --events cannot be used together")
     sides = values["parallel"] if any(STRATEGIES[name].parallel for name in strategies) else 1
