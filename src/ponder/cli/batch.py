@@ -21,7 +21,6 @@ Rules that must hold:
 
 from __future__ import annotations
 
-import os
 import sys
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -220,16 +219,10 @@ def write_report(dataset: str, entries: list[Entry], jobs: list[BatchJob], out_d
 
 def write_json_file(path: Path, value: dict[str, Any]) -> None:
     """Write a JSON document whole (through a temporary file), or fail with one line."""
-    from ponder.trace.jsonl import WriteError, to_json
+    from ponder.cli.files import write_whole
+    from ponder.trace.jsonl import to_json
 
-    temp = path.with_name(f".{path.name}.tmp")
-    try:
-        temp.write_text(to_json(value, indent=2) + "\n", encoding="ascii")
-        os.replace(temp, path)
-    except OSError as exc:
-        if temp.exists():
-            temp.unlink()
-        raise WriteError(f"cannot write {path}: {exc.strerror or exc}") from None
+    write_whole(path, to_json(value, indent=2) + "\n", encoding="ascii")
 
 
 def refuse_input_as_output(source: str, out: Path) -> None:

@@ -24,7 +24,7 @@ from ponder import inputs
 from ponder.cli.safe import visible
 from ponder.cli.viewer.export import to_markdown
 from ponder.cli.viewer.source import Loaded, load_bytes, read_path
-from ponder.errors import PonderError, UsageError
+from ponder.errors import UsageError
 
 THEMES = ("dark", "light")
 
@@ -106,22 +106,16 @@ def _export(loaded: Loaded, name: str, output: Path | None) -> int:
 
 
 def _write_whole(output: Path, text: str) -> None:
-    """Write the Markdown through a temporary file beside the target: a failed write leaves no half file."""
+    """Write the Markdown whole (`cli/files.py`); a directory as the output is a usage error."""
+    from ponder.cli.files import write_whole
+
     try:
-        if output.is_dir():
-            raise UsageError(f"-o {output} is a directory; name a file")
-        target = Path(os.path.realpath(output))  # through a symlink, as a plain write would go
+        is_dir = output.is_dir()
     except OSError as exc:
         raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
-    temp = target.with_name(f".{target.name}.tmp")
-    try:
-        temp.write_text(text, encoding="utf-8")
-        os.replace(temp, target)
-    except OSError as exc:
-        raise PonderError(f"cannot write {output}: {exc.strerror or exc}") from None
-    finally:
-        if os.path.lexists(temp):
-            os.unlink(temp)
+    if is_dir:
+        raise UsageError(f"-o {output} is a directory; name a file")
+    write_whole(output, text)
 
 
 def _write_stdout(text: str) -> None:
