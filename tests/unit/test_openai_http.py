@@ -414,6 +414,77 @@ def test_an_error_event_in_the_stream(stub):
         run(backend(stub))
 
 
+def raw(payload: bytes, content_type: str = "text/event-stream", pause: float = 0.0, times: int = 1) -> Reply:
+    """A reply: `payload` sent `times` times, `pause` seconds apart, then the connection closed."""
+    import time
+
+    def reply(handler: BaseHTTPRequestHandler, body: dict) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", content_type)
+        handler.end_headers()
+        try:
+            for _ in range(times):
+                handler.wfile.write(payload)
+                handler.wfile.flush()
+                time.sleep(pause)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        handler.close_connection = True
+    return reply
+
+
+def test_a_server_that_ignores_max_tokens_is_stopped_as_length(stub):
+    stub.replies.append(stream(events(["blah "] * 2000, finish=None, done=False)))
+    done, _ = run(backend(stub), max_tokens=16)
+    assert done.stop_reason == "length" and done.completion_tokens == 16 + openai_http.EXTRA_PIECES
+    assert done.text == "blah " * (16 + openai_http.EXTRA_PIECES)
+
+
+def test_a_stream_line_past_the_bound_is_one_error_not_memory(stub, monkeypatch):
+    monkeypatch.setattr(openai_http, "MAX_LINE_BYTES", 4096)
+    stub.replies.append(raw(b"data: " + b"x" * 8192, times=4))
+    with pytest.raises(ServerError, match="sent a stream line of over 4 KiB"):
+        run(backend(stub))
+
+
+def test_a_json_answer_past_the_bound_is_one_error(stub, monkeypatch):
+    monkeypatch.setattr(openai_http, "MAX_BODY_BYTES", 4096)
+    stub.replies.append(raw(b"[" + b"1," * 4096 + b"1]", content_type="application/json"))
+    with pytest.raises(ServerError, match="answered /completions with over 0 MiB"):
+        run(backend(stub))
+    stub.routes["GET /v1/models"] = raw(b'{"data": [' + b" " * 8192 + b"]}", content_type="application/json")
+    with pytest.raises(ModelError, match="answered /models with over"):
+        backend(stub)
+
+
+def test_keep_alive_comments_alone_end_the_step_after_the_read_timeout(stub, monkeypatch):
+    monkeypatch.setattr(openai_http, "TIMEOUT", httpx.Timeout(10.0, read=0.3))
+    stub.replies.append(raw(b": keep-alive\n\n", pause=0.1, times=50))
+    with pytest.raises(ServerError, match="sent no data for 0 s mid-step"):
+        run(backend(stub))
+
+
+@pytest.mark.parametrize("logprobs", [{"token_logprobs": 5}, {"token_logprobs": [-0.1], "top_logprobs": 7},
+                                      {"content": [{"logprob": -0.1, "top_logprobs": 3}]}, {"content": 3}])
+def test_logprobs_of_the_wrong_shape_give_no_confidence_not_a_crash(logprobs):
+    assert token_confidences(logprobs) in ([], [pytest.approx(0.9048, abs=1e-4)])
+
+
+@pytest.mark.parametrize("usage", [{"prompt_tokens": 10**400, "completion_tokens": 1e308},
+                                   {"prompt_tokens": -5, "completion_tokens": -5,
+                                    "prompt_tokens_details": {"cached_tokens": 10**400}}])
+def test_usage_that_is_no_sane_count_is_counted_here(stub, usage):
+    stub.replies.append(stream(events(["one", " two"], usage=usage)))
+    done, _ = run(backend(stub))
+    assert done.completion_tokens == 2 and 0 < done.prompt_tokens < 100 and done.prompt_tokens_evaluated == done.prompt_tokens
+
+
+def test_a_tokenizer_that_answers_no_json_is_passed_over_for_the_estimate(stub):
+    stub.routes["POST /tokenize"] = raw(b"<html>busy</html>", content_type="text/html")
+    b = backend(stub)
+    assert b.count_tokens("twelve bytes") == 3
+
+
 def test_a_server_gone_mid_run_is_a_run_error(stub):
     b = backend(stub)
     stub.server.shutdown()

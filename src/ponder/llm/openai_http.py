@@ -28,6 +28,11 @@ Rules that must hold:
   before any of the answer was read; a stream cut later fails the step. Server text in a
   message is at most `SNIPPET` printable characters on one line; the API key (from
   $PONDER_API_KEY or $OPENAI_API_KEY, never a flag) never appears in one.
+- A server is untrusted: every read is bounded (a JSON answer `MAX_BODY_BYTES`, a stream line
+  `MAX_LINE_BYTES`, decompressed), a stream that runs `EXTRA_PIECES` past max_tokens is stopped
+  as "length", one that sends no `data:` line for the read timeout (keep-alives, a trickle)
+  fails the step, a number is used only when sane (`_number`; counts not below zero), and an
+  optional endpoint's unusable answer (/tokenize) is passed over for the estimate.
 """
 
 from __future__ import annotations
@@ -58,6 +63,9 @@ SNIPPET = 200  # the most characters of server text an error message carries
 TIMEOUT = httpx.Timeout(10.0, read=300.0)  # connect/write/pool 10 s; 300 s of silence mid-answer
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 KEEP_ALIVE = 32  # idle connections kept for re-use (those in use are bounded by the callers)
+MAX_BODY_BYTES = 32 * 1024 * 1024  # the most of a JSON answer read (a larger one is refused)
+MAX_LINE_BYTES = 1024 * 1024  # the most of one line of a stream
+EXTRA_PIECES = 64  # pieces a stream may send past max_tokens before ponder stops it as "length"
 KEY_VARIABLES = ("PONDER_API_KEY", "OPENAI_API_KEY")
 CHOOSE_METHODS = ("guided", "logprobs", "order")
 GUIDED_TOKENS = 32  # the most tokens a guided choice may take
@@ -69,6 +77,10 @@ class ServerError(PonderError):
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class NotJson(ServerError):
+    """A server's answer that is not a JSON object (an optional endpoint's is passed over)."""
 
 
 def api_key() -> str | None:
@@ -140,11 +152,11 @@ def token_confidences(logprobs: Any) -> list[float]:
     if not isinstance(logprobs, dict):
         return []
     if isinstance(logprobs.get("content"), list):  # the chat shape (llama-server)
-        entries = [(e.get("logprob"), [t.get("logprob") for t in e.get("top_logprobs") or [] if isinstance(t, dict)])
+        entries = [(e.get("logprob"), [t.get("logprob") for t in _list(e.get("top_logprobs")) if isinstance(t, dict)])
                    for e in logprobs["content"] if isinstance(e, dict)]
     else:
-        own = logprobs.get("token_logprobs") or []
-        tops = logprobs.get("top_logprobs") or [None] * len(own)
+        own = _list(logprobs.get("token_logprobs"))
+        tops = _list(logprobs.get("top_logprobs")) or [None] * len(own)
         entries = [(lp, list(top.values()) if isinstance(top, dict) else []) for lp, top in zip(own, tops)]
     found = []
     for own_logprob, top in entries:
@@ -154,8 +166,19 @@ def token_confidences(logprobs: Any) -> list[float]:
     return found
 
 
+def _list(value: Any) -> list[Any]:
+    """A server's value where a list belongs: itself if it is one, else empty."""
+    return value if isinstance(value, list) else []
+
+
 def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A JSON number of a sane size: not a bool, NaN, an infinity, nor a 10**400 or a 1e308."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and -1e15 < value < 1e15
+
+
+def _count(value: Any) -> bool:
+    """A token count a server may state: a sane number, not below zero."""
+    return _number(value) and value >= 0
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
@@ -289,15 +312,14 @@ class HttpBackend:
 
     # -- HTTP ----------------------------------------------------------------------------
 
-    def _send(self, method: str, path: str, body: dict[str, Any] | None = None, *, stream: bool = False,
-              root: bool = False) -> httpx.Response:
+    def _send(self, method: str, path: str, body: dict[str, Any] | None = None, *, root: bool = False) -> httpx.Response:
         """Send a request, retrying connection failures, 429 and 5xx with backoff and jitter;
-        the response (left open when `stream`), or ServerError."""
+        the response, its body not yet read (the caller reads it, bounded), or ServerError."""
         url = (self.root if root else self.base_url) + path
         for attempt in range(1, self.tries + 1):
             last = attempt == self.tries
             try:
-                response = self.client.send(self.client.build_request(method, url, json=body), stream=stream)
+                response = self.client.send(self.client.build_request(method, url, json=body), stream=True)
             except httpx.HTTPError as exc:
                 message, again = transport_failure(exc, self.where, httpx.URL(self.base_url).host)
                 if last or not again:
@@ -338,13 +360,19 @@ class HttpBackend:
         return data[:4096].decode("utf-8", errors="replace")
 
     def _json(self, response: httpx.Response, path: str) -> dict[str, Any]:
-        """The JSON object a (non-streamed) response holds, or ServerError."""
+        """The JSON object a (non-streamed) response holds (read bounded, then closed), or ServerError."""
         try:
-            data = response.json()
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            raise ServerError(f"the server at {self.where} answered {path} with something that is not JSON") from None
+            text = self._body_text(response, path)
+        except httpx.HTTPError as exc:
+            raise ServerError(transport_failure(exc, self.where, "")[0]) from None
+        finally:
+            response.close()
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError):
+            raise NotJson(f"the server at {self.where} answered {path} with something that is not JSON") from None
         if not isinstance(data, dict):
-            raise ServerError(f"the server at {self.where} answered {path} with JSON that is not an object")
+            raise NotJson(f"the server at {self.where} answered {path} with JSON that is not an object")
         return data
 
     def _post(self, path: str, body: dict[str, Any], root: bool = False) -> dict[str, Any]:
@@ -396,8 +424,11 @@ class HttpBackend:
         """The server's token count of `text` through `path`, None if the answer has none."""
         body = {"model": self.model, "input": text} if path.startswith("/extras") else \
             {"model": self.model, "prompt": text, "content": text, "add_special": False, "add_special_tokens": False}
-        data = self._post(path, body, root=True)
-        if _number(data.get("count")):
+        try:
+            data = self._post(path, body, root=True)
+        except NotJson:  # an optional endpoint answered with something unusable: estimate instead
+            return None
+        if _count(data.get("count")):
             return int(data["count"])
         tokens = data.get("tokens")
         return len(tokens) if isinstance(tokens, list) else None
@@ -441,7 +472,7 @@ class HttpBackend:
         confidences: list[float] = []
         end: dict[str, Any] = {}
         counted, first_at = 0, None
-        response = self._send("POST", "/completions", self._body(prompt, sampling), stream=True)
+        response = self._send("POST", "/completions", self._body(prompt, sampling))
         try:
             for chunk in self._chunks(response):
                 if cancel is not None and cancel.is_set():
@@ -452,6 +483,9 @@ class HttpBackend:
                     break
                 if not chunk.text:
                     continue
+                if counted >= sampling.max_tokens + EXTRA_PIECES:  # a server that ignores max_tokens
+                    end["finish_reason"] = "length"
+                    break
                 counted += max(1, len(chunk.confidences))
                 confidences.extend(chunk.confidences)
                 text = scanner.feed(chunk.text)
@@ -469,12 +503,12 @@ class HttpBackend:
             emitted.append(tail)
             yield Delta(tail, None)
         usage = end.get("usage") or {}
-        prompt_tokens = int(usage["prompt_tokens"]) if _number(usage.get("prompt_tokens")) else self.count_tokens(prompt)
+        prompt_tokens = int(usage["prompt_tokens"]) if _count(usage.get("prompt_tokens")) else self.count_tokens(prompt)
         served = usage.get("completion_tokens")
         yield Completion(
             text="".join(emitted),
             stop_reason=_reason(scanner.stopped, end, sampling),
-            completion_tokens=int(served) if _number(served) and not scanner.stopped else counted,
+            completion_tokens=int(served) if _count(served) and not scanner.stopped else counted,
             prompt_tokens=prompt_tokens,
             prompt_tokens_evaluated=_evaluated(prompt_tokens, end),
             seconds=time.perf_counter() - start,
@@ -487,10 +521,10 @@ class HttpBackend:
         A server that answers with one JSON object instead of a stream gives it as one event."""
         try:
             if response.headers.get("content-type", "").startswith("application/json"):
-                yield self._chunk(response.read().decode("utf-8", errors="replace"))
+                yield self._chunk(self._body_text(response, "/completions"))
                 yield DONE
                 return
-            for data in sse_data(response.iter_lines()):
+            for data in sse_data(self._lines(response)):
                 if data.strip() == "[DONE]":
                     yield DONE
                     return
@@ -501,6 +535,37 @@ class HttpBackend:
                 raise ServerError(transport_failure(exc, self.where, "")[0]) from None
             raise ServerError(f"the server at {self.where} cut the stream mid-step "
                               f"({snippet(str(exc) or type(exc).__name__, limit=80)})") from None
+
+    def _lines(self, response: httpx.Response) -> Iterator[str]:
+        """A stream's lines, each at most MAX_LINE_BYTES; ServerError when a line is longer, or
+        when no `data:` line came for as long as the read timeout (keep-alive comments or a
+        trickle of bytes do not keep a step waiting forever)."""
+        buffer, last_data = b"", time.monotonic()
+        for piece in response.iter_bytes():
+            buffer += piece
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                text = line.rstrip(b"\r").decode("utf-8", errors="replace")
+                if text.startswith("data:"):
+                    last_data = time.monotonic()
+                yield text
+            if len(buffer) > MAX_LINE_BYTES:
+                raise ServerError(f"the server at {self.where} sent a stream line of over {MAX_LINE_BYTES // 1024} KiB")
+            if time.monotonic() - last_data > (TIMEOUT.read or 300.0):
+                raise ServerError(f"the server at {self.where} sent no data for {TIMEOUT.read:.0f} s mid-step")
+        if buffer:
+            yield buffer.rstrip(b"\r").decode("utf-8", errors="replace")
+
+    def _body_text(self, response: httpx.Response, path: str) -> str:
+        """A response's body as text, at most MAX_BODY_BYTES read (ServerError past that)."""
+        data = bytearray()
+        for piece in response.iter_bytes():
+            data += piece
+            if len(data) > MAX_BODY_BYTES:
+                response.close()
+                raise ServerError(f"the server at {self.where} answered {path} with over "
+                                  f"{MAX_BODY_BYTES // (1024 * 1024)} MiB")
+        return data.decode("utf-8", errors="replace")
 
     def _chunk(self, data: str) -> _Chunk:
         """One streamed event, read."""
@@ -611,10 +676,10 @@ def _reason(stopped: bool, end: dict[str, Any], sampling: Sampling) -> str:
 def _evaluated(prompt_tokens: int, end: dict[str, Any]) -> int:
     """Prompt tokens the server evaluated: less what its prefix cache held, where it says so."""
     details = (end.get("usage") or {}).get("prompt_tokens_details")
-    if isinstance(details, dict) and _number(details.get("cached_tokens")):
+    if isinstance(details, dict) and _count(details.get("cached_tokens")):
         return max(0, prompt_tokens - int(details["cached_tokens"]))
     prompt_n = (end.get("timings") or {}).get("prompt_n")
-    return int(prompt_n) if _number(prompt_n) else prompt_tokens
+    return int(prompt_n) if _count(prompt_n) else prompt_tokens
 
 
 def _first_text(answer: dict[str, Any]) -> str | None:
