@@ -174,6 +174,20 @@ def test_a_server_without_the_named_model(stub, monkeypatch):
     assert not usable and "serves no model 'other'" in line.text
 
 
+def test_a_server_that_trickles_or_floods_its_models_answer_is_cut_off(stub, monkeypatch):
+    import time
+
+    from tests.unit.test_openai_http import raw
+
+    monkeypatch.setattr(doctor, "SERVER_TIMEOUT", 0.5)
+    stub.routes["GET /v1/models"] = raw(b" ", content_type="application/json", pause=0.1, times=100)
+    began = time.monotonic()
+    assert doctor.probe(stub.url).error == "no answer within 0 s" and time.monotonic() - began < 3
+    monkeypatch.setattr(doctor, "PROBE_BYTES", 4096)
+    stub.routes["GET /v1/models"] = raw(b'{"data": [' + b" " * 8192 + b"]}", content_type="application/json")
+    assert doctor.probe(stub.url).error == "its /models answer is over 4 KiB"
+
+
 # -- the real command ---------------------------------------------------------------------
 
 NO_MODEL_LOAD = """

@@ -30,8 +30,10 @@ Rules that must hold:
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import time
 from dataclasses import dataclass
 from importlib import metadata, util
 from pathlib import Path
@@ -39,6 +41,7 @@ from typing import Any, Callable
 
 from ponder.errors import EXIT_FAILURE, EXIT_MODEL, EXIT_OK
 
+PROBE_BYTES = 1024 * 1024  # the most of a server's /models answer doctor reads
 SERVER_TIMEOUT = 2.0  # seconds for the one request to a configured server
 OK, WARN, FAIL = "ok", "warn", "fail"
 STYLES = {OK: "green", WARN: "yellow", FAIL: "red"}
@@ -378,21 +381,41 @@ def probe(url: str) -> Probe:
     where, key = http.display_url(base), http.api_key()
     headers = {"Authorization": f"Bearer {key}"} if key and key.isascii() and key.isprintable() else {}
     try:
-        response = httpx.get(base + "/models", headers=headers, timeout=SERVER_TIMEOUT, follow_redirects=False)
+        status, body = _get_bounded(base + "/models", headers)
     except httpx.HTTPError as exc:
         message, _ = http.transport_failure(exc, where, httpx.URL(base).host)
         if isinstance(exc, httpx.TimeoutException):
             message = f"no answer within {SERVER_TIMEOUT:.0f} s"
         return Probe(where, [], http.snippet(message, key))
-    if response.status_code >= 300:
-        return Probe(where, [], http.status_failure(response.status_code, response.text[:4096], where, "/models", 1, key))
+    if body is None:
+        return Probe(where, [], f"its /models answer is over {PROBE_BYTES // 1024} KiB")
+    text = body.decode("utf-8", errors="replace")
+    if status >= 300:
+        return Probe(where, [], http.status_failure(status, text[:4096], where, "/models", 1, key))
     try:
-        listed = response.json().get("data")
+        listed = json.loads(text).get("data")
     except (ValueError, AttributeError, RecursionError):
         return Probe(where, [], "its /models answer is not a JSON object")
     models = [m["id"] for m in listed if isinstance(m, dict) and isinstance(m.get("id"), str)] \
         if isinstance(listed, list) else []
     return Probe(where, models, None if models else "it lists no models at /v1/models")
+
+
+def _get_bounded(url: str, headers: dict[str, str]) -> tuple[int, bytes | None]:
+    """GET `url` within SERVER_TIMEOUT seconds in all (not per read) and PROBE_BYTES at most:
+    the status and the body (None when it is larger); httpx.TimeoutException past the deadline."""
+    import httpx
+
+    deadline = time.monotonic() + SERVER_TIMEOUT
+    with httpx.stream("GET", url, headers=headers, timeout=SERVER_TIMEOUT, follow_redirects=False) as response:
+        body = bytearray()
+        for piece in response.iter_bytes():
+            body += piece
+            if time.monotonic() > deadline:
+                raise httpx.ReadTimeout(f"no answer within {SERVER_TIMEOUT:.0f} s")
+            if len(body) > PROBE_BYTES:
+                return response.status_code, None
+        return response.status_code, bytes(body)
 
 
 def server_line(server: str | None, probe: Callable[[str], Probe]) -> Line:
