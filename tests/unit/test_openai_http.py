@@ -367,6 +367,30 @@ def test_a_template_the_server_exposes_is_used(stub):
     assert b.chat_prompt([{"role": "user", "content": "hi"}]) == "[user]hi[assistant]"
 
 
+@pytest.mark.parametrize("template, error", [
+    ("{{ 'x' * 300000000 }}", "repetition past the template bound"),
+    ("{{ 3 * [1, 2] * 300000 }}", "repetition past the template bound"),
+    ("{{ 10 ** 100000000 }}", "power past the template bound"),
+    ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", "took over 0 s"),
+])
+def test_a_template_that_would_take_the_machine_is_stopped_and_chatml_used(stub, monkeypatch, template, error):
+    import time
+
+    from jinja2.sandbox import SecurityError
+
+    monkeypatch.setattr(openai_http, "TEMPLATE_SECONDS", 0.3)
+    began = time.monotonic()
+    with pytest.raises((SecurityError, TimeoutError), match=error):
+        openai_http.render_template(template, messages=[])
+    assert time.monotonic() - began < 3
+    assert openai_http.render_template("{{ 'ab' * 3 }}|{{ 2 ** 10 }}") == "ababab|1024"
+    stub.models[0]["owned_by"] = "llamacpp"
+    stub.routes["GET /props"] = lambda handler, body: send_json(handler, 200, {"chat_template": template})
+    b = backend(stub)
+    assert b.chat_prompt([{"role": "user", "content": "hi"}]) == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+    assert b.template == "chatml"
+
+
 # -- faults during a run ------------------------------------------------------------------
 
 

@@ -32,7 +32,9 @@ Rules that must hold:
   `MAX_LINE_BYTES`, decompressed), a stream that runs `EXTRA_PIECES` past max_tokens is stopped
   as "length", one that sends no `data:` line for the read timeout (keep-alives, a trickle)
   fails the step, a number is used only when sane (`_number`; counts not below zero), and an
-  optional endpoint's unusable answer (/tokenize) is passed over for the estimate.
+  optional endpoint's unusable answer (/tokenize) is passed over for the estimate. A server's
+  chat template renders in Jinja's sandbox with bounds of its own (`render_template`): one that
+  exceeds them, or fails, gives way to ChatML.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ import random
 import re
 import socket
 import ssl
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -66,6 +69,8 @@ KEEP_ALIVE = 32  # idle connections kept for re-use (those in use are bounded by
 MAX_BODY_BYTES = 32 * 1024 * 1024  # the most of a JSON answer read (a larger one is refused)
 MAX_LINE_BYTES = 1024 * 1024  # the most of one line of a stream
 EXTRA_PIECES = 64  # pieces a stream may send past max_tokens before ponder stops it as "length"
+TEMPLATE_CHARS = 1024 * 1024  # the longest string or list a chat template may build by repetition
+TEMPLATE_SECONDS = 2.0  # the longest a chat template may take to render one prompt
 KEY_VARIABLES = ("PONDER_API_KEY", "OPENAI_API_KEY")
 CHOOSE_METHODS = ("guided", "logprobs", "order")
 GUIDED_TOKENS = 32  # the most tokens a guided choice may take
@@ -394,14 +399,7 @@ class HttpBackend:
 
     def _render(self, template: str, messages: Sequence[dict[str, str]]) -> str:
         """A Jinja chat template rendered in a sandbox, ending where the assistant speaks."""
-        from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-        def fail(message: str) -> None:
-            raise ValueError(message)
-
-        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
-        env.globals["raise_exception"] = fail
-        return env.from_string(template).render(messages=list(messages), add_generation_prompt=True, **self._special)
+        return render_template(template, messages=list(messages), add_generation_prompt=True, **self._special)
 
     def count_tokens(self, text: str) -> int:
         """Tokens in `text`, as the server tokenizes it (an estimate, 4 bytes a token, where it cannot)."""
@@ -659,6 +657,46 @@ class HttpBackend:
     def close(self) -> None:
         """Close the connections."""
         self.client.close()
+
+
+def render_template(template: str, **context: Any) -> str:
+    """Render a server's Jinja template in Jinja's sandbox, bounded: a repetition (`*`, `**`)
+    larger than TEMPLATE_CHARS and a render longer than TEMPLATE_SECONDS raise (a template is
+    server text: `{{ 'x' * 300000000 }}` or nested loops must not take the machine)."""
+    from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+    class Bounded(ImmutableSandboxedEnvironment):
+        intercepted_binops = frozenset({"*", "**"})
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            sizes = [len(v) for v in (left, right) if isinstance(v, (str, list, tuple))]
+            times = [v for v in (left, right) if isinstance(v, int) and not isinstance(v, bool)]
+            if operator == "*" and sizes and times and sizes[0] * max(times[-1], 0) > TEMPLATE_CHARS:
+                raise SecurityError("a repetition past the template bound")
+            if operator == "**" and len(times) == 2 and abs(right) > 64:
+                raise SecurityError("a power past the template bound")
+            return super().call_binop(context, operator, left, right)
+
+    def fail(message: str) -> None:
+        raise ValueError(message)
+
+    env = Bounded(trim_blocks=True, lstrip_blocks=True)
+    env.globals["raise_exception"] = fail
+    deadline, ticks = time.monotonic() + TEMPLATE_SECONDS, 0
+
+    def tracer(frame: Any, event: str, arg: Any) -> Any:
+        nonlocal ticks
+        ticks += 1
+        if ticks % 256 == 0 and time.monotonic() > deadline:
+            raise TimeoutError(f"the chat template took over {TEMPLATE_SECONDS:.0f} s")
+        return tracer
+
+    previous = sys.gettrace()
+    sys.settrace(tracer)  # a loop in the compiled template is Python code: its lines are traced
+    try:
+        return env.from_string(template).render(**context)
+    finally:
+        sys.settrace(previous)
 
 
 def _reason(stopped: bool, end: dict[str, Any], sampling: Sampling) -> str:
