@@ -188,6 +188,12 @@ def test_a_server_that_trickles_or_floods_its_models_answer_is_cut_off(stub, mon
     assert doctor.probe(stub.url).error == "its /models answer is over 4 KiB"
 
 
+def test_a_servers_long_model_names_are_cut_for_one_line(stub):
+    stub.models = [{"id": "m" * 300, "object": "model", "owned_by": "stub"}]
+    line = doctor.server_line(stub.url, doctor.probe)
+    assert line.level == OK and "m" * 79 + "…" in line.text and "m" * 80 not in line.text
+
+
 # -- the real command ---------------------------------------------------------------------
 
 NO_MODEL_LOAD = """

@@ -629,3 +629,9 @@ def test_a_run_whose_stream_is_cut_is_exit_1_with_the_trace_closed_as_error(stub
     assert "stream mid-step" in lines[1], lines
     trace = [json.loads(line) for line in next(tmp_path.glob("*.jsonl")).open()]
     assert trace[-1]["type"] == "run_finished" and trace[-1]["status"] == "error"
+
+
+def test_a_status_line_counts_its_tries_and_an_unknown_status_is_a_rejection():
+    assert openai_http.status_failure(503, "", "S", "/completions", 1, None) == "the server at S failed (HTTP 503) after 1 try"
+    assert openai_http.status_failure(999, "", "S", "/completions", 1, None) == \
+        "the server at S rejected the request to /completions (HTTP 999)"

@@ -129,7 +129,8 @@ def load_model(options: Options):  # type: ignore[no-untyped-def]
     if options.load.base_url and not spec.startswith("fake"):  # say so: $OPENAI_BASE_URL may be set for other tools
         from ponder.cli.safe import visible
 
-        sys.stderr.write(f"ponder: using {visible(str(getattr(backend, 'name', spec)))} on the server "
+        name = visible(str(getattr(backend, "name", spec)))
+        sys.stderr.write(f"ponder: using {name if len(name) <= 80 else name[:79] + '…'} on the server "
                          f"{visible(options.load.base_url)}\n")
     return backend
 

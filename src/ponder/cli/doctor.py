@@ -282,7 +282,7 @@ def chosen_line(spec: str, server: str | None, llama_ok: bool,
             return Line(label, FAIL, f"{spec} on {found.where}: {found.error}"), False
         if wanted and wanted not in found.models:
             return Line(label, FAIL, f"{found.where} serves no model {wanted!r}"), False
-        return Line(label, OK, f"{wanted or found.models[0]} on the server {found.where}"), True
+        return Line(label, OK, f"{_short(wanted or found.models[0])} on the server {found.where}"), True
     path = registered.path if registered is not None else Path(os.path.expanduser(spec))
     try:
         check_gguf(path)
@@ -418,6 +418,11 @@ def _get_bounded(url: str, headers: dict[str, str]) -> tuple[int, bytes | None]:
         return response.status_code, bytes(body)
 
 
+def _short(name: str) -> str:
+    """A model name a server gave, cut to 80 characters for one line."""
+    return name if len(name) <= 80 else name[:79] + "…"
+
+
 def server_line(server: str | None, probe: Callable[[str], Probe]) -> Line:
     """The configured server and what it serves (one request, SERVER_TIMEOUT seconds at most)."""
     if server is None:
@@ -425,7 +430,7 @@ def server_line(server: str | None, probe: Callable[[str], Probe]) -> Line:
     found = probe(server)
     if found.error:
         return Line("server", FAIL, f"{found.where}: {found.error}")
-    shown = ", ".join(found.models[:5]) + (f" and {len(found.models) - 5} more" if len(found.models) > 5 else "")
+    shown = ", ".join(map(_short, found.models[:5])) + (f" and {len(found.models) - 5} more" if len(found.models) > 5 else "")
     return Line("server", OK, f"{found.where} answers, serving {shown}")
 
 

@@ -229,10 +229,11 @@ def status_failure(status: int, body: str, where: str, path: str, tries: int, ke
         return f"{where} has no {path} (HTTP 404): is --base-url the server's API root, such as http://HOST:PORT/v1?"
     if status == 404:
         return f"the server at {where} has no {path} for this model (HTTP 404){said}"
+    attempts = f"{tries} {'try' if tries == 1 else 'tries'}"
     if status == 429:
-        return f"the server at {where} is busy (HTTP 429) after {tries} tries{said}"
-    if status >= 500:
-        return f"the server at {where} failed (HTTP {status}) after {tries} tries{said}"
+        return f"the server at {where} is busy (HTTP 429) after {attempts}{said}"
+    if 500 <= status < 600:
+        return f"the server at {where} failed (HTTP {status}) after {attempts}{said}"
     return f"the server at {where} rejected the request to {path} (HTTP {status}){said}"
 
 
