@@ -503,10 +503,7 @@ def markdown(result: dict[str, Any]) -> str:
 
 def _past_the_pool(text: str) -> int:
     """A shuffle position at or after the pool's items (the probe never trains on a pool item)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    value = arguments.offset(text)
     if value < POOL_ITEMS:
         raise argparse.ArgumentTypeError(f"{value} is inside the pool (positions 0..{POOL_ITEMS - 1})")
     return value
