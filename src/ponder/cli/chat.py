@@ -23,10 +23,8 @@ Rules that must hold:
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
@@ -313,39 +311,17 @@ def count_tokens(backend: Any, text: str) -> int:
 
 
 def write_whole(path: Path, text: str, overwrite: bool) -> None:
-    """Write `text` to `path` through a temporary file renamed into place, so the file is whole
-    or absent; an existing file is replaced only when `overwrite` (else UsageError)."""
-    try:
-        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            mask = os.umask(0)
-            os.umask(mask)
-            os.fchmod(f.fileno(), 0o666 & ~mask)  # as an ordinary new file, not mkstemp's 0600
-            f.write(text)
-        _place(temp, path, overwrite)
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        if os.path.lexists(temp):
-            os.unlink(temp)
+    """Write `text` to `path` whole (`cli/files.py`); an existing file is replaced only when
+    `overwrite`; a failure is a UsageError (exit 2 in a pipe), the session going on at a terminal."""
+    from ponder.cli import files
+    from ponder.trace.jsonl import WriteError
 
-
-def _place(temp: str, path: Path, overwrite: bool) -> None:
-    """Move the written file into place: a hard link refuses an existing file atomically."""
-    if overwrite:
-        os.replace(temp, path)
-        return
     try:
-        os.link(temp, path)
+        files.write_whole(path, text, overwrite=overwrite)
     except FileExistsError:
         raise UsageError(f"{path} exists; /save! {path} overwrites it") from None
-    except OSError:  # a file system without hard links
-        if os.path.lexists(path):
-            raise UsageError(f"{path} exists; /save! {path} overwrites it") from None
-        os.replace(temp, path)
+    except WriteError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _whole_number(value: str, usage: str) -> int:

@@ -1,28 +1,56 @@
-"""Writing a user's output file whole (a report, an exported run).
+"""Writing a user's output file whole (eval's report, an exported run, a saved chat).
 
-Rules that must hold: the text goes to a temporary file beside the target and is moved into
-place with one `os.replace`, so a failed write (a full disk, a folder that is not there)
-leaves the old file as it was and no temporary file behind; a symlink is written through, to
-its target, as a plain write would; a failure is one `WriteError` line (exit 1).
+Rules that must hold: the text goes to a fresh temporary file beside the target (mkstemp: no
+name an earlier run or another user left there is reused, and its mode is an ordinary new
+file's) and is moved into place in one step, so a failed write (a full disk, a folder that is
+not there) leaves the old file as it was and no temporary file behind; a symlink is written
+through, to its target, as a plain write would; without `overwrite` an existing file is
+refused atomically (a hard link; FileExistsError); any other failure is one `WriteError`
+line (exit 1).
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from ponder.trace.jsonl import WriteError
 
 
-def write_whole(path: Path, text: str, encoding: str = "utf-8") -> None:
-    """Write `text` to `path` whole, or raise WriteError naming the path."""
+def write_whole(path: Path, text: str, encoding: str = "utf-8", *, overwrite: bool = True) -> None:
+    """Write `text` to `path` whole; FileExistsError when it exists and not `overwrite`, else WriteError."""
     target = Path(os.path.realpath(path))
-    temp = target.with_name(f".{target.name}.tmp")
     try:
-        temp.write_text(text, encoding=encoding)
-        os.replace(temp, target)
+        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise WriteError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding=encoding) as f:
+            mask = os.umask(0)
+            os.umask(mask)
+            os.fchmod(f.fileno(), 0o666 & ~mask)  # as an ordinary new file, not mkstemp's 0600
+            f.write(text)
+        _place(temp, target, overwrite)
+    except FileExistsError:
+        raise
     except OSError as exc:
         raise WriteError(f"cannot write {path}: {exc.strerror or exc}") from None
     finally:
         if os.path.lexists(temp):
             os.unlink(temp)
+
+
+def _place(temp: str, target: Path, overwrite: bool) -> None:
+    """Move the written file into place: a hard link refuses an existing file atomically."""
+    if overwrite:
+        os.replace(temp, target)
+        return
+    try:
+        os.link(temp, target)
+    except FileExistsError:
+        raise
+    except OSError:  # a file system without hard links
+        if os.path.lexists(target):
+            raise FileExistsError(str(target)) from None
+        os.replace(temp, target)
