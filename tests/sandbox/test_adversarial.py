@@ -292,3 +292,84 @@ def test_hostile_sympy_claims(sandbox, claim):
     assert not Path("/tmp/pwned").exists()
     assert sandbox_processes() == []
     assert run_check("16 - 3 - 4 == 9", sandbox).status == "true"
+
+
+NESTED_NAMESPACE = (
+    "import ctypes, os\n"
+    "libc = ctypes.CDLL(None, use_errno=True)\n"
+    "print(libc.unshare(0x10000000 | 0x20000))\n"  # CLONE_NEWUSER | CLONE_NEWNS
+)
+
+
+def test_code_cannot_make_a_user_namespace_of_its_own(sandbox):
+    """A user namespace of its own would let it mount a tmpfs with no size cap over /tmp."""
+    assert hostile(sandbox, NESTED_NAMESPACE).stdout == "-1\n"
+
+
+needs_cgroups = pytest.mark.skipif(os.geteuid() != 0, reason="the memory cgroup is made for root runs")
+
+
+@needs_cgroups
+def test_memory_is_bounded_across_processes(sandbox):
+    """Each process stays under its address-space limit; together they may not pass the cgroup's."""
+    code = (
+        "import os, time\n"
+        "for _ in range(3):\n"
+        "    if os.fork() == 0:\n"
+        "        block = bytearray(300 << 20)\n"
+        "        block[::4096] = b'1' * len(block[::4096])\n"
+        "        time.sleep(0.5)\n"
+        "        os._exit(0)\n"
+        "print([os.wait()[1] for _ in range(3)])\n"
+    )
+    result = hostile(sandbox, code)
+    assert result.status == "memory"
+    assert "9" in result.stdout  # a child the OOM killer ended (wait status 9: SIGKILL)
+
+
+@needs_cgroups
+def test_memory_files_count_against_the_memory_bound(sandbox):
+    """memfd pages are in no process's address space; the cgroup charges them all the same."""
+    code = (
+        "import os\n"
+        "files = []\n"
+        "for _ in range(60):\n"
+        "    fd = os.memfd_create('x')\n"
+        "    os.write(fd, b'q' * (15 << 20))\n"
+        "    files.append(fd)\n"
+        "print('held', 15 * len(files), 'MiB')\n"
+    )
+    result = hostile(sandbox, code)
+    assert result.status == "memory" and "held" not in result.stdout
+
+
+@needs_cgroups
+def test_what_a_killed_ponder_left_is_swept(tmp_path):
+    """Scratch directories and cgroups carry their ponder's pid; a later process removes the dead's."""
+    import subprocess
+    import tempfile
+
+    from ponder.tools import sandbox as sandbox_module
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    scratch = Path(tempfile.gettempdir()) / f"{sandbox_module.SCRATCH_PREFIX}{gone.pid}-left"
+    (scratch / "work").mkdir(parents=True)
+    cgroup = Path("/sys/fs/cgroup/pids") / f"ponder-{gone.pid}-1"
+    made_cgroup = cgroup.parent.is_dir() and not cgroup.exists()
+    if made_cgroup:
+        cgroup.mkdir()
+    ours = Path(tempfile.gettempdir()) / f"{sandbox_module.SCRATCH_PREFIX}{os.getpid()}-alive"
+    ours.mkdir()
+    try:
+        sandbox_module._sweep_once.cache_clear()
+        assert Sandbox("auto", LIMITS).run("print(2)").stdout == "2\n"
+        assert not scratch.exists() and ours.exists()
+        assert not (made_cgroup and cgroup.exists())
+    finally:
+        ours.rmdir()
+
+
+def test_a_flood_on_stderr_does_not_make_a_good_run_truncated(sandbox):
+    result = hostile(sandbox, "import sys\nsys.stderr.write('x' * 200000)\nprint(42)\n")
+    assert result.status == "ok" and result.stdout == "42\n"

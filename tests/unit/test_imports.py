@@ -42,3 +42,27 @@ def test_every_repair_is_one_import_line_of_a_plain_name():
 def test_the_import_goes_before_the_code_and_changes_nothing_else():
     code = "print(gcd(4, 6))\n"
     assert with_import(code, "from math import gcd") == "from math import gcd\nprint(gcd(4, 6))\n"
+
+
+def test_a_program_that_timed_out_is_not_run_again_whatever_its_stderr_says():
+    """A forged NameError line before a sleep would otherwise buy it four wall limits."""
+    from ponder.agent.engine.ids import SpanIds
+    from ponder.agent.engine.programs import run_program
+    from ponder.tools.sandbox import Result
+
+    class Timing:
+        runs = 0
+
+        def run(self, code):
+            self.runs += 1
+            return Result("timeout", "", "NameError: name 'math' is not defined\n", None, 5.0, "bwrap")
+
+    sandbox = Timing()
+    work = run_program(sandbox, "import time\ntime.sleep(60)\n", "run", "span", SpanIds())
+    while True:
+        try:
+            next(work)
+        except StopIteration as stop:
+            assert stop.value.status == "timeout"
+            break
+    assert sandbox.runs == 1

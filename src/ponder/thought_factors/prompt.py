@@ -45,11 +45,12 @@ def chain_prompt(backend: Backend, catalogue: Catalogue, question: str, critique
 
 def observation(catalogue: Catalogue, body: str) -> str:
     """The <observation> block the engine appends after a checked step."""
-    safe = _taglike(catalogue.tags()).sub(lambda m: f"<{m.group(1)} {m.group(2)}>", neutralize(body))
+    safe = _taglike(catalogue.tags()).sub(lambda m: f"<{m.group(1)} {m.group(2)}", neutralize(body))
     return render(catalogue.prompts["observation"], body=safe)
 
 
 @lru_cache(maxsize=4)
 def _taglike(tags: tuple[str, ...]) -> re.Pattern[str]:
-    """Any opening or closing tag of the catalogue, in any case."""
-    return re.compile(r"<(/?)(" + "|".join(re.escape(t) for t in tags) + r")>", re.I)
+    """The start of any opening or closing tag of the catalogue, in any case and spacing
+    (`</observation >`, `< /Observation\n>`): what the substitution breaks up."""
+    return re.compile(r"<\s*(/?)\s*(" + "|".join(re.escape(t) for t in tags) + r")(?=[\s/>])", re.I)

@@ -8,14 +8,19 @@ Rules that must hold:
   tmpfs as the throwaway working directory (/work, 64 MiB) and /tmp (16 MiB), and nothing
   else writable: the root and /dev (tmpfs that bwrap makes without a size cap) are
   remounted read-only, so model code can hold at most 80 MiB of host memory on disk, a new session (no terminal to inject into),
-  death with its parent, a cleared environment and no capabilities; inside, rlimits on CPU,
-  address space, file size, open files and processes, and no core dumps. As root, whose
-  process count no rlimit bounds, a pids cgroup bounds it where one can be made.
+  death with its parent, a cleared environment, no capabilities and, where bwrap can, no user
+  namespaces of its own (one would let it mount an uncapped tmpfs); inside, rlimits on CPU,
+  address space, file size, open files and processes (counted in its own user namespace),
+  and no core dumps. As root, whose process count no rlimit bounds, a pids cgroup bounds it
+  and a memory cgroup bounds all its memory (tmpfs and memfd pages too), where they can be made.
+- Scratch directories and cgroups carry the making process's pid; the first run of a process
+  removes those whose process is gone (a ponder killed mid-run).
 - Isolation `rlimits` (no bwrap or no user namespaces): the same child, rlimits, session,
   environment and directory, but the host's files and network stay reachable. It is
   recorded in every result; `strict` mode refuses to run instead.
 - A wall-clock limit kills the whole process tree; output is capped on disk (RLIMIT_FSIZE)
-  and in what is read back. Every run leaves no process behind.
+  and in what is read back. A bwrap run leaves no process behind (without bwrap, one that
+  leaves its session can outlive the run, as the README says).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from typing import Any
 MODES = ("auto", "strict", "off")
 LIBRARIES = ("sympy", "mpmath")  # importable inside the sandbox, read-only
 SITE = "/opt/ponder/site"
+SCRATCH_PREFIX = "ponder-sandbox-"  # + the pid of the ponder that made it, so a later run can sweep it
 
 _BOOTSTRAP = r"""
 import resource, sys
@@ -115,14 +121,14 @@ class Sandbox:
         if isolation == "none":
             why = "code running is off" if self.mode == "off" else "no bubblewrap sandbox is available (--sandbox strict)"
             return Result("refused", "", why, None, 0.0, "none")
-        with tempfile.TemporaryDirectory(prefix="ponder-sandbox-") as tmp:
+        with tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-") as tmp:
             return _run_in(Path(tmp), code, data, self.limits, isolation)
 
 
 def _run_in(tmp: Path, code: str, data: Any, limits: Limits, isolation: str) -> Result:
     code_dir = tmp / "code"
     code_dir.mkdir()
-    (code_dir / "main.py").write_text(code, encoding="utf-8")
+    (code_dir / "main.py").write_text(code, encoding="utf-8", errors="replace")  # a lone surrogate: '?' 
     if data is not None:
         (code_dir / "input.json").write_text(json.dumps(data), encoding="utf-8")
     work = tmp / "work"
@@ -134,12 +140,13 @@ def _run_in(tmp: Path, code: str, data: Any, limits: Limits, isolation: str) -> 
     else:
         argv, cwd = _plain_argv(code_dir, limits), work
     start = time.monotonic()
-    with open(tmp / "stdout", "wb") as out, open(tmp / "stderr", "wb") as err, _PidsCgroup(limits) as cgroup:
-        exit_code, timed_out = _spawn(cgroup.wrap(argv), cwd, out, err, limits.wall_seconds)
+    with open(tmp / "stdout", "wb") as out, open(tmp / "stderr", "wb") as err, _Cgroups(limits) as cgroups:
+        exit_code, timed_out = _spawn(cgroups.wrap(argv), cwd, out, err, limits.wall_seconds)
+        oom = cgroups.oom_killed()
     seconds = round(time.monotonic() - start, 3)
     stdout, out_cut = _read_capped(tmp / "stdout", limits.output_bytes)
     stderr, err_cut = _read_capped(tmp / "stderr", limits.output_bytes)
-    status = _status(exit_code, timed_out, out_cut or err_cut, _tail(tmp / "stderr"))
+    status = _status(exit_code, timed_out, out_cut, _tail(tmp / "stderr"), oom)
     return Result(status, stdout, stderr, exit_code, seconds, isolation)
 
 
@@ -165,10 +172,15 @@ def _bootstrap_args(limits: Limits, source: str, nproc: int, paths: list[str]) -
     ]
 
 
-def _process_limit(limits: Limits) -> int:
-    """RLIMIT_NPROC counts every process of the real uid: allow what it has now plus the limit."""
+def _process_limit(limits: Limits, isolation: str) -> int:
+    """RLIMIT_NPROC for the child. Root ignores it (the pids cgroup bounds root instead). Under
+    bwrap the kernel counts only the processes in the sandbox's own user namespace (bwrap's
+    init, then the interpreter); without it, every process of the real uid, so what it has now
+    is added to the limit."""
     if os.geteuid() == 0:
-        return 0  # root ignores RLIMIT_NPROC; the pids cgroup bounds it instead
+        return 0
+    if isolation == "bwrap":
+        return limits.processes + 2
     uid, count = os.getuid(), 0
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
@@ -181,9 +193,7 @@ def _process_limit(limits: Limits) -> int:
 
 def _bwrap_argv(code_dir: Path, limits: Limits) -> list[str]:
     argv = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-            "--hostname", "sandbox"]
-    if os.geteuid() == 0:
-        argv += ["--unshare-user", "--uid", "65534", "--gid", "65534"]
+            "--hostname", "sandbox", *_user_flags(), *_nesting_flags()]
     argv += _system_mounts()
     prefix = sys.base_prefix
     if not prefix.startswith("/usr/"):
@@ -201,7 +211,7 @@ def _bwrap_argv(code_dir: Path, limits: Limits) -> list[str]:
         "--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
         "--", _python(),
     ]
-    return argv + _bootstrap_args(limits, "/code/main.py", _process_limit(limits), [SITE] if libs else [])
+    return argv + _bootstrap_args(limits, "/code/main.py", _process_limit(limits, "bwrap"), [SITE] if libs else [])
 
 
 def _system_mounts() -> list[str]:
@@ -217,18 +227,33 @@ def _system_mounts() -> list[str]:
 
 def _plain_argv(code_dir: Path, limits: Limits) -> list[str]:
     paths = sorted({str(Path(host).parent) for host, _ in _library_dirs()})
-    return [_python(), *_bootstrap_args(limits, str(code_dir / "main.py"), _process_limit(limits), paths)]
+    return [_python(), *_bootstrap_args(limits, str(code_dir / "main.py"), _process_limit(limits, "rlimits"), paths)]
+
+
+def _user_flags() -> list[str]:
+    """As root, a user namespace of its own whose uid is nobody's."""
+    return ["--unshare-user", "--uid", "65534", "--gid", "65534"] if os.geteuid() == 0 else []
 
 
 @functools.lru_cache(maxsize=1)
 def bwrap_works() -> bool:
     """Whether bubblewrap is installed and can create its namespaces here."""
-    if shutil.which("bwrap") is None:
-        return False
-    argv = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", *_system_mounts(),
+    return shutil.which("bwrap") is not None and _bwrap_runs(_user_flags())
+
+
+@functools.lru_cache(maxsize=1)
+def _nesting_flags() -> tuple[str, ...]:
+    """Flags that stop sandboxed code making user namespaces of its own (where a user namespace
+    could mount an uncapped tmpfs), where this bubblewrap has them (0.8+, not setuid)."""
+    flags = ("--disable-userns", "--assert-userns-disabled")
+    if not _user_flags():
+        flags = ("--unshare-user", *flags)  # they need a user namespace made on purpose
+    return flags if _bwrap_runs([*_user_flags(), *flags]) else ()
+
+
+def _bwrap_runs(flags: list[str] | tuple[str, ...]) -> bool:
+    argv = ["bwrap", "--unshare-all", *flags, "--die-with-parent", "--new-session", *_system_mounts(),
             "--proc", "/proc", "--dev", "/dev", "--", "/bin/true"]
-    if os.geteuid() == 0:
-        argv[1:1] = ["--unshare-user", "--uid", "65534", "--gid", "65534"]
     try:
         done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
@@ -276,74 +301,156 @@ def _tail(path: Path, size: int = 4096) -> str:
         return ""
 
 
-def _status(exit_code: int | None, timed_out: bool, truncated: bool, stderr_tail: str) -> str:
-    signals = {exit_code, (exit_code or 0) - 128}
-    if timed_out or -signal.SIGXCPU in signals or signal.SIGXCPU in signals:
+def _status(exit_code: int | None, timed_out: bool, truncated: bool, stderr_tail: str, oom: bool = False) -> str:
+    """The run's status: a signal is a negative exit code (the process itself) or 128 + it
+    (bwrap passing its child's on); MemoryError only as the exception a failed run ended on."""
+    signals = {-(exit_code or 0), (exit_code or 0) - 128}
+    if timed_out or signal.SIGXCPU in signals:
         return "timeout"
-    if "MemoryError" in stderr_tail:
+    if oom or (exit_code != 0 and _last_exception(stderr_tail) == "MemoryError"):
         return "memory"
-    if truncated or -signal.SIGXFSZ in signals or signal.SIGXFSZ in signals:
+    if truncated or signal.SIGXFSZ in signals:
         return "output-truncated"
     return "ok" if exit_code == 0 else "error"
 
 
-class _PidsCgroup:
-    """A pids cgroup that bounds the sandbox's process count (root only, where one can be made)."""
+def _last_exception(stderr_tail: str) -> str:
+    """The name of the exception a traceback ends with ('' when the last line is not one)."""
+    lines = stderr_tail.strip().splitlines()
+    return lines[-1].split(":", 1)[0].strip() if lines else ""
 
-    ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
+
+class _Cgroups:
+    """Cgroups that bound the sandbox's process count and its memory in all (tmpfs and memfd
+    pages included, which no rlimit counts), for root, where they can be made: a pids and a
+    memory cgroup (cgroup v1), or one cgroup with both (v2). A run that the memory cgroup's
+    OOM killer ended reports "memory"."""
+
+    PREFIX = "ponder-"
+    V1, V2 = Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup")
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
-        self.path: Path | None = None
+        self.paths: list[Path] = []
 
-    def __enter__(self) -> "_PidsCgroup":
+    def __enter__(self) -> "_Cgroups":
         if os.geteuid() == 0:
-            for root in self.ROOTS:
-                if (root / "cgroup.procs").exists():
-                    self.path = self._make(root)
-                if self.path:
-                    break
+            _sweep_once()
+            name = f"{self.PREFIX}{os.getpid()}-{time.monotonic_ns()}"
+            for path, settings in _cgroup_plan(self.limits):
+                if made := self._make(path / name, settings):
+                    self.paths.append(made)
         return self
 
-    def _make(self, root: Path) -> Path | None:
-        path = root / f"ponder-{os.getpid()}-{time.monotonic_ns()}"
+    def _make(self, path: Path, settings: dict[str, str]) -> Path | None:
         try:
             path.mkdir()
         except OSError:
             return None
         try:
-            (path / "pids.max").write_text(str(self.limits.processes + 4))
+            for key, value in settings.items():
+                (path / key).write_text(value)
             return path
         except OSError:
-            self._remove(path)
+            _remove_cgroup(path)
             return None
 
     def wrap(self, argv: list[str]) -> list[str]:
-        """argv that first moves itself into the cgroup, then execs the real command."""
-        if self.path is None:
+        """argv that first moves itself into the cgroups, then execs the real command."""
+        if not self.paths:
             return argv
-        return ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', str(self.path / "cgroup.procs"), *argv]
+        join = 'n=$0; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 125; shift; n=$((n - 1)); done; exec "$@"'
+        return ["/bin/sh", "-c", join, str(len(self.paths)), *(str(p / "cgroup.procs") for p in self.paths), *argv]
+
+    def oom_killed(self) -> bool:
+        """Whether the memory cgroup's OOM killer ended a process of the run."""
+        for path in self.paths:
+            for name in ("memory.events", "memory.oom_control"):
+                try:
+                    text = (path / name).read_text()
+                except OSError:
+                    continue
+                counts = dict(line.split()[:2] for line in text.splitlines() if len(line.split()) >= 2)
+                if counts.get("oom_kill", "0") != "0":
+                    return True
+        return False
 
     def __exit__(self, *exc: object) -> None:
-        if self.path is not None:
-            self._remove(self.path)
+        for path in self.paths:
+            _remove_cgroup(path)
 
-    @staticmethod
-    def _remove(path: Path) -> None:
-        for _ in range(50):
+
+def _cgroup_plan(limits: Limits) -> list[tuple[Path, dict[str, str]]]:
+    """Where the run's cgroups go and what each bounds: v1's pids and memory hierarchies, or v2."""
+    memory = str(limits.memory_bytes + limits.disk_bytes + 16 * 1024 * 1024)  # with /tmp's tmpfs
+    pids = str(limits.processes + 4)
+    v1 = _Cgroups.V1
+    if (v1 / "pids" / "cgroup.procs").exists():
+        plan = [(v1 / "pids", {"pids.max": pids})]
+        if (v1 / "memory" / "cgroup.procs").exists():
+            plan.append((v1 / "memory", {"memory.limit_in_bytes": memory}))
+        return plan
+    v2 = _Cgroups.V2
+    try:
+        controllers = (v2 / "cgroup.subtree_control").read_text().split()
+    except OSError:
+        return []
+    settings = {"pids.max": pids} if "pids" in controllers else {}
+    if "memory" in controllers:
+        settings |= {"memory.max": memory, "memory.swap.max": "0"}
+    return [(v2, settings)] if settings else []
+
+
+def _remove_cgroup(path: Path) -> None:
+    for _ in range(50):
+        try:
+            pids = (path / "cgroup.procs").read_text().split()
+        except OSError:
+            pids = []
+        for pid in pids:
             try:
-                pids = (path / "cgroup.procs").read_text().split()
-            except OSError:
-                pids = []
-            for pid in pids:
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except (ProcessLookupError, ValueError):
-                    pass
-            try:
-                path.rmdir()
-                return
-            except FileNotFoundError:
-                return
-            except OSError:
-                time.sleep(0.02)
+                os.kill(int(pid), signal.SIGKILL)
+            except (ProcessLookupError, ValueError):
+                pass
+        try:
+            path.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.02)
+
+
+@functools.lru_cache(maxsize=1)
+def _sweep_once() -> None:
+    """Remove what runs of processes that died (killed mid-run) left: their cgroups and
+    scratch directories, which carry the pid of the ponder that made them."""
+    for root in (_Cgroups.V1 / "pids", _Cgroups.V1 / "memory", _Cgroups.V2):
+        for path in _owned_by_the_dead(root, _Cgroups.PREFIX):
+            _remove_cgroup(path)
+    for path in _owned_by_the_dead(Path(tempfile.gettempdir()), SCRATCH_PREFIX):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _owned_by_the_dead(root: Path, prefix: str) -> list[Path]:
+    """Entries of root named prefix + a pid + '-' whose process is gone."""
+    found = []
+    try:
+        entries = list(root.iterdir())
+    except OSError:
+        return []
+    for path in entries:
+        pid = path.name[len(prefix):].partition("-")[0]
+        if path.name.startswith(prefix) and pid.isdigit() and path.is_dir() and not _alive(int(pid)):
+            found.append(path)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -3,7 +3,7 @@ with the code that ran and one ToolResult with what it printed.
 
 Rules that must hold:
 - Code runs only through `ponder.tools.sandbox`; nothing here evaluates it.
-- A program that fails only for an import it forgot (`tools.imports.missing_import`) runs
+- A program that fails (an error, never a timeout) only for an import it forgot (`tools.imports.missing_import`) runs
   again with that line before it, at most `imports.MAX_REPAIRS` times, each run its own
   tool call, so what ran is what the trace shows. Any other failure stands.
 """
@@ -26,7 +26,7 @@ def run_program(sandbox: Sandbox, code: str, run_id: str, parent: str, ids: Span
         ran = sandbox.run(code)
         yield ToolResult(run_id, span=tool_span, status=ran.status, output=ran.stdout, error=ran.stderr,
                          exit_code=ran.exit_code, seconds=ran.seconds, isolation=ran.isolation)
-        repair = None if ran.ok else missing_import(ran.stderr)
+        repair = missing_import(ran.stderr) if ran.status == "error" else None  # never re-run a timeout
         if repair is None or repair in code.splitlines():
             return ran
         code = with_import(code, repair)
