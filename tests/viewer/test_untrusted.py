@@ -237,3 +237,29 @@ def test_the_header_shows_usage_values_of_any_type_as_visible_text(status):
     events = load_bytes(("".join(lines[:-1]) + json.dumps(finished) + "\n").encode()).events
     header = header_text(events, False).plain
     assert not CONTROL.search(header.replace("\n", "")) and "\\x1b]0;TITLE" in header
+
+
+HUGE = int("1" + "0" * 400)  # a JSON integer past a float's range
+
+
+def test_integers_past_a_floats_range_never_crash_the_run_list_or_the_export(tmp_path):
+    lines = lines_of(REAL)
+    (tmp_path / "unknown.jsonl").write_text("".join(lines) + json.dumps({"type": "x", "ts": HUGE}) + "\n")
+    (tmp_path / "seconds.jsonl").write_text("".join(lines[:-1]) + json.dumps(
+        {**json.loads(lines[-1]), "usage": {"seconds": HUGE}}) + "\n")
+    runs = {r.path.name: r for r in scan(tmp_path)}
+    assert runs["seconds.jsonl"].seconds is None and runs["unknown.jsonl"].status == runs["seconds.jsonl"].status
+    for name in runs:
+        loaded = load_path(tmp_path / name)
+        assert to_markdown(loaded.events, loaded.warnings)
+
+
+def test_a_trace_of_the_longest_question_ask_takes_is_listed_as_a_run(tmp_path):
+    from ponder.inputs import MAX_QUESTION_BYTES
+
+    lines = lines_of(REAL)
+    question = "\u0001" * (MAX_QUESTION_BYTES // 2)  # six bytes each once escaped
+    (tmp_path / "long.jsonl").write_text(json.dumps({**json.loads(lines[0]), "question": question}) + "\n"
+                                         + "".join(lines[1:]))
+    (run,) = scan(tmp_path)
+    assert run.status != "invalid" and run.question == question

@@ -270,5 +270,14 @@ def from_record(record: dict[str, Any]) -> Event:
 
 
 def _ts(record: dict[str, Any]) -> float:
-    value = record.get("ts", 0.0)
-    return float(value) if isinstance(value, (int, float)) else 0.0
+    return as_float(record.get("ts")) or 0.0
+
+
+def as_float(value: object) -> float | None:
+    """A JSON number as a float; None for anything else (a bool, or an integer past a float's range)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return None

@@ -3,7 +3,7 @@
 Rules that must hold:
 - Scanning is pure reading: a summary comes from a trace's first line (the question) and its
   tail (the answer and totals), so a long list of large traces stays quick to open. Each file
-  is opened through `ponder.inputs` (regular files only) and at most `2 * TAIL_BYTES` of it read.
+  is opened through `ponder.inputs` (regular files only) and at most `HEAD_BYTES + TAIL_BYTES` of it read.
 - Lines are parsed by `source.parse`, so every event in a summary has the types it declares.
 - A file that is not a trace, is damaged, or cannot be read, is still listed, marked as such;
   never raises.
@@ -20,10 +20,11 @@ from pathlib import Path
 
 from ponder.cli.viewer.source import parse, split_lines
 from ponder.errors import UsageError
-from ponder.inputs import open_regular
-from ponder.trace.events import Answer, Event, RunFinished, RunStarted
+from ponder.inputs import MAX_QUESTION_BYTES, open_regular
+from ponder.trace.events import Answer, Event, RunFinished, RunStarted, as_float
 
 TAIL_BYTES = 64 * 1024
+HEAD_BYTES = 8 * MAX_QUESTION_BYTES  # the first line: run_started with a question escaped up to 6 bytes a byte
 
 
 @dataclass(frozen=True)
@@ -98,14 +99,14 @@ def summarize_events(path: Path, head: list[Event], tail: list[Event], mtime: fl
     return RunSummary(
         path, started.run, started.ts, typed if isinstance(typed, str) else started.question, text or "",
         finished.status if finished else "running", started.strategy, started.model,
-        _int(usage.get("completion_tokens")), _float(usage.get("seconds")),
+        _int(usage.get("completion_tokens")), as_float(usage.get("seconds")),
         session if isinstance(session, str) else "", _int(chat.get("turn")),
     )
 
 
 def _head_and_tail(path: Path) -> tuple[list[Event], list[Event], str]:
     with open_regular(path, "trace") as f:
-        first = f.readline(TAIL_BYTES)
+        first = f.readline(HEAD_BYTES)
         size = f.seek(0, 2)
         start = max(0, size - TAIL_BYTES)
         f.seek(start)
@@ -119,7 +120,3 @@ def _head_and_tail(path: Path) -> tuple[list[Event], list[Event], str]:
 
 def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _float(value: object) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
