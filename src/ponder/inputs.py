@@ -29,6 +29,7 @@ MAX_CODE_BYTES = 1 * MIB          # a program for `tools python`
 MAX_SCRIPT_BYTES = 16 * MIB       # a fake model's script
 MAX_TRACE_BYTES = 256 * MIB       # one trace file
 MAX_RESULTS_BYTES = 1024 * MIB    # a results file being resumed
+MAX_ITEM_NESTING = 32             # lists and objects in one line of a question file
 
 
 FIFO = "a FIFO (named pipe)"
@@ -151,8 +152,24 @@ def is_same_file(first: str | os.PathLike[str], second: str | os.PathLike[str]) 
         return False
 
 
+def nesting_depth(value: object, limit: int) -> int:
+    """How deeply lists and mappings nest in a parsed JSON value, counted without recursion
+    and no further than one past `limit`."""
+    if not isinstance(value, (list, dict)):
+        return 0
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (list, dict)):
+            if depth + 1 > limit:
+                return depth + 1
+            deepest = max(deepest, depth + 1)
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
 __all__ = [
-    "MAX_CODE_BYTES", "MAX_QUESTION_BYTES", "MAX_QUESTIONS_BYTES", "MAX_RESULTS_BYTES", "MAX_SCRIPT_BYTES",
-    "MAX_TRACE_BYTES", "argument_text", "decode_utf8", "describe", "is_same_file", "open_regular", "read_file",
+    "MAX_CODE_BYTES", "MAX_ITEM_NESTING", "MAX_QUESTION_BYTES", "MAX_QUESTIONS_BYTES", "MAX_RESULTS_BYTES", "MAX_SCRIPT_BYTES",
+    "MAX_TRACE_BYTES", "argument_text", "decode_utf8", "describe", "is_same_file", "nesting_depth", "open_regular", "read_file",
     "read_source", "read_stdin", "read_stream", "size_text", "stdin_bytes",
 ]

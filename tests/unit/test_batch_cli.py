@@ -267,3 +267,16 @@ def test_sigterm_in_batch_and_sigint_in_eval_close_the_running_trace(tmp_path):
                                           signal.SIGINT)
     assert code == 130, err
     assert [(e["type"], e["status"]) for e in lasts] == [("run_finished", "interrupted")]
+
+
+def test_nesting_that_json_reads_but_cannot_write_back_is_a_bad_line(tmp_path):
+    """Near 975 levels (where exactly depends on the stack) json.loads succeeded and json.dumps
+    raised: a traceback before any item ran."""
+    lines = [b'{"id": "e", "question": "q"}\n'] + [
+        b'{"id": "d%d", "question": "q", "x": ' % depth + b"[" * depth + b"]" * depth + b"}\n"
+        for depth in range(950, 1000)]
+    (tmp_path / "q.jsonl").write_bytes(b"".join(lines))
+    done = ponder("batch", "--strategy", "chain", str(tmp_path / "q.jsonl"), "-m", script_for(tmp_path), "--no-trace")
+    out = [json.loads(line) for line in done.stdout.decode().splitlines()]
+    assert done.returncode == 4 and b"Traceback" not in done.stderr
+    assert [(r["id"], r["status"]) for r in out] == [("e", "ok")] + [(f"line:{n}", "error") for n in range(2, 52)]

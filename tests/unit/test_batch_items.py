@@ -141,3 +141,19 @@ def test_a_usable_reference_is_kept_as_text(answer, kept):
 def test_a_blank_id_is_a_bad_line(raw_id):
     (entry,) = read_items(io.BytesIO(f'{{"id": {raw_id}, "question": "q?"}}\n'.encode()))
     assert isinstance(entry, BadLine) and "unusable id" in entry.error
+
+
+def test_nesting_past_32_levels_is_a_bad_line():
+    data = b'{"id": "e", "question": "ok"}\n' + b'{"id": "d", "question": "q", "x": ' + b"[" * 33 + b"]" * 33 + b"}\n"
+    first, second = read(data)
+    assert first == Item("e", "ok", 1)
+    assert second.error == "line 2 is nested deeper than 32 levels"
+
+
+def test_a_first_line_written_as_an_object_means_jsonl_even_when_broken():
+    tab = read(b'{"id": "a", "question": "What\tis 1+1?"}\n{"id": "b", "question": "What is 2+2?"}\n')
+    assert tab == [Item("a", "What\tis 1+1?", 1), Item("b", "What is 2+2?", 2)]
+    broken = read(b'{"id": "a", "question": "missing quote}\n{"id": "b", "question": "next"}\n')
+    assert isinstance(broken[0], BadLine) and "not valid JSON" in broken[0].error and broken[1] == Item("b", "next", 2)
+    deep = read(b'{"x": ' + b"[" * 5000 + b"]" * 5000 + b'}\n{"question": "next"}\n')
+    assert isinstance(deep[0], BadLine) and deep[1] == Item("2", "next", 2)

@@ -6,7 +6,7 @@ Rules that must hold:
   read, a lone surrogate, no question, a duplicate id, a known answer that cannot grade: a
   list, a bool, NaN, or a GSM8K '####' with nothing after it) never stops the others.
 - The format is `text`, `jsonl`, or `auto` (the default): JSONL when the first non-blank
-  line is a JSON object, otherwise text. A leading UTF-8 BOM is dropped before anything else.
+  line is written as a JSON object (`{` to `}`, valid or not), otherwise text. A leading UTF-8 BOM is dropped before anything else.
 - Ids are strings: `id` (or its alias `custom_id`) when given, else the line number; a
   `custom_id` beside an `id` stays in the item's extra fields. A bad
   line's id is `line:N`, which no good item can have, so no id is ever written twice.
@@ -23,7 +23,7 @@ from typing import Any, BinaryIO, Union
 
 from ponder.batch.metrics import gsm8k_reference
 from ponder.errors import UsageError
-from ponder.inputs import MAX_QUESTIONS_BYTES, size_text
+from ponder.inputs import MAX_ITEM_NESTING, MAX_QUESTIONS_BYTES, nesting_depth, size_text
 
 MAX_LINE_BYTES = 64 * 1024
 MAX_LINES = 1_000_000
@@ -76,17 +76,17 @@ def read_items(stream: BinaryIO, max_line: int = MAX_LINE_BYTES, reference_key: 
         if not text.strip():
             continue
         if jsonl is None:
-            jsonl = is_json_object(text)
+            jsonl = looks_like_json_object(text)
         entries.append(_dedupe(_parse(text, number, jsonl, reference_key), seen))
     return entries
 
 
-def is_json_object(text: str) -> bool:
-    """Whether a line is one JSON object (the `auto` format's test; numbers are not converted)."""
-    try:
-        return isinstance(json.loads(text, parse_int=str, parse_float=str, parse_constant=str), dict)
-    except (ValueError, RecursionError):
-        return False
+def looks_like_json_object(text: str) -> bool:
+    """Whether a line is written as one JSON object, `{` to `}` (the `auto` format's test: a
+    first line that is meant as JSON but is broken is a bad line of a JSONL file, not a
+    question of a text file)."""
+    text = text.strip()
+    return text.startswith("{") and text.endswith("}")
 
 
 def _bad(number: int, why: str) -> BadLine:
@@ -134,7 +134,7 @@ def _reference(value: Any) -> str | None:
 def _load(text: str, number: int) -> dict[str, Any] | BadLine:
     """One JSONL line as an object holding only text Python can write back, or why not."""
     try:
-        record = json.loads(text)
+        record = json.loads(text, strict=False)  # a raw tab inside a string is no reason to refuse a line
     except json.JSONDecodeError as exc:
         return _bad(number, f"is not valid JSON ({exc.msg})")
     except ValueError:  # the one other ValueError: an integer past Python's digit limit
@@ -143,6 +143,8 @@ def _load(text: str, number: int) -> dict[str, Any] | BadLine:
         return _bad(number, "is nested too deeply to read")
     if not isinstance(record, dict):
         return _bad(number, "is not a JSON object")
+    if nesting_depth(record, MAX_ITEM_NESTING) > MAX_ITEM_NESTING:  # else writing it back could recurse too deep
+        return _bad(number, f"is nested deeper than {MAX_ITEM_NESTING} levels")
     if _holds_lone_surrogate(record):
         return _bad(number, "holds a lone surrogate (a \\uD800-\\uDFFF escape that is not half of a pair), "
                             "which is not text")

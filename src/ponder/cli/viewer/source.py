@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterable
 
 from ponder.cli.viewer.display import one_line
 from ponder.errors import UsageError
-from ponder.inputs import MAX_TRACE_BYTES, read_file
+from ponder.inputs import MAX_TRACE_BYTES, nesting_depth, read_file
 from ponder.trace.events import EVENT_TYPES, Event, UnknownEvent
 from ponder.trace.jsonl import TraceRead, parse_lines
 
@@ -92,7 +92,7 @@ def capped(warnings: list[str]) -> list[str]:
 def too_deep(event: Event) -> bool:
     """Whether lists and mappings nest deeper than `MAX_NESTING` in any field of an event."""
     values = [event.record] if isinstance(event, UnknownEvent) else [getattr(event, f.name) for f in dataclasses.fields(event)]
-    return any(_depth(value) > MAX_NESTING for value in values)
+    return any(nesting_depth(value, MAX_NESTING) > MAX_NESTING for value in values)
 
 
 def fault_of(event: Event) -> str | None:
@@ -206,21 +206,6 @@ def _check(hint: Any) -> Callable[[object], bool]:
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and abs(value) <= MAX_INT
-
-
-def _depth(value: object) -> int:
-    """How deeply lists and mappings nest in a value (counted without recursion)."""
-    if not isinstance(value, (list, dict)):
-        return 0
-    deepest, stack = 0, [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, (list, dict)):
-            if depth + 1 > MAX_NESTING:
-                return depth + 1
-            deepest = max(deepest, depth + 1)
-            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
-    return deepest
 
 
 def _name(event: Event) -> str:
