@@ -280,3 +280,39 @@ def test_nesting_that_json_reads_but_cannot_write_back_is_a_bad_line(tmp_path):
     out = [json.loads(line) for line in done.stdout.decode().splitlines()]
     assert done.returncode == 4 and b"Traceback" not in done.stderr
     assert [(r["id"], r["status"]) for r in out] == [("e", "ok")] + [(f"line:{n}", "error") for n in range(2, 52)]
+
+
+def test_resume_with_ill_typed_records_runs_those_items_again(tmp_path):
+    """A record that is whole but holds `usage: "bad"`, a string `correct` or a word for seconds
+    crashed the eval report after every item had run (and on every rerun)."""
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"id": "1", "question": "What is 17*23?", "answer": "391"}\n'
+                    '{"id": "2", "question": "What is 2+2?", "answer": "4"}\n')
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "chain.jsonl").write_text(
+        '{"id": "1", "question": "What is 17*23?", "status": "ok", "answer": "391", "error": null, "usage": "bad"}\n'
+        '{"id": "2", "question": "What is 2+2?", "status": "ok", "answer": "5", "error": null, "correct": "false", '
+        '"seconds": "slow"}\n')
+    done = ponder("eval", str(data), "--strategy", "chain", "-m", script_for(tmp_path), "--no-trace",
+                  "--out-dir", str(out), "--resume")
+    assert done.returncode in (0, 4) and b"Traceback" not in done.stderr, done.stderr
+    assert b"2 line(s)" in done.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["strategies"]["chain"]["questions"] == 2
+    assert [r["id"] for r in records(out / "chain.jsonl")] == ["1", "2"]
+
+
+def test_resume_counts_only_the_items_of_this_input_and_refuses_another_inputs_results(tmp_path):
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"id": "a", "question": "q1"}\n{"id": "b", "question": ""}\n')
+    out = tmp_path / "out.jsonl"
+    args = ("batch", "--strategy", "chain", str(questions), "-m", script_for(tmp_path), "--no-trace", "-o", str(out))
+    assert ponder(*args).returncode == 4
+    questions.write_text('{"id": "a", "question": "q1"}\n{"id": "b", "question": "now fixed"}\n')
+    assert ponder(*args, "--resume").returncode == 0  # the bad line's old record is no item of this input
+    questions.write_text('{"id": "a", "question": "another question"}\n')
+    before = out.read_bytes()
+    foreign = ponder(*args, "--resume")
+    assert foreign.returncode == 2 and b"another input's results" in foreign.stderr
+    assert out.read_bytes() == before

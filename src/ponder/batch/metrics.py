@@ -21,11 +21,11 @@ def summarize(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """Accuracy (with CI), mean tokens and seconds per question over graded records."""
     graded = [r for r in records if "correct" in r]
     n = len(graded)
-    correct = sum(1 for r in graded if r["correct"])
+    correct = sum(1 for r in graded if r["correct"] is True)
     low, high = wilson_interval(correct, n)
 
     def mean(key: str) -> float:
-        values = [r.get("usage", {}).get(key, 0) or 0 for r in graded]
+        values = [_finite(r.get("usage", {}).get(key)) for r in graded]
         return round(sum(values) / n, 2) if n else 0.0
 
     return {
@@ -36,8 +36,19 @@ def summarize(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
         "errors": sum(1 for r in graded if r.get("status") != "ok"),
         "mean_completion_tokens": mean("completion_tokens"),
         "mean_prompt_tokens_evaluated": mean("prompt_tokens_evaluated"),
-        "seconds_per_question": round(sum(r.get("seconds", 0) for r in graded) / n, 2) if n else 0.0,
+        "seconds_per_question": round(sum(_finite(r.get("seconds")) for r in graded) / n, 2) if n else 0.0,
     }
+
+
+def _finite(value: object) -> float:
+    """A number of a record as a float; 0 for a null, a non-finite number or anything else."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return 0.0
+    try:
+        number = float(value)
+    except OverflowError:
+        return 0.0
+    return number if math.isfinite(number) else 0.0
 
 
 def gsm8k_reference(answer: str) -> str:

@@ -7,8 +7,9 @@ Rules that must hold:
 - With `resume`, the file is read bounded (a regular file of at most MAX_RESULTS_BYTES).
   Only whole result records count as done: a line ending in a newline that holds a JSON
   object with a non-empty string `id`, `status` "ok" with a non-empty string `answer` and a
-  null `error`, or `status` "error" with a string `error` (and an `answer` key), and an id
-  not seen on an earlier line. Every other line (not JSON, a stub, a torn last line, a
+  null `error`, or `status` "error" with a string `error` (and an `answer` key), fields of
+  the types the runner writes (`usage` numbers, `seconds` a number, `correct` a bool), and an
+  id not seen on an earlier line. Every other line (not JSON, a stub, a torn last line, a
   repeated id) is moved to OUT.rejected, the file keeps only the records, and `rejected`
   counts them for the caller to report; items left without a record run again. Blank lines carry nothing
   and are dropped when the file is rewritten.
@@ -17,10 +18,11 @@ Rules that must hold:
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
@@ -38,6 +40,7 @@ class ResultsFile:
     def __init__(self, path: Path | None, resume: bool = False) -> None:
         self.path = path
         self.done: dict[str, str] = {}
+        self.questions: dict[str, str] = {}  # the question each done id was asked (where its record says)
         self.rejected = 0
         self._file: LineFile | None = None
         if path is None:
@@ -45,7 +48,7 @@ class ResultsFile:
                 raise UsageError("--resume needs -o OUT.jsonl")
             return
         scan = _prepare(path, resume)
-        self.done, self.rejected = scan.done, scan.rejected
+        self.done, self.questions, self.rejected = scan.done, scan.questions, scan.rejected
         self._file = _append_to(path)
 
     @property
@@ -74,6 +77,8 @@ def is_result(record: Any) -> bool:
     """Whether a parsed line is a whole result record, as the batch runner writes them."""
     if not isinstance(record, dict) or not isinstance(record.get("id"), str) or not record["id"]:
         return False
+    if not _typed_as_written(record):
+        return False
     if record.get("status") == "ok":
         answer = record.get("answer")
         return isinstance(answer, str) and bool(answer) and "error" in record and record["error"] is None
@@ -82,12 +87,34 @@ def is_result(record: Any) -> bool:
     return False
 
 
+def _typed_as_written(record: dict[str, Any]) -> bool:
+    """The fields a summary reads have the types the runner writes: `usage` an object of
+    numbers (or nulls), `seconds` a number, `correct` a bool (where they are present)."""
+    usage = record.get("usage", {})
+    return (isinstance(usage, dict) and all(v is None or v in NON_FINITE or _is_number(v) for v in usage.values())
+            and ("seconds" not in record or _is_number(record["seconds"]))
+            and ("correct" not in record or isinstance(record["correct"], bool)))
+
+
+NON_FINITE = ("NaN", "Infinity", "-Infinity")  # how to_json writes a non-finite number
+
+
+def _is_number(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer past a float's range
+        return False
+
+
 @dataclass
 class Scan:
     """What resuming found: the ids done (with their status) and how many lines were set aside."""
 
     done: dict[str, str]
     rejected: int
+    questions: dict[str, str] = field(default_factory=dict)
 
 
 def _prepare(path: Path, resume: bool) -> Scan:
@@ -120,16 +147,19 @@ def rejected_path(path: Path) -> Path:
 def resume_results(path: Path) -> Scan:
     """Read a results file to resume; move every line that is not a whole record aside."""
     done: dict[str, str] = {}
+    questions: dict[str, str] = {}
     rejected = 0
     with _open_results(path) as f:
         for _, record in _classify(f):
             if record is None:
                 rejected += 1
-            else:
-                done[record["id"]] = record["status"]
+                continue
+            done[record["id"]] = record["status"]
+            if isinstance(record.get("question"), str):
+                questions[record["id"]] = record["question"]
     if rejected:
         _set_aside(path)
-    return Scan(done, rejected)
+    return Scan(done, rejected, questions)
 
 
 def read_results(path: Path) -> list[dict[str, Any]]:

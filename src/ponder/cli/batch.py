@@ -99,6 +99,8 @@ def check_concurrency(concurrency: int, options: Options) -> None:
 
 def run_jobs(jobs: list[BatchJob], options: Options, concurrency: int = 1) -> int:
     """Run batch jobs on one loaded model, `concurrency` items at once; return the exit code."""
+    for job in jobs:
+        refuse_foreign_results(job)
     trace_dir = trace_directory(options)
     pending = [(job, e) for job in jobs for e in job.entries if e.id not in job.results.done]
     backend = load_model(options) if any(isinstance(e, Item) for _, e in pending) else None
@@ -119,8 +121,18 @@ def run_jobs(jobs: list[BatchJob], options: Options, concurrency: int = 1) -> in
     finally:
         answers.close()
         progress.close()
-    failed = any(status != "ok" for job in jobs for status in job.results.done.values())
+    failed = any(job.results.done.get(e.id, "ok") != "ok" for job in jobs for e in job.entries)
     return EXIT_BATCH_FAILED if failed else EXIT_OK
+
+
+def refuse_foreign_results(job: BatchJob) -> None:
+    """A results file being resumed whose record for an id was asked another question holds
+    another input's results: resuming would skip this input's item (exit 2)."""
+    for entry in job.entries:
+        asked = job.results.questions.get(entry.id)
+        if isinstance(entry, Item) and asked is not None and asked != entry.question:
+            raise UsageError(f"the results file {job.results.path} answers id {entry.id[:40]!r} for another "
+                             "question: it holds another input's results; choose another -o")
 
 
 def _answers(backend, pending: list[tuple[BatchJob, Entry]], options: Options, trace_dir: Path | None,  # type: ignore[no-untyped-def]
