@@ -160,6 +160,10 @@ def test_refusals_are_one_line_and_leave_the_file_unchanged(dirs, gguf, tmp_path
     (b'{"models": {"x": {"base_url": "ftp://h"}}}', "model x needs an absolute 'path' or an http(s) 'base_url'"),
     (b'{"models": {"x": {"base_url": "http://h/v1", "model": 3}}}', "model x needs"),
     (b'{"models": {}, "default": "gone"}', "the default 'gone' names no model"),
+    (b'{"version": true, "models": {}}', "unknown version True"),
+    (b'{"models": {"x": {"path": "/tmp/a\\u0000b.gguf"}}}', "model x needs an absolute 'path'"),
+    (b'{"models": {"x": {"path": "/tmp/\\ud800.gguf"}}}', "model x needs an absolute 'path'"),
+    (b'{"models": {"x": {"base_url": "http://h/\\u0000"}}}', "model x needs"),
 ])
 def test_every_corruption_is_one_usage_error_naming_the_file(dirs, content, why):
     config, _ = dirs

@@ -232,7 +232,7 @@ def _parse(data: object, path: Path) -> Registry:
     """The registry from its file's JSON, checked entry by entry."""
     if not isinstance(data, dict) or not isinstance(data.get("models", {}), dict):
         raise _corrupt(path, "expected an object with a 'models' object")
-    if data.get("version", VERSION) != VERSION:
+    if type(data.get("version", VERSION)) is not int or data.get("version", VERSION) != VERSION:  # not true
         raise _corrupt(path, f"unknown version {data.get('version')!r}")
     models = {name: _entry(name, entry, path) for name, entry in data.get("models", {}).items()}
     default = data.get("default")
@@ -245,10 +245,22 @@ def _entry(name: object, entry: object, path: Path) -> UserModel:
     """One registered model from its record."""
     if not isinstance(name, str) or name in BUILTIN or not NAME.fullmatch(name):
         raise _corrupt(path, f"bad model name {name!r}")
-    if isinstance(entry, dict) and isinstance(entry.get("path"), str) and os.path.isabs(entry["path"]):
+    if isinstance(entry, dict) and _is_text(entry.get("path")) and os.path.isabs(entry["path"]):
         return UserModel(name, path=Path(entry["path"]))
-    if (isinstance(entry, dict) and isinstance(entry.get("base_url"), str)
+    if (isinstance(entry, dict) and _is_text(entry.get("base_url"))
             and entry["base_url"].lower().startswith(("http://", "https://"))
-            and isinstance(entry.get("model"), (str, type(None)))):
+            and (entry.get("model") is None or _is_text(entry.get("model")))):
         return UserModel(name, base_url=entry["base_url"], model=entry.get("model"))
-    raise _corrupt(path, f"model {name} needs an absolute 'path' or an http(s) 'base_url'")
+    raise _corrupt(path, f"model {name} needs an absolute 'path' or an http(s) 'base_url' (text without NUL "
+                         "or lone surrogates)")
+
+
+def _is_text(value: object) -> bool:
+    """A string a path or a URL can be: no NUL, and encodable (JSON's lone \\ud800 is not)."""
+    if not isinstance(value, str) or "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
