@@ -145,6 +145,35 @@ def test_terminal_history_is_written_bounded_to_the_data_dir(tmp_path):
     readline.clear_history()
 
 
+def test_a_history_that_is_a_fifo_or_too_large_is_never_opened(tmp_path, monkeypatch):
+    """readline opened a FIFO blocking, holding the interpreter (chat hung before its first
+    prompt), and read a history of any size whole."""
+    import os
+    import subprocess
+    import sys
+
+    from ponder.cli import chat_input
+
+    readline = pytest.importorskip("readline")
+    fifo = tmp_path / "fifo_history"
+    os.mkfifo(fifo)
+    code = ("import sys; from ponder.cli.chat_input import TerminalLines\n"
+            "lines = TerminalLines(__import__('pathlib').Path(sys.argv[1]), ['help'])\n"
+            "lines.remember('a question'); print('done')\n")
+    try:
+        done = subprocess.run([sys.executable, "-c", code, str(fifo)], capture_output=True, timeout=20)
+    except subprocess.TimeoutExpired:
+        pytest.fail("opening the history blocked on a FIFO")
+    assert done.stdout == b"done\n", done.stderr
+    monkeypatch.setattr(chat_input, "HISTORY_BYTES", 1000)
+    big = tmp_path / "big_history"
+    big.write_bytes(b"x\n" * 501)
+    readline.clear_history()
+    TerminalLines(big, ["help"])
+    assert readline.get_current_history_length() == 0
+    readline.clear_history()
+
+
 # -- the session, in-process --------------------------------------------------------------
 
 

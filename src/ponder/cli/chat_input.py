@@ -4,7 +4,8 @@ Rules that must hold:
 - On a terminal, lines are read with the stdlib `readline` (no new dependency): line editing,
   Tab completes commands, and the history is kept across sessions in
   `paths.data_dir()/chat_history` (its newest HISTORY_LENGTH entries; a history that cannot be
-  read or written costs nothing). Bracketed paste is on, so a paste of several lines stays in
+  read or written costs nothing, and one that is not a regular file within HISTORY_BYTES, a
+  FIFO say, is never opened). Bracketed paste is on, so a paste of several lines stays in
   the line being edited and is sent as one question by Enter.
 - When stdin is not a terminal it is read line by line, each read bounded (a line longer
   than MAX_QUESTION_BYTES is skipped whole), with no prompt and no history.
@@ -18,6 +19,8 @@ Rules that must hold:
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +30,7 @@ from ponder.errors import UsageError
 from ponder.inputs import MAX_QUESTION_BYTES, decode_utf8
 
 HISTORY_LENGTH = 1000
+HISTORY_BYTES = 16 * 1024 * 1024  # a history file past this is not read (readline reads it whole)
 PROMPT, MORE = ">>> ", "... "
 QUOTES = '"""'
 _SKIP_CHUNK = 64 * 1024
@@ -154,7 +158,8 @@ class TerminalLines:
             return
         try:
             self.history.parent.mkdir(parents=True, exist_ok=True)
-            self.readline.write_history_file(str(self.history))
+            if _usable_history(self.history, missing_ok=True):
+                self.readline.write_history_file(str(self.history))
         except OSError:
             pass
 
@@ -162,7 +167,8 @@ class TerminalLines:
         readline.set_auto_history(False)  # whole entries are added (a block is one), not each line
         readline.set_history_length(HISTORY_LENGTH)
         try:
-            readline.read_history_file(str(self.history))
+            if _usable_history(self.history, missing_ok=False):
+                readline.read_history_file(str(self.history))
         except (OSError, UnicodeDecodeError):
             pass
         readline.set_completer(self._complete)
@@ -196,3 +202,15 @@ def is_terminal(stream: Any) -> bool:
         return bool(stream is not None and stream.isatty())
     except (OSError, ValueError):
         return False
+
+
+def _usable_history(path: Path, missing_ok: bool) -> bool:
+    """Whether the history file may be opened: a regular file within HISTORY_BYTES (readline
+    would block forever on a FIFO and read a huge file whole), or missing when it is to be made."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return missing_ok
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and info.st_size <= HISTORY_BYTES
