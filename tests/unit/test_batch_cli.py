@@ -316,3 +316,15 @@ def test_resume_counts_only_the_items_of_this_input_and_refuses_another_inputs_r
     foreign = ponder(*args, "--resume")
     assert foreign.returncode == 2 and b"another input's results" in foreign.stderr
     assert out.read_bytes() == before
+
+
+def test_a_rejected_lines_file_that_is_a_fifo_is_one_line_not_a_hang(tmp_path):
+    questions = tmp_path / "q.txt"
+    questions.write_text("q1\nq2\n")
+    out = tmp_path / "out.jsonl"
+    out.write_text('{"id": "1", "status": "ok"\n')  # a torn line to set aside
+    os.mkfifo(tmp_path / "out.jsonl.rejected")
+    done = ponder("batch", "--strategy", "chain", str(questions), "-m", script_for(tmp_path), "--no-trace",
+                  "-o", str(out), "--resume", timeout=60)
+    assert done.returncode == 1 and b"not a regular file" in done.stderr and b"Traceback" not in done.stderr
+    assert out.read_text() == '{"id": "1", "status": "ok"\n'

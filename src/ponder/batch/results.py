@@ -207,7 +207,7 @@ def _bounded_lines(f: BinaryIO) -> Iterator[bytes]:
 
 def _set_aside(path: Path) -> None:
     """Append the lines that are not records to OUT.rejected; atomically keep only the records."""
-    aside = LineFile(rejected_path(path), "rejected results")
+    aside = LineFile(rejected_path(path), "rejected results", regular_only=True)
     try:
         with _open_results(path) as f:
             for raw, record in _classify(f):

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ponder.errors import PonderError
+from ponder.inputs import describe
 from ponder.interrupts import held
 from ponder.trace.events import Event, from_record, to_record
 
@@ -63,12 +64,17 @@ def dumps(event: Event) -> str:
 class LineFile:
     """Appends whole lines to a file; a failed write is cut back and raised as WriteError."""
 
-    def __init__(self, path: Path, what: str, exclusive: bool = False, drop_empty: bool = False) -> None:
+    def __init__(self, path: Path, what: str, exclusive: bool = False, drop_empty: bool = False,
+                 regular_only: bool = False) -> None:
         self.path = path
         self.what = what
         self._drop_empty = drop_empty
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
         existed = not exclusive and os.path.lexists(path)
+        if regular_only:  # a FIFO without a reader would block the open forever
+            flags |= os.O_NONBLOCK
+            if existed and (kind := describe(path)) and kind != "not found":
+                raise WriteError(f"cannot write {what} {path}: it is {kind}, not a regular file")
         try:
             self._fd: int | None = os.open(path, flags | (os.O_EXCL if exclusive else 0), 0o666)
         except FileExistsError:  # exclusive: an existing file is never appended to
@@ -77,6 +83,11 @@ class LineFile:
             raise self._error(exc) from None
         self._created = not existed
         self._regular = stat.S_ISREG(os.fstat(self._fd).st_mode)
+        if regular_only and not self._regular:
+            self.close()
+            raise WriteError(f"cannot write {self.what} {self.path}: not a regular file")
+        if regular_only:
+            os.set_blocking(self._fd, True)
         self._end = os.lseek(self._fd, 0, os.SEEK_END) if self._regular else 0
         self.lines = 0
 
