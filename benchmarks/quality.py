@@ -49,6 +49,12 @@ ratio to the plain chain; a plot of accuracy against tokens.
     grep -E '"n": [0124],' benchmarks/results/quality/pool_reread_cascade.jsonl > benchmarks/results/quality/pool_reread_programs.jsonl
     python benchmarks/quality.py collect --items 300 --routes 3,5 --only-disagreeing --program-prompt reread --out benchmarks/results/quality/pool_reread_programs.jsonl
     python benchmarks/quality_reread.py report --pool benchmarks/results/quality/pool_reread_programs.jsonl   # and --offset 150: reread_programs*.md
+    # worked examples chosen for each question (the three nearest training problems by wording, retrieval.py):
+    # route 2 greedy where the greedy routes disagree, the other routes the main pool's (not kept: README)
+    grep -E '"n": [01],' benchmarks/results/quality/pool.jsonl > benchmarks/results/quality/pool_retrieved.jsonl
+    python benchmarks/quality.py collect --items 150 --routes 2 --only-disagreeing --temperature 0 --chain-prompt retrieved --out benchmarks/results/quality/pool_retrieved.jsonl
+    grep -E '"n": [3-7],' benchmarks/results/quality/pool.jsonl >> benchmarks/results/quality/pool_retrieved.jsonl
+    python benchmarks/quality.py report --items 150 --cascade-samples 2 3 4 5 6 --out benchmarks/results/quality/pool_retrieved.jsonl   # report_retrieved.md
     # ablation of the program's prompt: every program route PAL-style, the chains the main pool's
     # (the chains 2, 4 decoded anew where the new greedy program disagrees and the old did not)
     grep -E '"n": [024],' benchmarks/results/quality/pool.jsonl > benchmarks/results/quality/pool_pal.jsonl
@@ -155,7 +161,12 @@ CHAIN_PROMPTS = {
     # the question twice, the second time after "Read the question again:", then the makers' request.
     "reread": "$question\nRead the question again: $question\n"
               "Please reason step by step, and put your final answer within \\boxed{}.",
+    # Retrieved worked examples: the question after the RETRIEVED nearest training problems by
+    # wording, with the training set's solutions (retrieval.py; never a problem any figure is on).
+    "retrieved": "Solve the last question. Worked examples come first.\n\n$question\n"
+                 "Please reason step by step, and put your final answer within \\boxed{}.",
 }
+RETRIEVED = 3
 # Worked examples for the few-shot program prompt (PAL's few-shot form, Gao et al. 2023): four
 # training problems from the far end of the fixed shuffle (positions 7447-7460 of 7,473, never
 # among the items any figure is measured on), each with a short program written by hand and
@@ -290,6 +301,10 @@ def collect(args: argparse.Namespace) -> None:
                 config = ChainConfig(temperature=0.0 if n < 2 else args.temperature,
                                      seed=SEED_STRIDE * n if n >= 2 else None)
                 question = hinted(item["question"], pool, item["id"]) if args.hint and n >= 2 and n % 2 == 0 else item["question"]
+                if args.chain_prompt == "retrieved" and n >= 2 and n % 2 == 0:
+                    from retrieval import with_examples
+
+                    question = with_examples(item["question"], RETRIEVED)
                 at = RouteCall(backend, catalogue if n < 2 else sampled, question, "pool", f"{item['id']}-n{n}", ids)
                 works.append(run_route(at, route_of(n), config))
             began = time.perf_counter()
@@ -300,7 +315,7 @@ def collect(args: argparse.Namespace) -> None:
                 row = _row(item, n, route_of(n), result, seconds, len(wave)) | {
                     "temperature": 0.0 if n < 2 else args.temperature, "chain_prompt": args.chain_prompt if n >= 2 else None,
                     "program_prompt": args.program_prompt if n % 2 else None,
-                    "hint": question[len(item["question"]):] or None, "top_p": args.top_p if n >= 2 else None,
+                    "hint": (question[len(item["question"]):] or None) if args.hint else None, "top_p": args.top_p if n >= 2 else None,
                     "top_k": args.top_k if n >= 2 else None}
                 sink.write(json.dumps(row, ensure_ascii=False) + "\n")
                 sink.flush()

@@ -58,3 +58,16 @@ def test_a_nucleus_out_of_range_is_a_usage_error_before_anything_loads(flag, val
         quality.main()
     assert stop.value.code == 2
     assert not out.exists()
+
+
+def test_retrieved_examples_never_come_from_a_measured_item_nor_show_the_question_itself():
+    import retrieval
+
+    measured = {item["question"] for item in quality.items(retrieval.EXCLUDED)}
+    bank_item = quality.items(1, offset=retrieval.EXCLUDED)[0]  # a question the bank holds
+    for question in [item["question"] for item in quality.items(5)] + [bank_item["question"]]:
+        shown = retrieval.nearest(question, 3)
+        assert len(shown) == 3 and all(row["question"] not in measured for _, row in shown)
+        assert all(row["question"] != question for _, row in shown)
+        prompt = retrieval.with_examples(question, 3)
+        assert prompt.endswith(f"Question: {question}") and prompt.count("\\boxed{") == 3
