@@ -109,3 +109,27 @@ def test_a_cycled_script_is_never_empty_when_threads_ask_at_once():
     finally:
         sys.setswitchinterval(interval)
     assert len(seen) == 18000 and set(seen) == {"word"}
+
+
+def test_a_scripts_delay_must_be_seconds_from_0_to_60(tmp_path):
+    """NaN raised ValueError and 1e400 OverflowError from time.sleep, mid-run."""
+    import pytest
+
+    from ponder.errors import ModelError
+    from ponder.llm.loader import MAX_FAKE_DELAY, _fake
+
+    for delay in ("NaN", "Infinity", "1e400", "1" + "0" * 400, "-1", "true", "61"):
+        script = tmp_path / "s.json"
+        script.write_text('{"outputs": ["<answer>9</answer>"], "delay": ' + delay + "}")
+        with pytest.raises(ModelError, match=f"delay must be a number of seconds from 0 to {MAX_FAKE_DELAY}"):
+            _fake(f"fake:{script}")
+
+
+def test_an_openai_base_url_for_other_tools_that_is_no_url_is_passed_over(tmp_path):
+    from tests.cli_helpers import ponder
+
+    done = ponder("ask", "-m", "fake", "--no-trace", "What is 17 * 23?", env={"OPENAI_BASE_URL": "ftp://x"})
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.decode().count("$OPENAI_BASE_URL is not an http:// or https:// URL") == 1
+    bad = ponder("ask", "-m", "fake", "--no-trace", "--base-url", "ftp://x", "What is 17 * 23?")
+    assert bad.returncode == 2

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import sys
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
@@ -104,7 +105,8 @@ def gpu_layers(value: str) -> str:
 
 def base_url(value: str | None) -> str | None:
     """Accept an http(s) URL (the API root of an OpenAI-compatible server), normalized;
-    without one, $OPENAI_BASE_URL's (checked the same way)."""
+    without one, $OPENAI_BASE_URL's, which is set for other tools too: one that is not an
+    http(s) URL is passed over with a warning, where a bad --base-url is a usage error."""
     fallback = os.environ.get("OPENAI_BASE_URL", "").strip()
     if not value and not fallback:
         return None
@@ -113,8 +115,16 @@ def base_url(value: str | None) -> str | None:
     try:
         return normalize_base_url(value or fallback)
     except UsageError:
+        if not value:
+            _warn_once("$OPENAI_BASE_URL is not an http:// or https:// URL; ponder does not use it")
+            return None
         raise typer.BadParameter("must be an http:// or https:// URL, such as http://127.0.0.1:8000/v1",
-                                 param_hint="--base-url" if value else "$OPENAI_BASE_URL") from None
+                                 param_hint="--base-url") from None
+
+
+@functools.lru_cache(maxsize=None)
+def _warn_once(message: str) -> None:
+    sys.stderr.write(f"ponder: warning: {message}\n")
 
 
 def server_url(url: str | None, backend: str) -> str | None:

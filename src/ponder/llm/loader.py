@@ -31,6 +31,7 @@ from ponder.llm.llama import LoadOptions
 from ponder.llm.user_models import UserModel, default_name, lookup
 
 BACKENDS = ("llama", "transformers")  # what runs a model in this process (`--backend`)
+MAX_FAKE_DELAY = 60  # seconds a fake model waits per token, at most
 
 DEMO = {
     "restate": "We need the product of 17 and 23.\n",
@@ -103,8 +104,8 @@ def _fake(spec: str) -> Backend:
     if not isinstance(script, dict):
         script = {"outputs": script}
     delay = script.get("delay", 0.0)
-    if not isinstance(delay, (int, float)) or delay < 0:
-        raise ModelError(f"fake script {path}: delay must be a non-negative number")
+    if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not 0 <= delay <= MAX_FAKE_DELAY:
+        raise ModelError(f"fake script {path}: delay must be a number of seconds from 0 to {MAX_FAKE_DELAY}")
     if "says" in script:
         return FakeBackend(handler=by_purpose(_says(script["says"], path)), delay=float(delay))
     outputs = script.get("outputs")
