@@ -328,3 +328,11 @@ def test_a_rejected_lines_file_that_is_a_fifo_is_one_line_not_a_hang(tmp_path):
                   "-o", str(out), "--resume", timeout=60)
     assert done.returncode == 1 and b"not a regular file" in done.stderr and b"Traceback" not in done.stderr
     assert out.read_text() == '{"id": "1", "status": "ok"\n'
+
+
+def test_an_output_ending_in_a_slash_names_a_directory_and_is_refused(tmp_path):
+    questions = tmp_path / "q.txt"
+    questions.write_text("q1\n")
+    done = ponder("batch", str(questions), "-m", "fake", "--no-trace", "-o", str(tmp_path / "newdir") + "/")
+    assert done.returncode == 2 and b"names a directory" in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["q.txt"]

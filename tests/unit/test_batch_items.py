@@ -157,3 +157,9 @@ def test_a_first_line_written_as_an_object_means_jsonl_even_when_broken():
     assert isinstance(broken[0], BadLine) and "not valid JSON" in broken[0].error and broken[1] == Item("b", "next", 2)
     deep = read(b'{"x": ' + b"[" * 5000 + b"]" * 5000 + b'}\n{"question": "next"}\n')
     assert isinstance(deep[0], BadLine) and deep[1] == Item("2", "next", 2)
+
+
+def test_a_null_id_is_no_id():
+    entries = read(b'{"id": null, "question": "a"}\n{"id": null, "custom_id": "c", "question": "b"}\n'
+                   b'{"custom_id": null, "question": "c"}\n')
+    assert [(e.id, e.extra) for e in entries] == [("1", {}), ("c", {}), ("3", {})]

@@ -7,7 +7,7 @@ Rules that must hold:
   list, a bool, NaN, or a GSM8K '####' with nothing after it) never stops the others.
 - The format is `text`, `jsonl`, or `auto` (the default): JSONL when the first non-blank
   line is written as a JSON object (`{` to `}`, valid or not), otherwise text. A leading UTF-8 BOM is dropped before anything else.
-- Ids are strings: `id` (or its alias `custom_id`) when given, else the line number; a
+- Ids are strings: `id` (or its alias `custom_id`) when given and not null, else the line number; a
   `custom_id` beside an `id` stays in the item's extra fields. A bad
   line's id is `line:N`, which no good item can have, so no id is ever written twice.
 - Memory is bounded: an over-long line is skipped in chunks, never read whole, and a file of
@@ -106,7 +106,8 @@ def _parse(text: str, number: int, jsonl: bool, reference_key: str | None) -> En
         return _bad(number, "has no 'question' text")
     if "\x00" in question:
         return _bad(number, "contains NUL bytes")
-    raw_id = record.get("id", record.get("custom_id", number))
+    key = next((k for k in ("id", "custom_id") if record.get(k) is not None), None)  # a null id is no id
+    raw_id = record[key] if key else number
     if (not isinstance(raw_id, (str, int)) or isinstance(raw_id, bool) or str(raw_id).startswith("line:")
             or not str(raw_id).strip()):
         return _bad(number, "has an unusable id")
@@ -115,7 +116,7 @@ def _parse(text: str, number: int, jsonl: bool, reference_key: str | None) -> En
         reference = _reference(reference)
         if reference is None:
             return _bad(number, f"has an unusable '{reference_key}': it must be text or a number with a final value")
-    used = ("id", "question") if "id" in record else RESERVED  # a custom_id beside an id is kept as data
+    used = ("id", "question") if key == "id" else RESERVED  # a custom_id beside an id is kept as data
     extra = {k: v for k, v in record.items() if k not in used}
     return Item(str(raw_id), question.strip(), number, reference, extra)
 

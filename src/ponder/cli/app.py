@@ -38,6 +38,7 @@ from ponder.cli.options import (
     QuestionFormat,
     SandboxMode,
     limits,
+    output_file,
     with_options,
 )
 from ponder.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, PonderError
@@ -81,7 +82,8 @@ def chat(*, options: Options) -> None:
 @with_options()
 def batch(
     source: str = typer.Argument("-", help="Questions: a text file (one per line) or JSONL (id, question); - for stdin."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Results JSONL (default, or -: stdout)."),
+    output: Optional[str] = typer.Option(None, "-o", "--output", callback=output_file,
+                                         help="Results JSONL (default, or -: stdout)."),
     resume: bool = typer.Option(False, "--resume", help="Skip ids already in OUTPUT; lines that are not whole records move to OUTPUT.rejected."),
     question_format: QuestionFormat = FORMAT_OPTION,
     concurrency: int = CONCURRENCY_OPTION,
@@ -140,7 +142,8 @@ def view(
     trace: Optional[str] = typer.Argument(None, help="A trace file, a directory of traces, or - for stdin (default: the trace directory)."),
     follow: bool = typer.Option(False, "--follow", "-f", help="Update live as events are appended (a directory: its newest run)."),
     export: Optional[ExportFormat] = typer.Option(None, "--export", help="Print the run as Markdown instead of opening the viewer."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="With --export: write to this file instead of stdout."),
+    output: Optional[str] = typer.Option(None, "-o", "--output", callback=output_file,
+                                         help="With --export: write to this file instead of stdout."),
     trace_dir: Optional[Path] = typer.Option(None, "--trace-dir", help="Directory of traces to list when no TRACE is given."),
     theme: str = typer.Option("dark", "--theme", envvar="PONDER_THEME",
                               help="Colour theme of the viewer: dark or light (--export ignores it)."),

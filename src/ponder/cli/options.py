@@ -103,6 +103,14 @@ def gpu_layers(value: str) -> str:
     raise typer.BadParameter("must be 'auto' or a whole number of layers (-1 = all)")
 
 
+def output_file(value: str | None) -> Path | None:
+    """An output file's path as typed: one ending in '/' names a directory (a Path would drop
+    the slash and write a file of the directory's name), a usage error."""
+    if value is not None and value != "-" and value.endswith(("/", os.sep)):
+        raise typer.BadParameter(f"{value!r} names a directory (it ends with /); give a file name")
+    return None if value is None else Path(value)
+
+
 def base_url(value: str | None) -> str | None:
     """Accept an http(s) URL (the API root of an OpenAI-compatible server), normalized;
     without one, $OPENAI_BASE_URL's, which is set for other tools too: one that is not an
