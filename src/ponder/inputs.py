@@ -33,6 +33,7 @@ MAX_ITEM_NESTING = 32             # lists and objects in one line of a question 
 
 
 FIFO = "a FIFO (named pipe)"
+FROM_STDIN = ("question file", "trace", "program")  # what '-' can read from stdin instead
 
 
 def describe(path: str | os.PathLike[str]) -> str:
@@ -62,7 +63,7 @@ def open_regular(path: str | os.PathLike[str], what: str) -> BinaryIO:
     """Open a regular file for reading in binary, or raise UsageError naming why not."""
     problem = describe(path)
     if problem:
-        hint = "; pipe it to stdin with '-' instead" if problem == FIFO else ""
+        hint = "; pipe it to stdin with '-' instead" if problem == FIFO and what in FROM_STDIN else ""
         raise UsageError(f"{what} {os.fspath(path)}: {problem}{hint}")
     try:
         # O_NONBLOCK: should the path be swapped for a FIFO after the check, open cannot block.

@@ -74,3 +74,10 @@ def test_a_fake_script_with_a_bom_loads_and_bad_json_is_one_model_error(tmp_path
     script.write_text("[" * 5000)
     with pytest.raises(ModelError, match="is not valid JSON"):
         load_backend(f"fake:{script}", LoadOptions())
+
+
+@pytest.mark.parametrize("what", ["results file", "model registry", "model file"])
+def test_the_stdin_hint_is_only_for_what_stdin_can_replace(odd_paths, what):
+    with pytest.raises(UsageError) as caught:
+        inputs.open_regular(odd_paths["fifo"], what)
+    assert str(caught.value).endswith("a FIFO (named pipe)")

@@ -102,3 +102,9 @@ def test_json_lines_python_cannot_hold_fail_alone(tmp_path):
     assert done.returncode == 4 and b"Traceback" not in done.stderr, done.stderr
     assert [(r["id"], r["status"]) for r in rows] == [("line:1", "error"), ("line:2", "error"), ("z", "ok")]
     assert "lone surrogate" in rows[0]["error"] and "number too long" in rows[1]["error"]
+
+
+def test_a_trace_directory_that_is_a_file_says_so(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    one_line(run("ask", "-m", "fake", "--trace-dir", str(afile), "hi", timeout=20), 2, "it is not a directory")

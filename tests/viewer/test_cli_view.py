@@ -151,3 +151,8 @@ def test_a_trace_name_longer_than_the_system_allows_is_one_line():
     done = ponder("view", "--export", "md", "a" * 300, timeout=60)
     assert done.returncode == 2
     assert done.stderr.decode().startswith("ponder: error: trace ") and done.stderr.decode().endswith(": File name too long\n")
+
+
+def test_an_unknown_theme_with_an_escape_is_shown_escaped_once():
+    line = _one_error_line(ponder("view", "--theme", "\x1b[31m", str(REAL), timeout=60), 2)
+    assert "unknown theme '\\x1b[31m'" in line and "\\\\x1b" not in line

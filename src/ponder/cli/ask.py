@@ -69,6 +69,8 @@ def trace_directory(options: Options) -> Path | None:
     directory = options.output.trace_dir or paths.trace_dir()
     try:
         directory.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise UsageError(f"cannot use trace directory {directory}: it is not a directory") from None
     except OSError as exc:
         raise UsageError(f"cannot use trace directory {directory}: {exc.strerror}") from None
     if not directory.is_dir():

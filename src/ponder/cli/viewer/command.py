@@ -35,7 +35,7 @@ def run_view(target: str | None, *, follow: bool = False, export: str | None = N
     if output is not None and export is None:
         raise UsageError("-o/--output needs --export md")
     if not export and theme not in THEMES:
-        raise UsageError(f"unknown theme {visible(theme)!r}: use {' or '.join(THEMES)} (--theme or PONDER_THEME)")
+        raise UsageError(f"unknown theme '{visible(theme)}': use {' or '.join(THEMES)} (--theme or PONDER_THEME)")
     if target == "-":
         if follow:
             raise UsageError("--follow needs a trace file, not stdin")
