@@ -240,3 +240,15 @@ def test_a_failed_write_leaves_the_old_registry_whole(dirs, gguf, monkeypatch):
         user_models.add("other", str(gguf))
     assert (config / "models.json").read_bytes() == before
     assert sorted(p.name for p in config.iterdir()) == [".models.json.lock", "models.json"]
+
+
+def test_a_symlinked_registry_stays_a_symlink_and_its_target_is_written(dirs, gguf, tmp_path):
+    config, _ = dirs
+    config.mkdir()
+    target = tmp_path / "dotfiles" / "models.json"
+    target.parent.mkdir()
+    target.write_text('{"models": {}}')
+    (config / "models.json").symlink_to(target)
+    user_models.add("mine", str(gguf))
+    assert (config / "models.json").is_symlink()
+    assert "mine" in json.loads(target.read_text())["models"]

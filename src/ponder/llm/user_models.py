@@ -154,12 +154,14 @@ def check_name(name: str) -> None:
 
 
 def save(registry: Registry, path: Path | None = None) -> None:
-    """Write the registry atomically: a temporary file beside it, flushed, then renamed over it."""
+    """Write the registry atomically: a temporary file beside it (beside its target, when it is
+    a symlink, which stays one), flushed, then renamed over it."""
     path = path or registry_file()
     text = to_json(registry.record(), indent=2) + "\n"
     tmp: str | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        path = Path(os.path.realpath(path))
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(text)
