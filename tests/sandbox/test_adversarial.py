@@ -345,7 +345,8 @@ def test_memory_files_count_against_the_memory_bound(sandbox):
 
 @needs_cgroups
 def test_what_a_killed_ponder_left_is_swept(tmp_path):
-    """Scratch directories and cgroups carry their ponder's pid; a later process removes the dead's."""
+    """Scratch directories and cgroups carry their ponder's pid; a later process removes the
+    dead's once they are an hour old (the cgroup only when empty: the sweep kills nothing)."""
     import subprocess
     import tempfile
 
@@ -354,20 +355,27 @@ def test_what_a_killed_ponder_left_is_swept(tmp_path):
     gone = subprocess.Popen(["true"])
     gone.wait()
     scratch = Path(tempfile.gettempdir()) / f"{sandbox_module.SCRATCH_PREFIX}{gone.pid}-left"
+    fresh = Path(tempfile.gettempdir()) / f"{sandbox_module.SCRATCH_PREFIX}{gone.pid}-fresh"
     (scratch / "work").mkdir(parents=True)
+    fresh.mkdir()
+    hour_ago = time.time() - sandbox_module.SWEEP_AGE - 60
+    os.utime(scratch, (hour_ago, hour_ago))
     cgroup = Path("/sys/fs/cgroup/pids") / f"ponder-{gone.pid}-1"
     made_cgroup = cgroup.parent.is_dir() and not cgroup.exists()
     if made_cgroup:
         cgroup.mkdir()
+        os.utime(cgroup, (hour_ago, hour_ago))
     ours = Path(tempfile.gettempdir()) / f"{sandbox_module.SCRATCH_PREFIX}{os.getpid()}-alive"
     ours.mkdir()
+    os.utime(ours, (hour_ago, hour_ago))
     try:
         sandbox_module._sweep_once.cache_clear()
         assert Sandbox("auto", LIMITS).run("print(2)").stdout == "2\n"
-        assert not scratch.exists() and ours.exists()
+        assert not scratch.exists() and ours.exists() and fresh.exists()
         assert not (made_cgroup and cgroup.exists())
     finally:
         ours.rmdir()
+        fresh.rmdir()
 
 
 def test_a_flood_on_stderr_does_not_make_a_good_run_truncated(sandbox):

@@ -14,7 +14,8 @@ Rules that must hold:
   and no core dumps. As root, whose process count no rlimit bounds, a pids cgroup bounds it
   and a memory cgroup bounds all its memory (tmpfs and memfd pages too), where they can be made.
 - Scratch directories and cgroups carry the making process's pid; the first run of a process
-  removes those whose process is gone (a ponder killed mid-run).
+  removes those whose process is gone and that are unchanged for an hour (a ponder killed
+  mid-run), a cgroup only when empty: the sweep kills nothing.
 - Isolation `rlimits` (no bwrap or no user namespaces): the same child, rlimits, session,
   environment and directory, but the host's files and network stay reachable. It is
   recorded in every result; `strict` mode refuses to run instead.
@@ -25,11 +26,13 @@ Rules that must hold:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -408,10 +411,11 @@ def _remove_cgroup(path: Path) -> None:
         except OSError:
             pids = []
         for pid in pids:
-            try:
-                os.kill(int(pid), signal.SIGKILL)
-            except (ProcessLookupError, ValueError):
-                pass
+            if pid.isdigit() and int(pid) > 0:  # 0: a process of another pid namespace (kill(0) is our own group)
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
         try:
             path.rmdir()
             return
@@ -421,27 +425,40 @@ def _remove_cgroup(path: Path) -> None:
             time.sleep(0.02)
 
 
+SWEEP_AGE = 3600.0  # seconds since a leftover last changed: no run of a live ponder is that old
+
+
 @functools.lru_cache(maxsize=1)
 def _sweep_once() -> None:
-    """Remove what runs of processes that died (killed mid-run) left: their cgroups and
-    scratch directories, which carry the pid of the ponder that made them."""
+    """Remove what runs of processes that died (killed mid-run) left: their cgroups (only
+    when empty: the sandbox died with its parent; nothing is killed) and scratch directories,
+    which carry the pid of the ponder that made them and are left alone for SWEEP_AGE (a
+    pid of another pid namespace sharing /tmp or the cgroup tree looks dead from here)."""
     for root in (_Cgroups.V1 / "pids", _Cgroups.V1 / "memory", _Cgroups.V2):
         for path in _owned_by_the_dead(root, _Cgroups.PREFIX):
-            _remove_cgroup(path)
+            with contextlib.suppress(OSError):
+                path.rmdir()
     for path in _owned_by_the_dead(Path(tempfile.gettempdir()), SCRATCH_PREFIX):
         shutil.rmtree(path, ignore_errors=True)
 
 
 def _owned_by_the_dead(root: Path, prefix: str) -> list[Path]:
-    """Entries of root named prefix + a pid + '-' whose process is gone."""
+    """Entries of root named prefix + a pid + '-' whose process is gone, unchanged for SWEEP_AGE."""
     found = []
     try:
         entries = list(root.iterdir())
     except OSError:
         return []
+    now = time.time()
     for path in entries:
         pid = path.name[len(prefix):].partition("-")[0]
-        if path.name.startswith(prefix) and pid.isdigit() and path.is_dir() and not _alive(int(pid)):
+        if not (path.name.startswith(prefix) and pid.isdigit()) or _alive(int(pid)):
+            continue
+        try:
+            info = path.lstat()
+        except OSError:
+            continue
+        if stat.S_ISDIR(info.st_mode) and now - info.st_mtime > SWEEP_AGE:
             found.append(path)
     return found
 
