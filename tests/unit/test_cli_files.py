@@ -31,3 +31,41 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary_one(tmp_path,
     assert target.read_text() == "old\n" and sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
     with pytest.raises(WriteError, match="No such file or directory"):
         write_whole(tmp_path / "absent" / "x.md", "text")
+
+
+@pytest.mark.skipif(__import__("os").geteuid() != 0, reason="making a device node needs root")
+def test_a_device_is_written_into_never_replaced(tmp_path):
+    """As root, `-o /dev/null` (or chat's /save!) replaced the device by a file."""
+    import os
+    import stat
+
+    null = tmp_path / "null"
+    os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    write_whole(null, "discarded\n")
+    assert stat.S_ISCHR(os.stat(null).st_mode)
+    full = tmp_path / "full"
+    os.mknod(full, 0o666 | stat.S_IFCHR, os.makedev(1, 7))
+    with pytest.raises(WriteError, match="No space left on device"):
+        write_whole(full, "x" * 10)
+    assert stat.S_ISCHR(os.stat(full).st_mode)
+
+
+def test_a_fifo_is_written_into_when_read_and_refused_without_a_reader(tmp_path):
+    import os
+    import threading
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(WriteError, match="a FIFO with no reader"):
+        write_whole(fifo, "nobody reads\n")
+    got = []
+    reader = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()))
+    reader.start()
+    for _ in range(100):  # until the reader has the FIFO open
+        try:
+            write_whole(fifo, "read\n")
+            break
+        except WriteError:
+            threading.Event().wait(0.02)
+    reader.join(5)
+    assert got == [b"read\n"] and os.path.exists(fifo) and not os.path.isfile(fifo)

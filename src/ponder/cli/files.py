@@ -6,12 +6,16 @@ file's) and is moved into place in one step, so a failed write (a full disk, a f
 not there) leaves the old file as it was and no temporary file behind; a symlink is written
 through, to its target, as a plain write would; without `overwrite` an existing file is
 refused atomically (a hard link; FileExistsError); any other failure is one `WriteError`
-line (exit 1).
+line (exit 1). A device or a pipe (`/dev/null`, `/dev/stdout`, a FIFO with a reader) is
+written into as it is, never replaced by a file: a FIFO without a reader is a WriteError,
+not a wait.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -20,6 +24,12 @@ from ponder.trace.jsonl import WriteError
 
 def write_whole(path: Path, text: str, encoding: str = "utf-8", *, overwrite: bool = True) -> None:
     """Write `text` to `path` whole; FileExistsError when it exists and not `overwrite`, else WriteError."""
+    kind = _special(path)
+    if kind:
+        if not overwrite:
+            raise FileExistsError(str(path))
+        _write_into(path, text, encoding, kind)
+        return
     target = Path(os.path.realpath(path))
     try:
         fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -54,3 +64,32 @@ def _place(temp: str, target: Path, overwrite: bool) -> None:
         if os.path.lexists(target):
             raise FileExistsError(str(target)) from None
         os.replace(temp, target)
+
+
+def _special(path: Path) -> str:
+    """'device' or 'pipe' when the path (followed) is one, else ''."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return ""
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    return "pipe" if stat.S_ISFIFO(mode) else ""
+
+
+def _write_into(path: Path, text: str, encoding: str, kind: str) -> None:
+    """Write into a device or a pipe as a shell redirection would, without waiting for a reader."""
+    flags = os.O_WRONLY | getattr(os, "O_CLOEXEC", 0) | (os.O_NONBLOCK if kind == "pipe" else 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        why = "a FIFO with no reader" if exc.errno == errno.ENXIO else exc.strerror or str(exc)
+        raise WriteError(f"cannot write {path}: {why}") from None
+    try:
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "w", encoding=encoding, closefd=False) as f:
+            f.write(text)
+    except OSError as exc:
+        raise WriteError(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
