@@ -117,6 +117,24 @@ def test_a_block_the_input_ends_inside_is_refused():
         read_entry(ListLines('"""', "never closed"))
 
 
+def test_a_block_past_the_question_limit_is_read_to_its_end_but_not_kept():
+    from ponder.inputs import MAX_QUESTION_BYTES
+
+    chunk = "x" * 1023
+    lines = ListLines('"""', *[chunk] * (MAX_QUESTION_BYTES // 1024 + 2), '"""', "next")
+    with pytest.raises(UsageError, match="larger than 256 KiB"):
+        read_entry(lines)
+    assert read_entry(lines) == Entry("next")
+
+
+def test_a_typed_byte_that_is_not_utf8_is_one_refused_line(monkeypatch, tmp_path):
+    """A terminal byte 0xff arrives from input() as a lone surrogate; asking it crashed the chat."""
+    monkeypatch.setattr("builtins.input", lambda prompt="": "abc\udcff")
+    lines = TerminalLines(tmp_path / "history", ["help"])
+    with pytest.raises(UsageError, match="not valid UTF-8"):
+        lines.line()
+
+
 def test_piped_lines_are_bounded_and_decoded(tmp_path):
     data = tmp_path / "in"
     data.write_bytes(b"first\r\n" + b"x" * 50 + b"\n\xff\xfe\nlast")
@@ -264,6 +282,14 @@ def test_save_writes_whole_and_refuses_to_overwrite(tmp_path):
 
 
 # -- the command, as a process -------------------------------------------------------------
+
+
+def test_save_to_a_home_that_cannot_be_expanded_is_one_line_and_the_chat_goes_on(tmp_path):
+    spec = fake_script(tmp_path, scripts.PASSING)
+    stdin = f"{FIRST}\n/save ~no_such_user_here/x.md\nAnd one more than that?\n"
+    done = ponder("chat", "--strategy", "chain", "-m", spec, "--no-trace", stdin=stdin)
+    assert b"Traceback" not in done.stderr and b"cannot expand '~no_such_user_here'" in done.stderr
+    assert done.stdout == b"9\n9\n"
 
 
 def test_piped_questions_and_commands(tmp_path):

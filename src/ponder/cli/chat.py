@@ -287,7 +287,10 @@ class Chat:
     def _save(self, argument: str, overwrite: bool = False) -> None:
         if not argument:
             raise UsageError("/save needs a file name: /save FILE")
-        path = Path(argument).expanduser()
+        try:
+            path = Path(argument).expanduser()
+        except RuntimeError:  # ~nouser, or no home to expand ~ to
+            raise UsageError(f"cannot expand {argument.split('/')[0]!r}: no such user or home directory") from None
         write_whole(path, to_markdown(self.session, self.model, self.turns), overwrite)
         _note(f"saved {len(self.turns)} turn(s) to {visible(str(path))}")
 

@@ -71,14 +71,20 @@ def read_entry(lines: Lines) -> Entry | None:
 
 
 def _block(first: str, lines: Lines) -> str:
-    """The lines of a block up to the one that ends with the closing quotes, as one text."""
+    """The lines of a block up to the one that ends with the closing quotes, as one text; a
+    block past MAX_QUESTION_BYTES is read to its end but not kept (UsageError)."""
     body: list[str] = []
+    size = 0
     text: str | None = first
     while text is not None and not text.rstrip().endswith(QUOTES):
-        body.append(text)
+        size += len(text.encode("utf-8", "surrogatepass")) + 1
+        if size <= MAX_QUESTION_BYTES:
+            body.append(text)
         text = lines.line(more=True)
     if text is None:
         raise UsageError(f'the input ended inside a {QUOTES} block; that question was not asked')
+    if size > MAX_QUESTION_BYTES:
+        raise UsageError(f"the question is larger than {MAX_QUESTION_BYTES // 1024} KiB; it was not asked")
     body.append(text.rstrip()[: -len(QUOTES)])
     return "\n".join(body).strip()
 
@@ -138,12 +144,17 @@ class TerminalLines:
             sys.stderr.flush()
             prompt = ""
         try:
-            return input(prompt)
+            text = input(prompt)
         except EOFError:
             sys.stderr.write("\n")
             return None
         except UnicodeDecodeError:
             raise UsageError("the line is not valid UTF-8") from None
+        try:
+            text.encode("utf-8")  # a byte that is not UTF-8 arrives as a lone surrogate
+        except UnicodeEncodeError:
+            raise UsageError("the line is not valid UTF-8") from None
+        return text
 
     def remember(self, text: str) -> None:
         """Add an entry to the history and save the history."""
