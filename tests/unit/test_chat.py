@@ -92,6 +92,13 @@ def test_best_answer_is_the_latest_one_reached():
     assert best_answer([round_, Answer("r", span="s2", text="x = 12", normalized="12", kind="number")]) == "12"
 
 
+def test_a_saved_chat_holds_no_control_character_of_what_was_typed_or_answered():
+    turns = [Turn(1, "q \x1b]52;c;aGk=\x07 \x1b[31mred", "ok", answer="9\x1b[0m"),
+             Turn(2, "x", "error", error="bad \x9b31m")]
+    text = to_markdown("S1", "fake\x07", turns)
+    assert not any(ch in text for ch in "\x1b\x07\x9b") and "\\x1b]52" in text
+
+
 def test_markdown_quotes_each_question_and_says_what_it_got(tmp_path):
     turns = [Turn(1, "# not a heading\nsecond line", "ok", answer="9", strategy="chain", trace=tmp_path / "a.jsonl"),
              Turn(2, "long one", "interrupted", answer="4"), Turn(3, "bad", "error", error="the context is full")]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from ponder.cli.safe import visible
 from ponder.thought_factors.catalogue import Catalogue, render
 from ponder.thought_factors.parsing import candidate_answer
 from ponder.trace.events import Answer, CandidateScored, Event, RoundFinished, StepFinished, VoteTally
@@ -76,12 +77,13 @@ def best_answer(events: Sequence[Event]) -> str | None:
 
 
 def to_markdown(session: str, model: str, turns: Sequence[Turn]) -> str:
-    """The conversation as a Markdown document: each question quoted, then what it got."""
-    lines = ["# ponder chat", "", f"- session: `{session}`", f"- model: `{model}`", ""]
+    """The conversation as a Markdown document: each question quoted, then what it got; no
+    control character of what was typed or answered survives (`safe.visible`)."""
+    lines = ["# ponder chat", "", f"- session: `{session}`", f"- model: `{visible(model)}`", ""]
     for turn in turns:
-        lines += [f"## {turn.number}. {_title(turn.question)}", ""]
-        lines += ["> " + line if line else ">" for line in turn.question.splitlines()]
-        lines += ["", _outcome(turn)]
+        lines += [f"## {turn.number}. {visible(_title(turn.question))}", ""]
+        lines += ["> " + visible(line) if line else ">" for line in turn.question.splitlines()]
+        lines += ["", visible(_outcome(turn))]
         if turn.trace is not None:
             lines += ["", f"Trace: `{turn.trace}` ({turn.strategy})"]
         lines.append("")
