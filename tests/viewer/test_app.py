@@ -247,6 +247,35 @@ async def test_export_key_writes_markdown(tmp_path):
 
 
 @pilot_test
+async def test_export_key_never_overwrites_and_never_waits_on_a_fifo(tmp_path):
+    import os
+
+    (tmp_path / "real_17x23.md").write_text("mine")
+    app = viewer(REAL, export_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("x")
+        await pilot.pause()
+    assert (tmp_path / "real_17x23.md").read_text() == "mine"
+    fifo_dir = tmp_path / "f"
+    fifo_dir.mkdir()
+    os.mkfifo(fifo_dir / "real_17x23.md")
+    app = viewer(REAL, export_dir=fifo_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await asyncio.wait_for(pilot.press("x"), 10)
+        await pilot.pause()
+        assert app.is_running
+
+
+def test_step_text_keeps_links_as_text_and_long_values_are_cut():
+    from ponder.cli.viewer.app import SHOWN_CHARS, cut, text_parser
+
+    html = text_parser().render("see [md](http://evil.example/) ![i](x) <b>x</b> https://x.y **b**")
+    assert "<a " not in html and "<img" not in html and "http://evil.example/" in html and "<strong>b</strong>" in html
+    shown = cut("x" * (SHOWN_CHARS + 5))
+    assert shown.startswith("x" * SHOWN_CHARS) and "5 more characters" in shown and len(shown) < SHOWN_CHARS + 100
+
+
+@pilot_test
 async def test_quit_key_exits():
     app = viewer(REAL)
     async with app.run_test(size=SIZE) as pilot:

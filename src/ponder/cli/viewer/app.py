@@ -3,7 +3,10 @@
 Rules that must hold:
 - Every value from a trace, whatever its type, reaches a widget as `rich.text.Text` built from
   `display.shown` / `number` / `one_line` / `cell` (or, for step text and tool code, the
-  Markdown widget after `visible()`); no widget is given a `str` it would parse.
+  Markdown widget after `visible()`, parsed without links, images or HTML, so a link's
+  target is never hidden and nothing opens a browser); no widget is given a `str` it would parse.
+- A value shown in the detail pane is cut at SHOWN_CHARS (the export keeps it whole), so a
+  trace with a 50 MB step stays usable.
 - `Folding` builds the tree; this module only mirrors it into a `Tree` widget (`RunTree.sync`),
   adding new nodes and relabelling old ones, so following a trace keeps cursor and expansion.
   A followed trace's new events are folded into the same tree (never the whole trace again),
@@ -20,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from markdown_it import MarkdownIt
 from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -29,6 +33,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Markdown, Static, Tree
 from textual.worker import get_current_worker
 
+from ponder.cli.files import write_whole
 from ponder.cli.safe import visible
 from ponder.cli.viewer import detail as details
 from ponder.cli.viewer.export import to_markdown
@@ -38,7 +43,7 @@ from ponder.cli.viewer.labels import answer_span, chosen_spans, event_label, nod
 from ponder.cli.viewer.messages import FollowFailed, OpenRun, TraceAppended
 from ponder.cli.viewer.runs import RunSummary, filter_runs, scan
 from ponder.cli.viewer.source import Loaded, load_bytes, read_path
-from ponder.errors import UsageError
+from ponder.errors import PonderError, UsageError
 from ponder.trace.events import Answer, Event, RunFinished, RunStarted, TextDelta, UnknownEvent
 from ponder.trace.tree import Folding, Node
 from ponder.trace.usage import summarize
@@ -105,7 +110,7 @@ class DetailPane(VerticalScroll):
 
     def compose(self) -> ComposeResult:
         yield Static(id="fields")
-        yield Markdown(id="text")
+        yield Markdown(id="text", parser_factory=text_parser, open_links=False)
         yield Static(id="blocks")
         yield Static(id="raw")
 
@@ -115,13 +120,29 @@ class DetailPane(VerticalScroll):
         markdown = self.query_one("#text", Markdown)
         markdown.display = detail.markdown is not None and not show_raw
         if detail.markdown is not None:
-            markdown.update(hard_breaks(visible(detail.markdown)))
+            markdown.update(hard_breaks(visible(cut(detail.markdown))))
         blocks = self.query_one("#blocks", Static)
         blocks.display = bool(detail.blocks) and not show_raw
         blocks.update(details.render_blocks(detail))
         raw_view = self.query_one("#raw", Static)
         raw_view.display = show_raw
-        raw_view.update(Text(visible(raw)))
+        raw_view.update(Text(visible(cut(raw))))
+
+
+SHOWN_CHARS = 100_000
+
+
+def cut(text: str) -> str:
+    """Text as the detail pane shows it: at most SHOWN_CHARS, then how much more there is."""
+    if len(text) <= SHOWN_CHARS:
+        return text
+    return text[:SHOWN_CHARS] + f"\n\n[… {len(text) - SHOWN_CHARS:,} more characters: x exports the whole run]"
+
+
+def text_parser() -> MarkdownIt:
+    """Markdown for step text: emphasis, lists, tables and code, but no links, images or HTML."""
+    return MarkdownIt("gfm-like").disable(
+        ["link", "image", "autolink", "html_inline", "html_block", "linkify"], ignoreInvalid=True)
 
 
 def hard_breaks(text: str) -> str:
@@ -341,9 +362,13 @@ class RunScreen(Screen[None]):
         stem = self.target.path.stem if self.target.path else "stdin"
         path = directory / f"{stem}.md"
         try:
-            path.write_text(self.markdown(), encoding="utf-8")
-        except OSError as exc:
-            self.notify(f"cannot write {visible(str(path))}: {exc.strerror}", severity="error", markup=False)
+            write_whole(path, self.markdown(), overwrite=False)
+        except FileExistsError:
+            self.notify(f"{visible(str(path))} exists; not overwritten (ponder view --export md -o FILE writes "
+                        "anywhere)", severity="warning", markup=False)
+            return
+        except PonderError as exc:
+            self.notify(visible(str(exc)), severity="error", markup=False)
             return
         self.notify(f"exported to {visible(str(path))}", markup=False)
 
