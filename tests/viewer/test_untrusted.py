@@ -263,3 +263,25 @@ def test_a_trace_of_the_longest_question_ask_takes_is_listed_as_a_run(tmp_path):
                                          + "".join(lines[1:]))
     (run,) = scan(tmp_path)
     assert run.status != "invalid" and run.question == question
+
+
+def test_following_stops_when_the_file_is_replaced_or_truncated(tmp_path):
+    """It read the new file from the old offset and merged two runs, or waited forever."""
+    from ponder.errors import PonderError
+
+    lines = lines_of(REAL)
+    path = tmp_path / "t.jsonl"
+    path.write_text("".join(lines[:3]))
+    tail = Tail(path)
+    assert tail.read()[0].events
+    other = tmp_path / "other.jsonl"
+    other.write_text("".join(lines) * 2)
+    os.replace(other, path)
+    with pytest.raises(PonderError, match="replaced"):
+        tail.read()
+    path.write_text("".join(lines[:3]))
+    tail = Tail(path)
+    tail.read()
+    path.write_text(lines[0])
+    with pytest.raises(PonderError, match="truncated"):
+        tail.read()

@@ -10,10 +10,14 @@ Rules that must hold:
   a list of pieces, joined once when its end arrives.
 - The worker thread never touches widgets: it posts `TraceAppended` / `FollowFailed` messages.
 - Polling stops as soon as the worker is cancelled (the screen or app closed).
+- The file followed is the one first read: a path that now names another file (replaced, say
+  by another run's trace) or one shorter than what was read (truncated) stops following with
+  a message, never merging two runs.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Callable
@@ -38,6 +42,7 @@ class Tail:
         self.chunk = chunk
         self.partial: list[bytes] = []  # the start of a line whose end has not been written yet
         self.caught_up = True  # the last read reached the end of the file
+        self.identity: tuple[int, int] | None = None  # (device, inode) of the file first read
 
     def read(self) -> tuple[TraceRead, bool]:
         """Events and warnings from the whole lines appended since the last read (at most one
@@ -54,6 +59,7 @@ class Tail:
 
     def _read_chunk(self) -> bytes:
         with open_regular(self.path, "trace") as f:
+            self._check_same(os.fstat(f.fileno()))
             f.seek(self.offset)
             data = f.read(min(self.chunk, self.limit + 1 - self.offset))
         if len(data) > self.limit - self.offset:  # the file holds more than the limit
@@ -64,6 +70,15 @@ class Tail:
         self.offset += len(data)
         self.caught_up = len(data) < self.chunk
         return data
+
+    def _check_same(self, info: os.stat_result) -> None:
+        identity = (info.st_dev, info.st_ino)
+        if self.identity is None:
+            self.identity = identity
+        elif identity != self.identity:
+            raise PonderError("the trace file was replaced by another file")
+        if info.st_size < self.offset:
+            raise PonderError("the trace file was truncated")
 
     def _pending(self) -> bool:
         return any(piece.strip() for piece in self.partial)
