@@ -1,10 +1,11 @@
-"""Interrupts: SIGINT and SIGTERM stop a run the same way, and never tear a line being written.
+"""Interrupts: SIGINT, SIGTERM and SIGHUP stop a run the same way, and never tear a line being written.
 
 Rules that must hold:
 - After `install()` (the CLI's main calls it once), SIGINT raises KeyboardInterrupt and
-  SIGTERM raises `Terminated`, a KeyboardInterrupt: every path that closes a run on Ctrl-C
-  (its trace ends with an `interrupted` event) closes it on SIGTERM too.
-- `exit_code()` is 130 after SIGINT and 143 (128 + 15) after SIGTERM.
+  SIGTERM or SIGHUP (the terminal closed, an SSH session dropped) raises `Terminated`, a
+  KeyboardInterrupt: every path that closes a run on Ctrl-C (its trace ends with an
+  `interrupted` event) closes it on SIGTERM and SIGHUP too.
+- `exit_code()` is 130 after SIGINT, 143 (128 + 15) after SIGTERM and 129 after SIGHUP.
 - Inside `held()` a signal is only noted; it is raised when the outermost `held()` ends, so
   a whole line (of a trace or a results file) is written or not at all. When the block
   itself raises, its error goes on and the noted signal is dropped, never kept to fire later. Without `install()`
@@ -28,22 +29,35 @@ EXIT_SIGTERM = 143
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM arrived: stop as on Ctrl-C, but exit 143."""
+    """SIGTERM (or SIGHUP) arrived: stop as on Ctrl-C, but exit 128 + the signal."""
+
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__()
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        """128 + the signal: 143 for SIGTERM, 129 for SIGHUP."""
+        return 128 + self.signum
 
 
 _state = {"depth": 0, "pending": 0, "last": 0}
 
 
 def install() -> None:
-    """Route SIGINT and SIGTERM through the handler (main thread only), unless ignored already."""
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    """Route SIGINT, SIGTERM and SIGHUP through the handler (main thread only), unless ignored already."""
+    for signum in (signal.SIGINT, signal.SIGTERM, *_hangup()):
         if signal.getsignal(signum) is not signal.SIG_IGN:
             signal.signal(signum, _on_signal)
 
 
 def exit_code() -> int:
-    """The exit code of an interrupted run: 143 after SIGTERM, else 130."""
-    return EXIT_SIGTERM if _state["last"] == signal.SIGTERM else EXIT_SIGINT
+    """The exit code of an interrupted run: 143 after SIGTERM, 129 after SIGHUP, else 130."""
+    return 128 + _state["last"] if _state["last"] in (signal.SIGTERM, *_hangup()) else EXIT_SIGINT
+
+
+def _hangup() -> tuple[int, ...]:
+    return (signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()
 
 
 @contextmanager
@@ -73,4 +87,4 @@ def _on_signal(signum: int, frame: object) -> None:
 
 
 def _raise(signum: int) -> None:
-    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+    raise KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum)

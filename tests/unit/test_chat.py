@@ -336,7 +336,7 @@ def test_bad_flags_fail_before_the_model_loads(tmp_path):
     assert done.returncode == 2 and done.stderr.count(b"\n") == 1
 
 
-@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_a_signal_ends_a_piped_chat_with_the_trace_interrupted(tmp_path, signum, code):
     spec = fake_script(tmp_path, ["word " * 400] * 3, delay=0.01)
     proc = subprocess.Popen([*PONDER, "chat", "--strategy", "chain", "-m", spec, "--trace-dir", str(tmp_path / "t")],

@@ -119,7 +119,7 @@ def test_model_from_environment_variable(tmp_path):
     assert done.returncode == 3 and b"none.gguf" in done.stderr
 
 
-@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_a_signal_closes_the_trace_as_interrupted(tmp_path, signum, code):
     spec = fake_script(tmp_path, ["word " * 400] * 3, delay=0.01)
     proc = subprocess.Popen([*PONDER, "ask", "--strategy", "chain", "-m", spec, "--trace-dir", str(tmp_path / "t"), "q"],

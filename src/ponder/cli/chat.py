@@ -18,7 +18,7 @@ Rules that must hold:
   row there, Ctrl-D or /exit leave with exit 0. A run that fails is one line; the session goes on.
 - When stdin is not a terminal, lines are questions and commands, with no prompt, banner or
   history; Ctrl-C ends the session as it ends `ask` (exit 130), and the exit code is 4 when a
-  question got no answer. SIGTERM always ends the session (exit 143).
+  question got no answer. SIGTERM (or SIGHUP) always ends the session (exit 143, 129).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from ponder.cli.safe import visible
 from ponder.cli.streams import StdoutError, print_line
 from ponder.errors import EXIT_BATCH_FAILED, EXIT_INTERRUPTED, EXIT_OK, PonderError, UsageError
 from ponder.inputs import MAX_QUESTION_BYTES, stdin_bytes
-from ponder.interrupts import EXIT_SIGTERM, Terminated, exit_code
+from ponder.interrupts import EXIT_SIGINT, Terminated, exit_code
 from ponder.thought_factors.prompt import chain_prompt
 from ponder.trace.events import RunFinished
 
@@ -193,8 +193,8 @@ class Chat:
         """Keep a stopped turn; on a terminal show its best answer so far, else end the session."""
         self._keep(turn)
         self._forget()
-        if exit_code() == EXIT_SIGTERM:
-            raise Terminated()
+        if exit_code() != EXIT_SIGINT:
+            raise Terminated(exit_code() - 128)
         if not self.terminal:
             raise KeyboardInterrupt()
         best = f"; best answer so far: {visible(turn.answer)}" if turn.answer else ""
@@ -341,7 +341,7 @@ def _interrupt_code(exc: KeyboardInterrupt, terminal: bool) -> int:
         sys.stderr.write("\n")  # stdout carries only answers
         return EXIT_OK
     sys.stderr.write("ponder: interrupted\n")
-    return EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_INTERRUPTED
+    return exc.exit_code if isinstance(exc, Terminated) else EXIT_INTERRUPTED
 
 
 def _note(text: str) -> None:
