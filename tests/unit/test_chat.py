@@ -367,6 +367,36 @@ def terminal(tmp_path):
     term.close()
 
 
+def test_sigterm_while_the_viewer_is_open_gives_the_terminal_back(terminal, tmp_path):
+    """The viewer was SIGKILLed, leaving the pane on the alternate screen with mouse reporting on."""
+    import os
+
+    terminal.prompt_ready(60)
+    terminal.line(FIRST)
+    terminal.wait_for(r"^9$", 60)
+    terminal.prompt_ready(30)
+    terminal.line("/view")
+    terminal.wait_for(r"Expand all", 60)
+    (chat,) = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline(p).endswith(
+        f"chat --strategy chain -m {terminal_spec(tmp_path)} --trace-dir {tmp_path / 't'}")]
+    os.kill(chat, signal.SIGTERM)
+    assert terminal.wait_exit(30) == 143
+    flags = terminal._tmux("display-message", "-p", "-t", "t", "#{alternate_on} #{mouse_any_flag}")
+    assert flags.split() == ["0", "0"], "the alternate screen and mouse reporting are off again"
+
+
+def _cmdline(proc: Path) -> str:
+    try:
+        return (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def terminal_spec(tmp_path: Path) -> str:
+    """The fake model spec the `terminal` fixture gave the chat."""
+    return fake_script(tmp_path, scripts.PASSING, delay=0.03)
+
+
 def test_in_a_terminal_questions_commands_ctrl_c_and_ctrl_d(terminal, tmp_path):
     terminal.prompt_ready(60)
     terminal.line(FIRST)

@@ -282,7 +282,19 @@ class Chat:
             raise UsageError("no trace to view yet" + (" (--no-trace)" if self.directory is None else ""))
         if not self.terminal or not is_terminal(sys.stdout):
             raise UsageError(f"/view needs a terminal; `ponder view --export md {self.last_trace}` prints the run")
-        subprocess.run([sys.executable, "-m", "ponder", "view", str(self.last_trace)], check=False)
+        viewer = subprocess.Popen([sys.executable, "-m", "ponder", "view", str(self.last_trace)])
+        try:
+            viewer.wait()
+        except KeyboardInterrupt:  # SIGTERM or SIGHUP while it is open: close it, and give the terminal back
+            viewer.terminate()
+            try:
+                viewer.wait(2)
+            except subprocess.TimeoutExpired:
+                viewer.kill()
+                viewer.wait()
+            sys.stdout.write(TERMINAL_RESET)
+            sys.stdout.flush()
+            raise
 
     def _save(self, argument: str, overwrite: bool = False) -> None:
         if not argument:
@@ -332,6 +344,11 @@ def _whole_number(value: str, usage: str) -> int:
     if not (value.isascii() and value.isdigit()):
         raise UsageError(f"{value!r} is not a whole number: {usage}")
     return int(value)
+
+
+# Leave the alternate screen, stop mouse reporting, show the cursor: what a viewer killed
+# before it could clean up leaves behind.
+TERMINAL_RESET = "\x1b[?1049l\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?2004l\x1b[?25h"
 
 
 def _interrupt_code(exc: KeyboardInterrupt, terminal: bool) -> int:
