@@ -474,3 +474,13 @@ def test_the_viewer_lists_a_sessions_turns_together_as_typed(tmp_path):
     assert runs[0].question == "and then?" and runs[0].session == "S-abcdef" and runs[0].turn == 2
     assert run_row(runs[0])[1].plain == "abcdef #2" and run_row(runs[2])[1].plain == ""
     assert [r.run for r in filter_runs(runs, "s-abcdef")] == ["turn2", "turn1"]
+
+
+def test_commands_without_arguments_refuse_one_and_reasoning_alone_shows_the_mode(tmp_path, capsys):
+    chat, _ = chat_on_fake(tmp_path)
+    for line in ("/exit now", "/reset now", "/view extra", "/help me"):
+        with pytest.raises(UsageError, match="takes no argument"):
+            chat.command(line)
+    chat.command("/reasoning")
+    assert capsys.readouterr().err.strip().endswith(f"reasoning {chat.options.output.reasoning}")
+    assert chat.command("/exit") is True

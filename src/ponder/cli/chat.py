@@ -229,10 +229,12 @@ class Chat:
             "budget": self._budget, "view": self._view, "save": self._save,
             "save!": lambda a: self._save(a, overwrite=True), "reset": self._reset, "help": self._help,
         }
+        if name not in handlers and name not in ("exit", "quit"):
+            raise UsageError(f"unknown command /{name}; /help lists the commands")
+        if argument and not COMMANDS.get(name.rstrip("!"), ("",))[0]:  # /exit, /reset, /view, /help
+            raise UsageError(f"/{name} takes no argument")
         if name in ("exit", "quit"):
             return True
-        if name not in handlers:
-            raise UsageError(f"unknown command /{name}; /help lists the commands")
         handlers[name](argument)
         return False
 
@@ -272,6 +274,9 @@ class Chat:
         self.options = replace(self.options, run=run)
 
     def _reasoning(self, mode: str) -> None:
+        if not mode:
+            _note(f"reasoning {self.options.output.reasoning}")
+            return
         if mode not in REASONING_MODES:
             raise UsageError(f"/reasoning takes {' or '.join(REASONING_MODES)}")
         self.options = replace(self.options, output=replace(self.options.output, reasoning=mode))
