@@ -1,6 +1,6 @@
 import pytest
 
-from ponder.tools.answers import as_asked, equivalent, extract_answer, normalize_answer
+from ponder.tools.answers import answer_from_step, as_asked, equivalent, extract_answer, normalize_answer, printed_answer
 
 
 @pytest.mark.parametrize(
@@ -494,3 +494,28 @@ def test_a_line_of_more_boxes_than_amounts_is_read_as_its_last_box():
     line = " ".join(f"\\boxed{{{n}}}" for n in range(1, MAX_AMOUNTS + 2))
     assert chain_answer(line, SHARE).normalized == str(MAX_AMOUNTS + 1)
     assert chain_answer("\\boxed{" * 20000, SHARE).kind == "none"
+
+
+@pytest.mark.parametrize("step, value", [
+    ("Answer: 391", "391"), ("Candidate answer: 391", "391"), ("The answer is 7.", "7"), ("The answer: 7", "7"),
+    ("Final answer: 12 apples", "12"), ("answer: \\boxed{5}", "5"), ("answers vary", "answers vary"),
+])
+def test_an_answer_steps_label_is_not_part_of_the_answer(step, value):
+    """'Answer: 391' was read as the expression 'Answer:391' (a real model's answer step ends
+    like its hypothesis, 'Candidate answer: ...')."""
+    assert answer_from_step(step).normalized == value
+
+
+@pytest.mark.parametrize("printed, value", [
+    ("sqrt(2)", "sqrt(2)"), ("log(2)", "log(2)"), ("exp(1)", "exp(1)"), ("pi", "pi"),
+    ("1e20", "100000000000000000000"), ("2e5", "200000"),
+])
+def test_a_printed_function_call_or_e_notation_is_its_value_not_its_last_digits(printed, value):
+    """sqrt(2) was read as 2 and 1e20 as 20."""
+    assert printed_answer(printed).normalized == value
+    assert extract_answer(printed).normalized == value
+
+
+def test_a_sentences_last_number_keeps_its_exponent():
+    assert extract_answer("Half of 1.204e24 is 6.02e23.").normalized == "602000000000000000000000"
+    assert extract_answer("He has 2 eggs").normalized == "2"

@@ -81,6 +81,11 @@ from ponder.tools.tuples import ordered_values
 
 _NUMBER = r"[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?|[-−]?\.\d+"
 _NUMBER_RE = re.compile(_NUMBER)
+# a number as the last one of a text is read: with its exponent, so '6.02e23' is not 23
+_LAST_NUMBER_RE = re.compile(rf"(?:{_NUMBER})(?:[eE][-+]?\d{{1,3}}(?!\w))?")
+# a label before a stated answer: 'Answer: 391', 'Candidate answer: 391', 'The final answer is 7'
+_ANSWER_LABEL = re.compile(
+    r"^\s*(?:the\s+)?(?:final\s+|candidate\s+|proposed\s+)?answer(?:\s+is\b\s*[:：]?|\s*[:：])\s*(?=\S)", re.I)
 MAX_AMOUNTS = 8  # boxes on one line that can be amounts for each
 MAX_NUMBER_CHARS = 1000  # Python will not even write an int of over 4,300 digits
 # A terminal escape sequence (CSI, OSC, or ESC and one character; the 7-bit forms and the
@@ -142,7 +147,7 @@ def extract_answer(text: str) -> ExtractedAnswer:
     listed = _listed(whole)
     if listed and all(_bare_expression(m, operator=False) or parse_number(m) is not None for m in listed):
         return _as_set(whole, [_member(m) for m in listed], fallback=re.sub(r"\s+", "", whole))
-    numbers = list(_NUMBER_RE.finditer(text))
+    numbers = list(_LAST_NUMBER_RE.finditer(text))
     if not numbers:
         return NO_ANSWER
     last = numbers[-1]
@@ -296,9 +301,10 @@ def answer_from_step(text: str) -> ExtractedAnswer:
     """The answer an <answer> step states: as written when it is short, else what a sentence
     around it gives ('He has 12 apples left.' -> 12)."""
     text = _ESCAPE.sub("", text)  # a terminal sequence is no part of an answer ('\x1b[31m9' is 9)
+    text = _ANSWER_LABEL.sub("", text, count=1)  # 'Answer: 391' states 391
     found = normalize_answer(text)
     sentence = len(text.split()) > 3 and re.search(r"[A-Za-z]{2,}", text)
-    if found.kind != "number" and sentence and _NUMBER_RE.search(text):
+    if found.kind != "number" and ((sentence and _NUMBER_RE.search(text)) or "\\boxed" in text):
         return extract_answer(text)
     return found
 
@@ -445,8 +451,12 @@ def _bare_expression(text: str, operator: bool = True) -> bool:
     """Whether a text is only a formula in one-letter variables and sympy's names ('3*x**2 + 2'), no
     words; with `operator`, one that has an operator (a list's member may be a lone 'I' or 'sqrt(2)')."""
     names = re.findall(r"[A-Za-z_]\w*", text)
-    return (len(text) <= 200 and bool(_FORMULA.fullmatch(text)) and (not operator or bool(re.search(r"[-+*/^]", text)))
+    operated = bool(re.search(r"[-+*/^]", text) or _CALL.match(text) or text.strip() in ("pi", "oo"))
+    return (len(text) <= 200 and bool(_FORMULA.fullmatch(text)) and (not operator or operated)
             and bool(names) and all(_SYMBOL.fullmatch(name) for name in names))
+
+
+_CALL = re.compile(r"^\s*(?:sqrt|exp|log|sin|cos|tan)\s*\(")  # sqrt(2): a value, not the number 2
 
 
 def _fraction(node: ast.AST) -> Fraction:
