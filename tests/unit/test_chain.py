@@ -130,3 +130,14 @@ def test_check_lines_run_through_sympy(chain):
     first, second = run.steps("verify")
     assert first.outcome == "fail" and "FALSE: the claim 16 - 3 - 4 == 11" in first.observation
     assert second.outcome == "pass"
+
+
+def test_an_answer_other_than_the_checked_candidate_is_not_verified(chain):
+    """The check agreed with 9; an answer step that then says 10 was reported `verified: pass`."""
+    from ponder.trace.events import RoundFinished
+
+    run = chain(scripts.chain(hypothesize=scripts.RIGHT, verify=scripts.CHECK, answer="10"))
+    assert run.steps("verify")[0].outcome == "pass" and run.answer == "10"
+    assert [r.verified for r in run.of(RoundFinished)] == ["none"]
+    same = chain(scripts.chain(hypothesize=scripts.RIGHT, verify=scripts.CHECK, answer="Answer: 9"))
+    assert same.answer == "9" and [r.verified for r in same.of(RoundFinished)] == ["pass"]

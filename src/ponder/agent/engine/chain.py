@@ -230,6 +230,9 @@ class ChainState:
         computed = self.report.computed if self.report else None
         if computed is not None and not equivalent(found, computed):
             found, source = computed, "check"
+        agreed = self.report.agreed if self.report else None
+        if agreed is not None and not equivalent(found, agreed):
+            self.result.verified = "none"  # the check passed another value than the one answered
         self.result.answer = found
         self.result.answer_source = source
         self.result.answer_span = span

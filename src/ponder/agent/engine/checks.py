@@ -29,7 +29,8 @@ class CheckReport:
     outcome: str
     verdict: str
     output: str = ""
-    computed: ExtractedAnswer | None = None
+    computed: ExtractedAnswer | None = None  # a failed comparison: the value the check computed
+    agreed: ExtractedAnswer | None = None  # a passed comparison: the value it agreed with
 
     @property
     def observation(self) -> str:
@@ -69,7 +70,8 @@ def judge_check(runs: list[Result], checks: list[CheckResult], candidate: Extrac
         why = "printed no value to compare with the candidate" if printed.kind == "none" else "had no candidate to compare with"
         return CheckReport("none", f"The code ran but {why}: nothing was checked.", shown)
     if equivalent(printed, candidate):
-        return CheckReport("pass", f"The check agrees with the candidate answer {candidate.normalized}.", shown)
+        return CheckReport("pass", f"The check agrees with the candidate answer {candidate.normalized}.", shown,
+                           agreed=candidate)
     verdict = (
         f"MISMATCH: the check computed {printed.normalized} straight from the question, "
         f"but the candidate answer was {candidate.normalized}."
