@@ -278,3 +278,15 @@ def test_a_trace_directory_that_takes_no_files_is_a_usage_error(tmp_path):
     for directory in ("/proc/1", "/proc/self/fd"):
         done = ponder("ask", "--strategy", "chain", "-m", "fake", "--trace-dir", directory, "q")
         assert done.returncode == 2 and one_error_line(done.stderr, b"trace directory"), done.stderr
+
+
+def test_a_run_without_an_answer_ends_as_an_error_in_json_and_the_trace(tmp_path):
+    """`ask --json` said "status": "ok" (and the trace's run_finished too) while exiting 1."""
+    spec = fake_script(tmp_path, [""] * 20)
+    done = ponder("ask", "--strategy", "chain", "--json", "-m", spec, "--trace-dir", str(tmp_path / "t"), "q")
+    assert done.returncode == 1 and b"the model gave no answer" in done.stderr
+    result = json.loads(done.stdout)
+    assert result["status"] == "error" and result["answer"] is None
+    (trace,) = list((tmp_path / "t").iterdir())
+    last = json.loads(trace.read_text().splitlines()[-1])
+    assert (last["status"], last["error"]) == ("error", "the model gave no answer")

@@ -31,6 +31,7 @@ from ponder.tools.answers import equivalent
 from ponder.trace.events import Event, RunFinished
 from ponder.trace.jsonl import TraceWriter, WriteError
 from ponder.trace.usage import summarize
+from ponder.agent.engine.scaffold import NO_ANSWER_ERROR
 
 
 def bad_line_record(bad: BadLine) -> dict[str, Any]:
@@ -109,7 +110,7 @@ def _record(item: Item, strategy: str, finished: RunFinished | None, error: str 
             seconds: float, path: Path | None) -> dict[str, Any]:
     answer = finished.answer if finished else None
     if error is None and not answer:
-        error = "the model gave no answer"
+        error = NO_ANSWER_ERROR
     record: dict[str, Any] = {
         "id": item.id,
         "line": item.line,

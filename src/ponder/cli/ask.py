@@ -30,6 +30,7 @@ from ponder.inputs import MAX_QUESTION_BYTES, argument_text, decode_utf8, read_s
 from ponder.interrupts import held
 from ponder.tools.answers import ExtractedAnswer, as_written
 from ponder.trace.events import Answer, Event, RunFinished, RunStarted, StepFinished, ToolCall, ToolResult
+from ponder.agent.engine.scaffold import NO_ANSWER_ERROR
 
 
 def read_question(argument: str | None) -> str:
@@ -231,7 +232,7 @@ def _report(events: list[Event], options: Options, path: Path | None) -> int:
     elif not options.output.events and finished.answer:
         print_line(visible(shown_answer(events)))
     if not finished.answer:
-        sys.stderr.write("ponder: error: the model gave no answer\n")
+        sys.stderr.write(f"ponder: error: {NO_ANSWER_ERROR}\n")
         return EXIT_FAILURE
     return EXIT_OK
 

@@ -40,6 +40,7 @@ from ponder.inputs import MAX_QUESTION_BYTES, stdin_bytes
 from ponder.interrupts import EXIT_SIGINT, Terminated, exit_code
 from ponder.thought_factors.prompt import chain_prompt
 from ponder.trace.events import RunFinished
+from ponder.agent.engine.scaffold import NO_ANSWER_ERROR
 
 REASONING_MODES = ("show", "collapse", "hide")
 LEAVE, STOPPED = "leave", "stopped"
@@ -170,7 +171,7 @@ class Chat:
         if answer:
             print_line(visible(answer))
         else:
-            _error("the model gave no answer")
+            _error(NO_ANSWER_ERROR)
         return ""
 
     def _with_context(self, question: str) -> str:

@@ -26,6 +26,8 @@ from ponder.thought_factors.catalogue import Catalogue, load_catalogue
 from ponder.trace.events import Answer, Event, RoundFinished, RoundStarted, RunFinished, RunStarted
 from ponder.trace.usage import summarize
 
+NO_ANSWER_ERROR = "the model gave no answer"  # a run that ends without one ends as an error
+
 if TYPE_CHECKING:
     from ponder.agent.critics.review import Review
 
@@ -80,7 +82,11 @@ class RunScaffold:
             yield self._keep(Answer(self.run_id, span=chosen.result.answer_span, text=answer.text,
                                     normalized=answer.normalized, kind=answer.kind, source=chosen.result.answer_source))
         normalized = chosen.result.answer.normalized if chosen else ""
-        yield RunFinished(self.run_id, status="ok", answer=normalized or None, usage=summarize(self.seen))
+        if not normalized:  # as `ask` exits 1 and `batch` records it: no answer is no success
+            yield RunFinished(self.run_id, status="error", answer=None, usage=summarize(self.seen),
+                              error=NO_ANSWER_ERROR)
+            return
+        yield RunFinished(self.run_id, status="ok", answer=normalized, usage=summarize(self.seen))
 
     def wave_size(self, done: int, total: int) -> int:
         """How many of the chains `done`..`total` start now, side by side: at most `parallel`,
