@@ -282,3 +282,19 @@ def test_beam_grows_its_expansions_side_by_side(think):
     sequential = think("beam", scripts.PASSING | {"correct": scripts.RIGHT}, width=2, expansions=2, parallel=1)
     assert sequential.backend.batches == [] and sequential.answer == "9"
     assert len(sequential.steps()) == len(run.steps())  # the same tree, grown in waves
+
+
+def test_a_runs_sympy_comparisons_are_bounded(monkeypatch):
+    """Every pair of 64 distinct formulas was compared in its own sandbox run: minutes of silence."""
+    from ponder.agent.strategies import _tally
+    from ponder.tools.answers import normalize_answer
+    from ponder.tools.sandbox import Sandbox
+
+    calls = []
+    monkeypatch.setattr(_tally, "symbolic_equal", lambda a, b, sandbox: calls.append((a, b)) or False)
+    same = _tally.same_answers("Simplify x + 1.", Sandbox("off"))
+    answers = [normalize_answer(f"x**2 + {n}*x") for n in range(2, 40)]
+    for a in answers:
+        for b in answers:
+            same(a, b)
+    assert len(calls) == _tally.SYMBOLIC_PAIRS

@@ -5,6 +5,9 @@ Rules that must hold:
 - Answers are grouped only by `tools.answers.equivalent`, with the numbers the question gives
   (`same_answers`: "3/7" and "0.43" to "Which is larger, 3/7 or 0.43?" are two answers) and a
   symbolic checker for the strategies that have one; a sample without an answer casts no vote.
+- The symbolic checker runs sympy in the sandbox for at most SYMBOLIC_PAIRS pairs of a run
+  (about half a second each): past that, two expressions that differ as written are two
+  answers, so a vote of many distinct formulas stays bounded in time.
 - Groups are ordered heaviest first, then most members, then earliest sample.
 """
 
@@ -20,6 +23,7 @@ from ponder.tools.sandbox import Sandbox
 from ponder.tools.sympy_check import symbolic_equal
 
 Same = Callable[[ExtractedAnswer, ExtractedAnswer], bool]
+SYMBOLIC_PAIRS = 12
 
 
 @dataclass
@@ -46,8 +50,13 @@ def same_answers(question: str, sandbox: Sandbox | None = None) -> Same:
     if sandbox is None:
         return partial(equivalent, given=given)
 
+    asked = [0]
+
     @lru_cache(maxsize=None)
     def symbolic(a: str, b: str) -> bool | None:
+        if asked[0] >= SYMBOLIC_PAIRS:
+            return None
+        asked[0] += 1
         return symbolic_equal(a, b, sandbox)
 
     return partial(equivalent, symbolic=symbolic, given=given)
