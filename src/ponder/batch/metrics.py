@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable
 
+from ponder.trace.events import as_float
+
 
 def wilson_interval(correct: int, total: int, z: float = 1.96) -> tuple[float, float]:
     """95% Wilson score interval for a proportion (0, 0 when there is no data)."""
@@ -42,13 +44,8 @@ def summarize(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
 
 def _finite(value: object) -> float:
     """A number of a record as a float; 0 for a null, a non-finite number or anything else."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return 0.0
-    try:
-        number = float(value)
-    except OverflowError:
-        return 0.0
-    return number if math.isfinite(number) else 0.0
+    number = as_float(value)
+    return number if number is not None and math.isfinite(number) else 0.0
 
 
 def gsm8k_reference(answer: str) -> str:

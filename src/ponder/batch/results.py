@@ -29,6 +29,7 @@ from typing import Any, BinaryIO, Iterator
 from ponder.errors import UsageError
 from ponder.inputs import MAX_RESULTS_BYTES, open_regular
 from ponder.interrupts import held
+from ponder.trace.events import as_float
 from ponder.trace.jsonl import LineFile, WriteError, to_json
 
 WHAT = "results file"
@@ -100,12 +101,8 @@ NON_FINITE = ("NaN", "Infinity", "-Infinity")  # how to_json writes a non-finite
 
 
 def _is_number(value: object) -> bool:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an integer past a float's range
-        return False
+    number = as_float(value)
+    return number is not None and math.isfinite(number)
 
 
 @dataclass
