@@ -340,7 +340,8 @@ def test_bad_flags_fail_before_the_model_loads(tmp_path):
 def test_a_signal_ends_a_piped_chat_with_the_trace_interrupted(tmp_path, signum, code):
     spec = fake_script(tmp_path, ["word " * 400] * 3, delay=0.01)
     proc = subprocess.Popen([*PONDER, "chat", "--strategy", "chain", "-m", spec, "--trace-dir", str(tmp_path / "t")],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signum, signal.SIG_DFL))  # not as nohup left it
     assert proc.stdin is not None
     proc.stdin.write(b"q\nnever asked\n")
     proc.stdin.flush()

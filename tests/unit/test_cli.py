@@ -123,7 +123,8 @@ def test_model_from_environment_variable(tmp_path):
 def test_a_signal_closes_the_trace_as_interrupted(tmp_path, signum, code):
     spec = fake_script(tmp_path, ["word " * 400] * 3, delay=0.01)
     proc = subprocess.Popen([*PONDER, "ask", "--strategy", "chain", "-m", spec, "--trace-dir", str(tmp_path / "t"), "q"],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signum, signal.SIG_DFL))  # not as nohup left it
     signal_once_tracing(proc, (tmp_path / "t"), signum, settle=0.5)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == code, err
