@@ -336,3 +336,10 @@ def test_an_output_ending_in_a_slash_names_a_directory_and_is_refused(tmp_path):
     done = ponder("batch", str(questions), "-m", "fake", "--no-trace", "-o", str(tmp_path / "newdir") + "/")
     assert done.returncode == 2 and b"names a directory" in done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["q.txt"]
+
+
+def test_an_empty_output_path_is_refused_in_one_line(tmp_path):
+    questions = tmp_path / "q.txt"
+    questions.write_text("q1\n")
+    done = ponder("batch", str(questions), "-m", "fake", "--no-trace", "-o", "")
+    assert done.returncode == 2 and b"is empty; give a file name" in done.stderr and done.stderr.count(b"\n") == 1

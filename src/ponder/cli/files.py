@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import errno
 import os
-import stat
 import tempfile
 from pathlib import Path
 
+from ponder.inputs import FIFO, describe
 from ponder.trace.jsonl import WriteError
 
 
@@ -67,14 +67,8 @@ def _place(temp: str, target: Path, overwrite: bool) -> None:
 
 
 def _special(path: Path) -> str:
-    """'device' or 'pipe' when the path (followed) is one, else ''."""
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return ""
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "device"
-    return "pipe" if stat.S_ISFIFO(mode) else ""
+    """'device' or 'pipe' when the path (followed) is one, else '' (`inputs.describe` tells)."""
+    return {"a device": "device", FIFO: "pipe"}.get(describe(path), "")
 
 
 def _write_into(path: Path, text: str, encoding: str, kind: str) -> None:

@@ -106,6 +106,8 @@ def gpu_layers(value: str) -> str:
 def output_file(value: str | None) -> Path | None:
     """An output file's path as typed: one ending in '/' names a directory (a Path would drop
     the slash and write a file of the directory's name), a usage error."""
+    if value is not None and not value.strip():
+        raise typer.BadParameter("is empty; give a file name (or - for stdout)")
     if value is not None and value != "-" and value.endswith(("/", os.sep)):
         raise typer.BadParameter(f"{value!r} names a directory (it ends with /); give a file name")
     return None if value is None else Path(value)
