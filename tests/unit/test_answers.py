@@ -519,3 +519,16 @@ def test_a_printed_function_call_or_e_notation_is_its_value_not_its_last_digits(
 def test_a_sentences_last_number_keeps_its_exponent():
     assert extract_answer("Half of 1.204e24 is 6.02e23.").normalized == "602000000000000000000000"
     assert extract_answer("He has 2 eggs").normalized == "2"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("So she pays \\boxed{\\frac{1}{2}", "0.5"),  # cut off before the closing brace: what it holds
+     ("The answer is \\boxed{42", "42"),
+     ("\\boxed{42} at first, then \\boxed{7", "7"),
+     ("That leaves 5 and so \\boxed{\\frac{1}{", "5"),  # cut inside the box: its digits are no answer
+     ("So \\boxed{\\frac{1}{", ""),
+     ("x = 3, so \\boxed{", "3")],
+)
+def test_a_last_box_that_never_closes(text, expected):
+    assert extract_answer(text).normalized == expected

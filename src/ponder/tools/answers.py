@@ -57,7 +57,9 @@ Rules that must hold:
   truth value is no answer (`as_asked`), so a program's printed `3/7 > 5/11` casts no vote.
 - A chain answers with its last box, except to a question asking for an amount for each
   (`questions.asks_for_each`): there the different numbers boxed on the last box's line are
-  its answer, a set ("Tom gets \\boxed{40} and Ann gets \\boxed{60}" is "40, 60").
+  its answer, a set ("Tom gets \\boxed{40} and Ann gets \\boxed{60}" is "40, 60"). A last box
+  that never closes (cut off) holds what follows it on its line when that is whole
+  ("\\boxed{\\frac{1}{2}" is 0.5), else nothing: "\\boxed{\\frac{1}{" is not 1.
   A set of numbers written as a plain list is shown (`as_written`) in the order written ("60, 40"
   for Tom's, then Ann's), though it compares as the sorted set.
 """
@@ -133,7 +135,7 @@ NO_ANSWER = ExtractedAnswer("", "", "none")
 def extract_answer(text: str) -> ExtractedAnswer:
     """Find the final answer in model text: <answer>, \\boxed{}, 'Answer:', 'the answer is', a text
     that is only yes/no/true/false, a list of numbers or a formula, or the last number."""
-    text = _ESCAPE.sub("", text)  # a terminal sequence's digits are no number of the answer
+    text = _close_last_box(_ESCAPE.sub("", text))  # a terminal sequence's digits are no number of the answer
     for finder in (_from_tag, _from_boxed, _from_line, _from_answer_is):
         found = finder(text)
         if found is not None and found.strip():
@@ -257,6 +259,7 @@ _LIST_MARKER = re.compile(r"^[ \t#>*_-]*(?:step\s+\d+\s*[:.)]?|\d+\s*[.)](?=\s))
 
 def _stated(text: str) -> bool:
     """Whether a text states its answer: <answer>, \\boxed{}, 'Answer:' or 'the answer is'."""
+    text = _close_last_box(text)
     return any(finder(text) for finder in (_from_tag, _from_boxed, _from_line, _from_answer_is))
 
 
@@ -601,6 +604,20 @@ def _from_tag(text: str) -> str | None:
 def _from_boxed(text: str) -> str | None:
     start = text.rfind("\\boxed{")
     return _box_at(text, start) if start >= 0 else None
+
+
+def _close_last_box(text: str) -> str:
+    """`text` up to a last \\boxed{ that never closes (a chain cut off at its token limit), the box
+    closed at the end of its line when what follows it there is whole ("\\boxed{\\frac{1}{2}"
+    holds 1/2), else left out (its digits are no number of the answer)."""
+    start = text.rfind("\\boxed{")
+    if start < 0 or _box_at(text, start) is not None:
+        return text
+    held = text[start + len("\\boxed{"):].split("\n", 1)[0]
+    depth = 0
+    for char in held:
+        depth += {"{": 1, "}": -1}.get(char, 0)
+    return text[:start] + "\\boxed{" + held + "}" if held.strip() and depth == 0 else text[:start]
 
 
 def _box_at(text: str, start: int) -> str | None:
