@@ -43,6 +43,16 @@ def test_batch_keeps_order_and_refuses_without_running(box):
     assert [r.status for r in results] == ["true", "refused", "false"]
 
 
+SLOW = "integrate(exp(sin(x))*log(x)**3*cos(x**2), x) == 1"  # sympy works at it for minutes
+
+
+@pytest.mark.bwrap
+def test_a_slow_claim_times_out_alone(box):
+    quick, slow, after = run_checks(["2 + 2 == 4", SLOW, "3*3 == 9"], box)
+    assert (quick.status, slow.status, after.status) == ("true", "timeout", "true")
+    assert slow.detail == "the check took too long"
+
+
 @pytest.mark.parametrize("claim", ["a.b", "f(x)", "x[1]", "'s'", "lambda: 0", "__x", "True", "solve(*x)", "(x := 1)", "x**'2'", "E**'%'", "x**None"])
 def test_allow_list_refuses_in_process(claim):
     with pytest.raises(Refused):

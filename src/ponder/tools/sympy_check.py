@@ -1,7 +1,9 @@
 """One sympy check of a claim: validated here with the allow-list, evaluated in the sandbox.
 
-Rule that must hold: no model text reaches sympify, parse_expr or eval in this process;
-`sympy_worker.validate` only parses with `ast`, and sympy runs in the sandbox worker.
+Rules that must hold: no model text reaches sympify, parse_expr or eval in this process;
+`sympy_worker.validate` only parses with `ast`, and sympy runs in the sandbox worker. The
+claims of one run share its wall limit in equal parts (after IMPORT_SECONDS for sympy), so one
+slow claim times out alone.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Any
 
 from ponder.tools.sandbox import Sandbox
 from ponder.tools.sympy_worker import Refused, validate
+
+IMPORT_SECONDS = 1.0  # what importing sympy in the sandbox may take, before any claim runs
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,8 @@ def run_checks(claims: list[str], sandbox: Sandbox) -> list[CheckResult]:
         except Refused as exc:
             results[i] = CheckResult(claim, "refused", str(exc))
     if allowed:
-        run = sandbox.run(_worker_source(), data={"claims": [c for _, c in allowed]})
+        data = {"claims": [c for _, c in allowed], "seconds": claim_seconds(sandbox, len(allowed))}
+        run = sandbox.run(_worker_source(), data=data)
         lines = run.stdout.strip().splitlines() if run.stdout.strip() else []
         share = round(run.seconds / len(allowed), 3)
         for n, (i, claim) in enumerate(allowed):
@@ -62,6 +67,13 @@ def run_checks(claims: list[str], sandbox: Sandbox) -> list[CheckResult]:
             else:
                 results[i] = _failed(claim, run.status, run.stderr, share, run.isolation)
     return [results[i] for i in range(len(claims))]
+
+
+def claim_seconds(sandbox: Sandbox, claims: int) -> float:
+    """Each of `claims` claims' share of the sandbox's time, after sympy's import."""
+    limits = sandbox.limits
+    usable = min(limits.wall_seconds, float(limits.cpu_seconds)) - IMPORT_SECONDS
+    return round(max(0.1, usable / max(1, claims)), 3)
 
 
 def _failed(claim: str, status: str, stderr: str, seconds: float, isolation: str) -> CheckResult:
@@ -77,6 +89,8 @@ def _verdict(claim: str, line: str, seconds: float, isolation: str) -> CheckResu
     except ValueError:
         return CheckResult(claim, "error", "the worker gave no result", seconds, isolation)
     kind = out.get("kind")
+    if kind == "timeout":
+        return CheckResult(claim, "timeout", "the check took too long", seconds, isolation)
     if kind == "comparison":
         holds = out.get("holds")
         status = {True: "true", False: "false"}.get(holds, "error")

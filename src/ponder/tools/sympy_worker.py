@@ -9,6 +9,8 @@ Rules that must hold:
   keywords or starred arguments. sympy objects are built from the tree node by node; no
   string is ever handed to sympify or parse_expr.
 - Evaluation happens only in the sandbox (`python sympy_worker.py` with input.json).
+- Each claim has its own deadline (input.json's "seconds", a share of the sandbox's wall
+  limit): a claim past it is {"kind": "timeout"} and the claims after it still run.
 """
 
 from __future__ import annotations
@@ -198,14 +200,40 @@ def check_one(claim: str) -> dict:
         return {"kind": "error", "reason": f"{type(exc).__name__}: {exc}"[:300]}
 
 
+class _PastDeadline(Exception):
+    """A claim ran past its own deadline."""
+
+
+def _past_deadline(signum: int, frame: object) -> None:
+    raise _PastDeadline
+
+
+def check_in_time(claim: str, seconds: float | None) -> dict:
+    """`check_one`, stopped with {"kind": "timeout"} after `seconds` (sandbox only)."""
+    import signal
+
+    if not seconds or seconds <= 0:
+        return check_one(claim)
+    previous = signal.signal(signal.SIGALRM, _past_deadline)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        return check_one(claim)
+    except _PastDeadline:
+        return {"kind": "timeout", "reason": "the check took too long"}
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def main() -> None:
-    """Sandbox entry: read {"claims": [...]} from the file named in argv; print one JSON line per claim."""
+    """Sandbox entry: read {"claims": [...], "seconds": s} from the file named in argv; print one
+    JSON line per claim."""
     import sys
 
     with open(sys.argv[1], encoding="utf-8") as f:
-        claims = json.load(f)["claims"]
-    for claim in claims:
-        print(json.dumps(check_one(claim)), flush=True)
+        data = json.load(f)
+    for claim in data["claims"]:
+        print(json.dumps(check_in_time(claim, data.get("seconds"))), flush=True)
 
 
 if __name__ == "__main__":
