@@ -351,6 +351,13 @@ def test_a_json_answer_instead_of_a_stream_is_read(stub):
     assert run(backend(stub))[0].text == "391"
 
 
+def test_a_lone_surrogate_the_server_escapes_is_a_replacement_character(stub):
+    stub.replies.append(lambda handler, body: send_json(handler, 200, {"choices": [{"text": "39\udfff1", "finish_reason": "stop"}]}))
+    done, deltas = run(backend(stub))
+    assert done.text == "39\ufffd1" and "".join(d.text for d in deltas) == done.text
+    done.text.encode("utf-8")  # what the trace and --json write
+
+
 def test_chat_prompt_is_chatml():
     b = HttpBackend.__new__(HttpBackend)
     b._template = None

@@ -32,7 +32,8 @@ Rules that must hold:
   `MAX_LINE_BYTES`, decompressed), a stream that runs `EXTRA_PIECES` past max_tokens is stopped
   as "length", one that sends no `data:` line for the read timeout (keep-alives, a trickle)
   fails the step, a number is used only when sane (`_number`; counts not below zero), and an
-  optional endpoint's unusable answer (/tokenize) is passed over for the estimate. A server's
+  optional endpoint's unusable answer (/tokenize) is passed over for the estimate, and a lone
+  surrogate in its text (`"\\udfff"`, valid JSON) is U+FFFD, so no answer or trace holds one. A server's
   chat template renders in Jinja's sandbox with bounds of its own (`render_template`): one that
   exceeds them, or fails, gives way to ChatML.
 """
@@ -585,7 +586,7 @@ class HttpBackend:
             if "stop_reason" in choice:  # vLLM: the matched stop string, or None for end of generation
                 end["stop_reason"] = choice["stop_reason"]
         text = choice.get("text")
-        return _Chunk(text if isinstance(text, str) else "", token_confidences(choice.get("logprobs")), end)
+        return _Chunk(well_formed(text) if isinstance(text, str) else "", token_confidences(choice.get("logprobs")), end)
 
     # -- choosing ------------------------------------------------------------------------
 
@@ -724,8 +725,16 @@ def _evaluated(prompt_tokens: int, end: dict[str, Any]) -> int:
 def _first_text(answer: dict[str, Any]) -> str | None:
     choices = answer.get("choices")
     if isinstance(choices, list) and choices and isinstance(choices[0], dict) and isinstance(choices[0].get("text"), str):
-        return choices[0]["text"]
+        return well_formed(choices[0]["text"])
     return None
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # JSON's "\\ud800" escapes decode to these alone
+
+
+def well_formed(text: str) -> str:
+    """Server text with each lone surrogate (an escape JSON allows but no character is) as U+FFFD."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def _option_logprob(answer: dict[str, Any], begin: int, end: int) -> float | None:
