@@ -1,6 +1,8 @@
 import sys
 import threading
 
+import pytest
+
 from ponder.llm.backend import Completion, Delta, Sampling
 from ponder.llm.fake import FakeBackend, FakeCall, queue
 
@@ -125,11 +127,13 @@ def test_a_scripts_delay_must_be_seconds_from_0_to_60(tmp_path):
             _fake(f"fake:{script}")
 
 
-def test_an_openai_base_url_for_other_tools_that_is_no_url_is_passed_over(tmp_path):
+@pytest.mark.parametrize("url", ["ftp://x", "http://example..com/v1", "http://xn--/v1", f"http://{'a' * 64}.com/v1"])
+def test_an_openai_base_url_for_other_tools_that_is_no_url_is_passed_over(tmp_path, url):
     from tests.cli_helpers import ponder
 
-    done = ponder("ask", "-m", "fake", "--no-trace", "What is 17 * 23?", env={"OPENAI_BASE_URL": "ftp://x"})
+    done = ponder("ask", "-m", "fake", "--no-trace", "What is 17 * 23?", env={"OPENAI_BASE_URL": url})
     assert done.returncode == 0, done.stderr
     assert done.stderr.decode().count("$OPENAI_BASE_URL is not an http:// or https:// URL") == 1
-    bad = ponder("ask", "-m", "fake", "--no-trace", "--base-url", "ftp://x", "What is 17 * 23?")
-    assert bad.returncode == 2
+    bad = ponder("ask", "-m", "fake", "--no-trace", "--base-url", url, "What is 17 * 23?")
+    assert bad.returncode == 2 and b"Traceback" not in bad.stderr
+    assert bad.stderr.decode().count("\n") == 1 and "must be an http:// or https:// URL" in bad.stderr.decode()

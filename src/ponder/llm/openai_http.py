@@ -95,10 +95,12 @@ def api_key() -> str | None:
 
 
 def normalize_base_url(url: str) -> str:
-    """The server's API root: an http(s) URL without a trailing slash, `/v1` added to a bare host."""
+    """The server's API root: an http(s) URL without a trailing slash, `/v1` added to a bare host.
+    A host name the resolver cannot encode (an empty or 64-character label, "xn--") is no URL."""
     try:
         parsed = httpx.URL(url.strip())
-    except (httpx.InvalidURL, TypeError):
+        parsed.host.encode("idna")  # what the socket does on connect (the error is a UnicodeError)
+    except (httpx.InvalidURL, TypeError, UnicodeError):
         raise UsageError("--base-url must be an http:// or https:// URL") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise UsageError("--base-url must be an http:// or https:// URL")
