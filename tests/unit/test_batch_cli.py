@@ -312,10 +312,13 @@ def test_resume_counts_only_the_items_of_this_input_and_refuses_another_inputs_r
     questions.write_text('{"id": "a", "question": "q1"}\n{"id": "b", "question": "now fixed"}\n')
     assert ponder(*args, "--resume").returncode == 0  # the bad line's old record is no item of this input
     questions.write_text('{"id": "a", "question": "another question"}\n')
+    with out.open("a") as f:
+        f.write("junk\n")  # a line resuming would set aside
     before = out.read_bytes()
     foreign = ponder(*args, "--resume")
     assert foreign.returncode == 2 and b"another input's results" in foreign.stderr
-    assert out.read_bytes() == before
+    assert foreign.stderr.count(b"\n") == 1  # no warning that lines were moved: nothing was
+    assert out.read_bytes() == before and not (tmp_path / "out.jsonl.rejected").exists()
 
 
 def test_a_rejected_lines_file_that_is_a_fifo_is_one_line_not_a_hang(tmp_path):
@@ -343,3 +346,61 @@ def test_an_empty_output_path_is_refused_in_one_line(tmp_path):
     questions.write_text("q1\n")
     done = ponder("batch", str(questions), "-m", "fake", "--no-trace", "-o", "")
     assert done.returncode == 2 and b"is empty; give a file name" in done.stderr and done.stderr.count(b"\n") == 1
+
+
+def test_eval_draws_any_dataset_name_as_written(tmp_path):
+    for name in (b"cost_$5_vs_$.jsonl", b"d\xff.jsonl"):
+        data = os.fsencode(tmp_path) + b"/" + name
+        with open(data, "w") as f:
+            f.write('{"id": "a", "question": "q", "answer": "#### 9"}\n')
+        out = tmp_path / f"ev{len(name)}"
+        done = ponder("eval", "--strategy", "chain", data, "-m", script_for(tmp_path), "--out-dir", str(out), "--no-trace")  # type: ignore[arg-type]
+        assert done.returncode == 0 and b"Traceback" not in done.stderr, done.stderr
+        assert (out / "accuracy_vs_tokens.png").read_bytes()[:4] == b"\x89PNG"
+        assert sorted(p.name for p in out.iterdir()) == ["accuracy_vs_tokens.png", "chain.jsonl", "report.json"]
+
+
+def test_a_dataset_that_is_one_of_evals_outputs_is_refused(tmp_path):
+    line = '{"id": "a", "question": "q", "answer": "#### 9"}\n'
+    for output in ("report.json", "accuracy_vs_tokens.png", "chain.jsonl"):
+        data = tmp_path / output
+        data.write_text(line)
+        done = ponder("eval", "--strategy", "chain", str(data), "-m", script_for(tmp_path), "--out-dir", str(tmp_path), "--no-trace")
+        assert done.returncode == 2 and b"is the input file; choose another --out-dir" in done.stderr, done.stderr
+        assert data.read_text() == line
+        data.unlink()
+
+
+def test_a_results_fifo_with_no_reader_is_one_line_not_a_wait(tmp_path):
+    (tmp_path / "q.txt").write_text("What is 16 - 3 - 4?\n")
+    os.mkfifo(tmp_path / "fifo")
+    done = ponder("batch", str(tmp_path / "q.txt"), "-o", str(tmp_path / "fifo"), "-m", script_for(tmp_path), "--no-trace",
+                  timeout=60)
+    assert done.returncode == 2 and done.stderr.decode().count("\n") == 1
+    assert b"a FIFO with no reader" in done.stderr
+
+
+def test_a_results_pipe_with_a_reader_gets_the_records(tmp_path):
+    (tmp_path / "q.txt").write_text("What is 16 - 3 - 4?\n")
+    os.mkfifo(tmp_path / "fifo")
+    reader = subprocess.Popen(["cat", str(tmp_path / "fifo")], stdout=subprocess.PIPE)
+    try:
+        time.sleep(0.2)
+        done = ponder("batch", str(tmp_path / "q.txt"), "-o", str(tmp_path / "fifo"), "--strategy", "chain",
+                      "-m", script_for(tmp_path), "--no-trace", timeout=60)
+        out, _ = reader.communicate(timeout=60)
+    finally:
+        reader.kill()
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(line)["answer"] for line in out.splitlines()] == ["9"]
+
+
+def test_paths_in_warnings_and_errors_stay_one_visible_line(tmp_path):
+    (tmp_path / "q.txt").write_text("What is 16 - 3 - 4?\n")
+    out = tmp_path / "out\x1b[2J.jsonl"
+    out.write_text("junk\n")
+    done = ponder("batch", str(tmp_path / "q.txt"), "-o", str(out), "--resume", "--strategy", "chain",
+                  "-m", script_for(tmp_path), "--no-trace")
+    assert done.returncode == 0 and b"\x1b" not in done.stderr and b"out\\x1b[2J.jsonl" in done.stderr
+    missing = ponder("batch", str(tmp_path / "a\nb"), "-m", "fake", "--no-trace")
+    assert missing.returncode == 2 and missing.stderr.count(b"\n") == 1 and b"a\\x0ab" in missing.stderr

@@ -5,6 +5,7 @@ No real model is loaded: a registered GGUF is shown to resolve by the error its 
 from __future__ import annotations
 
 import json
+import os
 import socket
 from pathlib import Path
 
@@ -252,3 +253,23 @@ def test_a_symlinked_registry_stays_a_symlink_and_its_target_is_written(dirs, gg
     user_models.add("mine", str(gguf))
     assert (config / "models.json").is_symlink()
     assert "mine" in json.loads(target.read_text())["models"]
+
+
+def test_a_path_that_is_not_utf8_is_refused_before_anything_is_written(dirs, tmp_path):
+    config, _ = dirs
+    odd = os.fsencode(tmp_path) + b"/m\xff.gguf"
+    with open(odd, "wb") as f:
+        f.write(b"GGUF" + b"\0" * 12)
+    done = ponder("models", "add", "latin", odd)  # type: ignore[arg-type]
+    assert "is not UTF-8 text" in one_line_error(done, 2)
+    assert not (config / "models.json").exists()
+    assert ponder("models").returncode == 0  # the registry still reads
+
+
+def test_a_name_with_a_newline_stays_on_one_line(dirs):
+    done = ponder("models", "add", "new", "http://127.0.0.1:1/v1", "--model", "a\nb")
+    assert done.returncode == 0 and done.stderr.decode().count("\n") == 1, done.stderr
+    assert "a\\x0ab" in done.stderr.decode()
+    listing = ponder("models")
+    row = [line for line in listing.stdout.decode().splitlines() if line.split()[:1] == ["new"]]
+    assert len(row) == 1 and "a\\x0ab" in row[0]

@@ -15,3 +15,9 @@ def test_c1_and_bidi_controls_become_visible():
 
 def test_rich_markup_is_left_as_text():
     assert visible("[bold red]x[/]") == "[bold red]x[/]"
+
+
+def test_one_line_escapes_newlines_and_tabs_too():
+    from ponder.cli.safe import one_line
+
+    assert one_line("a\nb\tc\x1b[2J") == "a\\x0ab\\x09c\\x1b[2J"

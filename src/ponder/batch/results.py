@@ -12,7 +12,9 @@ Rules that must hold:
   id not seen on an earlier line. Every other line (not JSON, a stub, a torn last line, a
   repeated id) is moved to OUT.rejected, the file keeps only the records, and `rejected`
   counts them for the caller to report; items left without a record run again. Blank lines carry nothing
-  and are dropped when the file is rewritten.
+  and are dropped when the file is rewritten. A file whose record for an id was asked another
+  question than the input's item of that id (`asked`) holds another input's results: it is
+  refused (exit 2) before anything is set aside or written.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO, Iterator, Mapping
 
 from ponder.errors import UsageError
 from ponder.inputs import MAX_RESULTS_BYTES, open_regular
@@ -38,7 +40,7 @@ WHAT = "results file"
 class ResultsFile:
     """Appends result records as JSON lines (to a file, or to stdout)."""
 
-    def __init__(self, path: Path | None, resume: bool = False) -> None:
+    def __init__(self, path: Path | None, resume: bool = False, asked: Mapping[str, str] | None = None) -> None:
         self.path = path
         self.done: dict[str, str] = {}
         self.questions: dict[str, str] = {}  # the question each done id was asked (where its record says)
@@ -48,7 +50,7 @@ class ResultsFile:
             if resume:
                 raise UsageError("--resume needs -o OUT.jsonl")
             return
-        scan = _prepare(path, resume)
+        scan = _prepare(path, resume, asked or {})
         self.done, self.questions, self.rejected = scan.done, scan.questions, scan.rejected
         self._file = _append_to(path)
 
@@ -114,12 +116,12 @@ class Scan:
     questions: dict[str, str] = field(default_factory=dict)
 
 
-def _prepare(path: Path, resume: bool) -> Scan:
+def _prepare(path: Path, resume: bool, asked: Mapping[str, str]) -> Scan:
     """Check an output before writing to it: what it already holds when resuming, else that it is new."""
     if path.is_dir():
         raise UsageError(f"{path} is a directory")
     if resume and os.path.lexists(path):
-        return resume_results(path)
+        return resume_results(path, asked)
     if path.is_file() and path.stat().st_size > 0:
         raise UsageError(f"{path} already has results; pass --resume to continue it, or choose another file")
     return Scan({}, 0)
@@ -141,8 +143,9 @@ def rejected_path(path: Path) -> Path:
     return path.with_name(path.name + ".rejected")
 
 
-def resume_results(path: Path) -> Scan:
-    """Read a results file to resume; move every line that is not a whole record aside."""
+def resume_results(path: Path, asked: Mapping[str, str] | None = None) -> Scan:
+    """Read a results file to resume (refusing another input's: `asked`, each id's question);
+    move every line that is not a whole record aside."""
     done: dict[str, str] = {}
     questions: dict[str, str] = {}
     rejected = 0
@@ -154,9 +157,19 @@ def resume_results(path: Path) -> Scan:
             done[record["id"]] = record["status"]
             if isinstance(record.get("question"), str):
                 questions[record["id"]] = record["question"]
+    _refuse_foreign(path, questions, asked or {})
     if rejected:
         _set_aside(path)
     return Scan(done, rejected, questions)
+
+
+def _refuse_foreign(path: Path, questions: Mapping[str, str], asked: Mapping[str, str]) -> None:
+    """A record for an id that was asked another question: the file holds another input's
+    results, and resuming would skip this input's item (exit 2)."""
+    for id_, question in asked.items():
+        if questions.get(id_, question) != question:
+            raise UsageError(f"the results file {path} answers id {id_[:40]!r} for another question: it holds "
+                             "another input's results; choose another -o")
 
 
 def read_results(path: Path) -> list[dict[str, Any]]:

@@ -187,9 +187,9 @@ def tools_check(
 
 
 def _fail(message: str, code: int) -> int:
-    from ponder.cli.safe import visible
+    from ponder.cli.safe import one_line
 
-    sys.stderr.write(f"ponder: error: {visible(message)}\n")
+    sys.stderr.write(f"ponder: error: {one_line(message)}\n")
     sys.stderr.flush()
     return code
 

@@ -116,25 +116,25 @@ def load_model(options: Options):  # type: ignore[no-untyped-def]
     from ponder.llm.loader import load_backend, model_spec
     from ponder.llm.registry import needs_assembly
 
+    from ponder.cli.safe import one_line
+
     spec = model_spec(options.model, server=bool(options.load.base_url))
     if not options.load.base_url and needs_assembly(spec):
-        sys.stderr.write(f"ponder: assembling the {spec} model into the cache (once)…\n")
+        sys.stderr.write(f"ponder: assembling the {one_line(spec)} model into the cache (once)…\n")
     if options.load.backend == "transformers" and not spec.startswith("fake"):
         from ponder.llm.transformers_backend import conversion_pending
 
         if conversion_pending(spec):
-            sys.stderr.write(f"ponder: converting the {spec} model for transformers into the cache (once)…\n")
+            sys.stderr.write(f"ponder: converting the {one_line(spec)} model for transformers into the cache (once)…\n")
     backend = load_backend(spec, options.load)
     if options.run.prm and "prm" in options.run.scorers:  # a reward model that cannot load stops the run before it starts
         from ponder.llm.process_reward import process_reward_model
 
         process_reward_model(options.run.prm)
     if options.load.base_url and not spec.startswith("fake"):  # say so: $OPENAI_BASE_URL may be set for other tools
-        from ponder.cli.safe import visible
-
-        name = visible(str(getattr(backend, "name", spec)))
+        name = one_line(str(getattr(backend, "name", spec)))
         sys.stderr.write(f"ponder: using {name if len(name) <= 80 else name[:79] + '…'} on the server "
-                         f"{visible(options.load.base_url)}\n")
+                         f"{one_line(options.load.base_url)}\n")
     return backend
 
 

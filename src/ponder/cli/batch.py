@@ -45,6 +45,9 @@ class BatchJob:
     strategy: str
     label: str
 
+REPORT_FILE = "report.json"  # what eval writes into --out-dir, beside each STRATEGY.jsonl
+PLOT_FILE = "accuracy_vs_tokens.png"
+
 
 def read_entries(source: str, limit: int | None = None, fmt: str = "auto") -> list[Entry]:
     """Question entries in `fmt` from a regular file or '-' (stdin); the known answer, if any, from 'answer'."""
@@ -74,7 +77,7 @@ def run_batch(source: str, out: Path | None, resume: bool, options: Options, fmt
     if out is not None:
         refuse_input_as_output(source, out)
     entries = read_entries(source, fmt=fmt)
-    results = open_results(out, resume)
+    results = open_results(out, resume, entries)
     try:
         code = run_jobs([BatchJob(entries, results, options.strategy, options.strategy)], options, concurrency)
     finally:
@@ -99,8 +102,6 @@ def check_concurrency(concurrency: int, options: Options) -> None:
 
 def run_jobs(jobs: list[BatchJob], options: Options, concurrency: int = 1) -> int:
     """Run batch jobs on one loaded model, `concurrency` items at once; return the exit code."""
-    for job in jobs:
-        refuse_foreign_results(job)
     trace_dir = trace_directory(options)
     pending = [(job, e) for job in jobs for e in job.entries if e.id not in job.results.done]
     backend = load_model(options) if any(isinstance(e, Item) for _, e in pending) else None
@@ -123,16 +124,6 @@ def run_jobs(jobs: list[BatchJob], options: Options, concurrency: int = 1) -> in
         progress.close()
     failed = any(job.results.done.get(e.id, "ok") != "ok" for job in jobs for e in job.entries)
     return EXIT_BATCH_FAILED if failed else EXIT_OK
-
-
-def refuse_foreign_results(job: BatchJob) -> None:
-    """A results file being resumed whose record for an id was asked another question holds
-    another input's results: resuming would skip this input's item (exit 2)."""
-    for entry in job.entries:
-        asked = job.results.questions.get(entry.id)
-        if isinstance(entry, Item) and asked is not None and asked != entry.question:
-            raise UsageError(f"the results file {job.results.path} answers id {entry.id[:40]!r} for another "
-                             "question: it holds another input's results; choose another -o")
 
 
 def _answers(backend, pending: list[tuple[BatchJob, Entry]], options: Options, trace_dir: Path | None,  # type: ignore[no-untyped-def]
@@ -169,12 +160,12 @@ def run_eval(dataset: str, limit: int | None, out_dir: Path, resume: bool, optio
     graded = [e for e in entries if isinstance(e, Item) and e.reference is not None]
     if not graded:
         raise UsageError(f"{dataset} has no items with both 'question' and 'answer'")
-    for name in strategies:
-        refuse_input_as_output(dataset, out_dir / f"{name}.jsonl")
+    for output in [*(f"{name}.jsonl" for name in strategies), REPORT_FILE, PLOT_FILE]:
+        refuse_input_as_output(dataset, out_dir / output, "--out-dir")
     jobs: list[BatchJob] = []
     try:
         for name in strategies:
-            jobs.append(BatchJob(entries, open_results(out_dir / f"{name}.jsonl", resume), name, name))
+            jobs.append(BatchJob(entries, open_results(out_dir / f"{name}.jsonl", resume, entries), name, name))
     except BaseException:
         for job in jobs:
             job.results.close()
@@ -216,15 +207,15 @@ def write_report(dataset: str, entries: list[Entry], jobs: list[BatchJob], out_d
         assert job.results.path is not None
         records = [r for r in read_results(job.results.path) if r.get("id") in ids]
         report["strategies"][job.strategy] = summarize(records)
-    write_json_file(out_dir / "report.json", report)
+    write_json_file(out_dir / REPORT_FILE, report)
     from ponder.cli.plot import plot_accuracy
 
     try:
-        plot = plot_accuracy(report, out_dir / "accuracy_vs_tokens.png")
+        plot = plot_accuracy(report, out_dir / PLOT_FILE)
     except OSError as exc:
         from ponder.trace.jsonl import WriteError
 
-        raise WriteError(f"cannot write {out_dir / 'accuracy_vs_tokens.png'}: {exc.strerror or exc}") from None
+        raise WriteError(f"cannot write {out_dir / PLOT_FILE}: {exc.strerror or exc}") from None
     report["plot"] = str(plot) if plot else None
     return report
 
@@ -237,18 +228,21 @@ def write_json_file(path: Path, value: dict[str, Any]) -> None:
     write_whole(path, to_json(value, indent=2) + "\n", encoding="ascii")
 
 
-def refuse_input_as_output(source: str, out: Path) -> None:
-    """A results file that is the input file (same inode) would grow into it: exit 2."""
+def refuse_input_as_output(source: str, out: Path, option: str = "-o") -> None:
+    """An output that is the input file (same inode) would grow into it or replace it: exit 2."""
     if is_same_file("/dev/stdin" if source == "-" else source, out):
-        raise UsageError(f"the results file {out} is the input file; choose another -o")
+        raise UsageError(f"the output {out} is the input file; choose another {option}")
 
 
-def open_results(out: Path | None, resume: bool) -> ResultsFile:
-    """Open the results file; when resuming, say on stderr how many lines were set aside."""
-    results = ResultsFile(out, resume)
+def open_results(out: Path | None, resume: bool, entries: list[Entry]) -> ResultsFile:
+    """Open the results file for `entries` (another input's results are refused); when
+    resuming, say on stderr how many lines were set aside."""
+    results = ResultsFile(out, resume, {e.id: e.question for e in entries if isinstance(e, Item)})
     if results.rejected:
-        sys.stderr.write(f"ponder: warning: {results.rejected} line(s) of {out} were not whole result records; "
-                         f"moved to {results.rejected_path}; items without a whole record run again\n")
+        from ponder.cli.safe import one_line
+
+        sys.stderr.write(one_line(f"ponder: warning: {results.rejected} line(s) of {out} were not whole result records; "
+                                  f"moved to {results.rejected_path}; items without a whole record run again") + "\n")
     return results
 
 

@@ -33,7 +33,7 @@ from ponder.cli.ask import load_model, run_question, shown_answer, trace_directo
 from ponder.cli.chat_input import QUOTES, Entry, Lines, PipedLines, TerminalLines, is_terminal, read_entry
 from ponder.cli.conversation import Turn, best_answer, fit, to_markdown, with_context
 from ponder.cli.options import Options, check_strategies
-from ponder.cli.safe import visible
+from ponder.cli.safe import one_line, visible
 from ponder.cli.streams import StdoutError, print_line
 from ponder.errors import EXIT_BATCH_FAILED, EXIT_INTERRUPTED, EXIT_OK, PonderError, UsageError
 from ponder.inputs import MAX_QUESTION_BYTES, stdin_bytes
@@ -106,7 +106,7 @@ class Chat:
     def run(self, lines: Lines) -> int:
         """Read and answer until the input ends or the user leaves; return the exit code."""
         if self.terminal:
-            _note(f"chat with {visible(self.model)} ({self.options.strategy}); /help lists the commands, Ctrl-D leaves")
+            _note(f"chat with {one_line(self.model)} ({self.options.strategy}); /help lists the commands, Ctrl-D leaves")
         armed = False  # a Ctrl-C at the prompt now leaves
         while True:
             entry = None
@@ -198,7 +198,7 @@ class Chat:
             raise Terminated(exit_code() - 128)
         if not self.terminal:
             raise KeyboardInterrupt()
-        best = f"; best answer so far: {visible(turn.answer)}" if turn.answer else ""
+        best = f"; best answer so far: {one_line(turn.answer)}" if turn.answer else ""
         _note(f"stopped{best}")
         return STOPPED
 
@@ -310,7 +310,7 @@ class Chat:
         except RuntimeError:  # ~nouser, or no home to expand ~ to
             raise UsageError(f"cannot expand {argument.split('/')[0]!r}: no such user or home directory") from None
         write_whole(path, to_markdown(self.session, self.model, self.turns), overwrite)
-        _note(f"saved {len(self.turns)} turn(s) to {visible(str(path))}")
+        _note(f"saved {len(self.turns)} turn(s) to {one_line(str(path))}")
 
     def _reset(self, argument: str) -> None:
         from ponder.agent.engine.ids import new_run_id
@@ -373,5 +373,5 @@ def _note(text: str) -> None:
 
 
 def _error(text: str) -> None:
-    sys.stderr.write(f"ponder: error: {visible(text)}\n")
+    sys.stderr.write(f"ponder: error: {one_line(text)}\n")
     sys.stderr.flush()

@@ -22,8 +22,9 @@ from ponder.inputs import FIFO, describe
 from ponder.trace.jsonl import WriteError
 
 
-def write_whole(path: Path, text: str, encoding: str = "utf-8", *, overwrite: bool = True) -> None:
-    """Write `text` to `path` whole; FileExistsError when it exists and not `overwrite`, else WriteError."""
+def write_whole(path: Path, text: str | bytes, encoding: str = "utf-8", *, overwrite: bool = True) -> None:
+    """Write `text` (or bytes: a PNG) to `path` whole; FileExistsError when it exists and not
+    `overwrite`, else WriteError."""
     kind = _special(path)
     if kind:
         if not overwrite:
@@ -36,7 +37,7 @@ def write_whole(path: Path, text: str, encoding: str = "utf-8", *, overwrite: bo
     except OSError as exc:
         raise WriteError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
-        with os.fdopen(fd, "w", encoding=encoding) as f:
+        with _opened(fd, text, encoding) as f:
             mask = os.umask(0)
             os.umask(mask)
             os.fchmod(f.fileno(), 0o666 & ~mask)  # as an ordinary new file, not mkstemp's 0600
@@ -66,12 +67,19 @@ def _place(temp: str, target: Path, overwrite: bool) -> None:
         os.replace(temp, target)
 
 
+def _opened(fd: int, text: str | bytes, encoding: str, closefd: bool = True):  # type: ignore[no-untyped-def]
+    """A file object on `fd` for writing `text`: binary for bytes."""
+    if isinstance(text, bytes):
+        return os.fdopen(fd, "wb", closefd=closefd)
+    return os.fdopen(fd, "w", encoding=encoding, closefd=closefd)
+
+
 def _special(path: Path) -> str:
     """'device' or 'pipe' when the path (followed) is one, else '' (`inputs.describe` tells)."""
     return {"a device": "device", FIFO: "pipe"}.get(describe(path), "")
 
 
-def _write_into(path: Path, text: str, encoding: str, kind: str) -> None:
+def _write_into(path: Path, text: str | bytes, encoding: str, kind: str) -> None:
     """Write into a device or a pipe as a shell redirection would, without waiting for a reader."""
     flags = os.O_WRONLY | getattr(os, "O_CLOEXEC", 0) | (os.O_NONBLOCK if kind == "pipe" else 0)
     try:
@@ -81,7 +89,7 @@ def _write_into(path: Path, text: str, encoding: str, kind: str) -> None:
         raise WriteError(f"cannot write {path}: {why}") from None
     try:
         os.set_blocking(fd, True)
-        with os.fdopen(fd, "w", encoding=encoding, closefd=False) as f:
+        with _opened(fd, text, encoding, closefd=False) as f:
             f.write(text)
     except OSError as exc:
         raise WriteError(f"cannot write {path}: {exc.strerror or exc}") from None

@@ -7,7 +7,7 @@
 
 Rules that must hold:
 - The list goes to stdout, a plain aligned table (or `--json`); confirmations and notes go to
-  stderr. Registered paths and URLs are user text: shown through `cli.safe.visible`, a URL
+  stderr. Registered paths and URLs are user text: shown through `cli.safe.one_line`, a URL
   without its user name, password or query.
 - Listing reads no model data: embedded models are checked by their installed parts, the
   assembled file's size and its verification stamp (`llm.registry.embedded_state`).
@@ -129,10 +129,10 @@ def _registered_row(model: Any, default: str) -> dict[str, Any]:
 
 def _table(rows: list[dict[str, Any]]) -> str:
     """The rows as a plain table: columns padded to their widest cell, the location last."""
-    from ponder.cli.safe import visible
+    from ponder.cli.safe import one_line
 
-    cells = [[("*" if r["default"] else ""), visible(r["name"]), r["kind"], _size(r["size"]), _yes(r["installed"]),
-              _yes(r["assembled"]), _yes(r["verified"]), visible(_where(r))] for r in rows]
+    cells = [[("*" if r["default"] else ""), one_line(r["name"]), r["kind"], _size(r["size"]), _yes(r["installed"]),
+              _yes(r["assembled"]), _yes(r["verified"]), one_line(_where(r))] for r in rows]
     widths = [max(len(line[i]) for line in [list(COLUMNS), *cells]) for i in range(len(COLUMNS))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip()
              for line in [list(COLUMNS), *cells]]
@@ -147,11 +147,11 @@ def _where(row: dict[str, Any]) -> str:
 
 
 def _location(model: Any) -> str:
-    from ponder.cli.safe import visible
+    from ponder.cli.safe import one_line
 
     if model.path is not None:
-        return visible(f"GGUF {model.path}")
-    return visible(f"{_url(model.base_url)}, model {model.model or '(the first the server lists)'}")
+        return one_line(f"GGUF {model.path}")
+    return one_line(f"{_url(model.base_url)}, model {model.model or '(the first the server lists)'}")
 
 
 def _url(url: str) -> str:
@@ -179,7 +179,7 @@ def _note(text: str) -> None:
 
 def _warn_if_overridden() -> None:
     """Say so when $PONDER_MODEL overrides the default."""
-    from ponder.cli.safe import visible
+    from ponder.cli.safe import one_line
 
     if os.environ.get("PONDER_MODEL"):
-        _note(f"note: $PONDER_MODEL={visible(os.environ['PONDER_MODEL'])} overrides the default")
+        _note(f"note: $PONDER_MODEL={one_line(os.environ['PONDER_MODEL'])} overrides the default")

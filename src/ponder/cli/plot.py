@@ -1,9 +1,18 @@
-"""Accuracy against tokens per question, as a PNG (matplotlib, an optional extra)."""
+"""Accuracy against tokens per question, as a PNG (matplotlib, an optional extra).
+
+Rules that must hold: text in the figure is drawn as written, never read as mathtext (a file
+named "cost_$5_vs_$.jsonl" is no formula) and never holds a lone surrogate (a file name's
+undecodable bytes); the PNG is written whole (`files.write_whole`).
+"""
 
 from __future__ import annotations
 
+import io
+import re
 from pathlib import Path
 from typing import Any
+
+from ponder.cli.files import write_whole
 
 
 def plot_accuracy(report: dict[str, Any], path: Path) -> Path | None:
@@ -20,20 +29,28 @@ def plot_accuracy(report: dict[str, Any], path: Path) -> Path | None:
         tokens = s["mean_completion_tokens"] + s["mean_prompt_tokens_evaluated"]
         low, high = s["ci95"]
         axes.errorbar([tokens], [s["accuracy"]], yerr=[[s["accuracy"] - low], [high - s["accuracy"]]],
-                      fmt="o", capsize=4, label=f"{name} (n={s['questions']})")
+                      fmt="o", capsize=4, label=plain(f"{name} (n={s['questions']})"))
     axes.set_xlabel("tokens evaluated + generated per question")
     axes.set_ylabel("accuracy")
     axes.set_ylim(0, 1)
     axes.set_xlim(left=0)
-    axes.set_title(f"ponder eval: {Path(report['dataset']).name}")
+    axes.set_title(plain(f"ponder eval: {Path(report['dataset']).name}"), parse_math=False)
     axes.grid(alpha=0.3)
-    axes.legend(loc="lower right")
+    for text in axes.legend(loc="lower right").get_texts():
+        text.set_parse_math(False)
     figure.tight_layout()
-    tmp = path.with_suffix(".png.tmp")
+    drawn = io.BytesIO()
     try:
-        figure.savefig(tmp, format="png")
-        tmp.replace(path)
+        figure.savefig(drawn, format="png")
     finally:
         plt.close(figure)
-        tmp.unlink(missing_ok=True)  # a failed write leaves no half file behind
+    write_whole(path, drawn.getvalue())
     return path
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def plain(text: str) -> str:
+    """`text` fit to draw: each undecodable byte of a file name (a lone surrogate) as U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text)

@@ -2,7 +2,8 @@
 
 Rule that must hold: no byte of model or user text reaches the terminal as a control
 sequence. Newlines and tabs stay; every other control or format character (C0, DEL, C1,
-bidi overrides, zero-width characters) is shown as a backslash escape.
+bidi overrides, zero-width characters) is shown as a backslash escape. A one-line message
+(`one_line`: errors, warnings, notes) escapes newlines and tabs too.
 """
 
 from __future__ import annotations
@@ -15,6 +16,11 @@ _KEEP = {"\n", "\t"}
 def visible(text: str) -> str:
     """Replace control and format characters with visible escapes."""
     return "".join(ch if _printable(ch) else _escape(ch) for ch in text)
+
+
+def one_line(text: str) -> str:
+    """`visible`, with newlines and tabs escaped too: a message that stays one line."""
+    return "".join(ch if ch not in _KEEP and _printable(ch) else _escape(ch) for ch in text)
 
 
 def _printable(ch: str) -> bool:

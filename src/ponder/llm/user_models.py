@@ -113,6 +113,10 @@ def default_name() -> str | None:
 def add(name: str, target: str, server_model: str | None = None) -> UserModel:
     """Register `target` (a GGUF path or an http(s) server URL) as `name`."""
     check_name(name)
+    for given, what in ((target, "the path or URL"), (server_model, "--model")):
+        if given is not None and not _is_text(given):  # the registry could not read it back
+            raise UsageError(f"{what} is not UTF-8 text (undecodable bytes or NUL); rename the file, or link it "
+                             "under a UTF-8 name")
     model = _server(name, target, server_model) if _is_url(target) else _gguf(name, target, server_model)
     with _locked() as path:
         registry = load(path)

@@ -8,7 +8,8 @@ Rules that must hold:
 - `LineFile` appends whole lines: each is written with SIGINT and SIGTERM held off; a write
   that fails (a full disk) is cut back to the last whole line and the file closed, and the
   failure raised as one `WriteError` naming the file. A trace that never got a whole line
-  is removed when closed, so a failed run leaves no 0-byte trace.
+  is removed when closed, so a failed run leaves no 0-byte trace. The open never waits: a FIFO
+  with no reader is a WriteError (one with a reader is written into, as a shell would).
 - The trace writer writes one complete line per event and flushes it to the OS, so a
   follower or a crash never sees more than one torn line, and only at the end.
 - The reader never raises on content: a torn last line, a line that is not JSON (or nested
@@ -18,6 +19,7 @@ Rules that must hold:
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import math
@@ -69,10 +71,9 @@ class LineFile:
         self.path = path
         self.what = what
         self._drop_empty = drop_empty
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
         existed = not exclusive and os.path.lexists(path)
-        if regular_only:  # a FIFO without a reader would block the open forever
-            flags |= os.O_NONBLOCK
+        if regular_only:
             if existed and (kind := describe(path)) and kind != "not found":
                 raise WriteError(f"cannot write {what} {path}: it is {kind}, not a regular file")
         try:
@@ -86,8 +87,7 @@ class LineFile:
         if regular_only and not self._regular:
             self.close()
             raise WriteError(f"cannot write {self.what} {self.path}: not a regular file")
-        if regular_only:
-            os.set_blocking(self._fd, True)
+        os.set_blocking(self._fd, True)  # opened without waiting for a FIFO's reader; written in full
         self._end = os.lseek(self._fd, 0, os.SEEK_END) if self._regular else 0
         self.lines = 0
 
@@ -129,7 +129,8 @@ class LineFile:
         self.close()
 
     def _error(self, exc: OSError) -> WriteError:
-        return WriteError(f"cannot write {self.what} {self.path}: {exc.strerror or exc}")
+        why = "a FIFO with no reader" if exc.errno == errno.ENXIO else exc.strerror or str(exc)
+        return WriteError(f"cannot write {self.what} {self.path}: {why}")
 
 
 def _write_all(fd: int, data: bytes) -> None:
