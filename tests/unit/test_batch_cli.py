@@ -404,3 +404,15 @@ def test_paths_in_warnings_and_errors_stay_one_visible_line(tmp_path):
     assert done.returncode == 0 and b"\x1b" not in done.stderr and b"out\\x1b[2J.jsonl" in done.stderr
     missing = ponder("batch", str(tmp_path / "a\nb"), "-m", "fake", "--no-trace")
     assert missing.returncode == 2 and missing.stderr.count(b"\n") == 1 and b"a\\x0ab" in missing.stderr
+
+
+def test_an_empty_directory_and_a_context_past_what_llama_cpp_counts_are_refused(tmp_path):
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"id": "a", "question": "q", "answer": "#### 9"}\n')
+    for args, says in [(("eval", str(data), "--out-dir", ""), b"'--out-dir': is empty; give a directory"),
+                       (("ask", "--trace-dir", "", "q"), b"'--trace-dir': is empty; give a directory"),
+                       (("ask", "--no-trace", "--ctx", str(2**32 + 256), "q"), b"'--ctx'")]:
+        done = subprocess.run([*PONDER, *args, "-m", "fake"], cwd=tmp_path, capture_output=True,
+                              stdin=subprocess.DEVNULL, timeout=60)
+        assert done.returncode == 2 and says in done.stderr and done.stderr.count(b"\n") == 1, (args, done.stderr)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.jsonl"]

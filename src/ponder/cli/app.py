@@ -38,6 +38,7 @@ from ponder.cli.options import (
     QuestionFormat,
     SandboxMode,
     limits,
+    directory_path,
     output_file,
     with_options,
 )
@@ -101,7 +102,8 @@ def batch(
 def evaluate(
     dataset: str = typer.Argument(..., help="JSONL with 'question' and 'answer' (GSM8K '#### 18' accepted)."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N lines of the dataset."),
-    out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="Results, report.json and the plot [default: ponder-eval-DATASET]."),
+    out_dir: Optional[str] = typer.Option(None, "--out-dir", callback=directory_path,
+                                          help="Results, report.json and the plot [default: ponder-eval-DATASET]."),
     resume: bool = typer.Option(False, "--resume", help="Continue the results already in OUT_DIR."),
     question_format: QuestionFormat = FORMAT_OPTION,
     concurrency: int = CONCURRENCY_OPTION,

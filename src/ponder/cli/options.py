@@ -103,6 +103,13 @@ def gpu_layers(value: str) -> str:
     raise typer.BadParameter("must be 'auto' or a whole number of layers (-1 = all)")
 
 
+def directory_path(value: str | None) -> Path | None:
+    """A directory's path as typed: an empty one is a usage error (a Path would read it as '.')."""
+    if value is not None and not value.strip():
+        raise typer.BadParameter("is empty; give a directory")
+    return None if value is None else Path(value)
+
+
 def output_file(value: str | None) -> Path | None:
     """An output file's path as typed: one ending in '/' names a directory (a Path would drop
     the slash and write a file of the directory's name), a usage error."""
@@ -164,6 +171,8 @@ FORMAT_OPTION: Any = typer.Option(
     QuestionFormat("auto"), "--format",
     help="Question file: text (one per line), jsonl, or auto: JSONL when the first non-blank line is a JSON object.")
 
+MAX_CTX = 1 << 20  # llama.cpp counts cells in 32 bits (--ctx times the sequences): past this a context wraps
+
 # `--concurrency` of the commands that run many items (batch, eval); declared here once.
 MAX_CONCURRENCY = 256
 CONCURRENCY_OPTION: Any = typer.Option(
@@ -190,7 +199,7 @@ MODEL_FLAGS: dict[str, tuple[Any, Any]] = {
                                           rich_help_panel=_M,
                                           help="What runs the model here: llama (llama.cpp) or transformers (torch, "
                                                "on CUDA when present; needs the torch extra).")),
-    "ctx": (int, typer.Option(LOAD.n_ctx, "--ctx", min=256, rich_help_panel=_M, help="Context size in tokens.")),
+    "ctx": (int, typer.Option(LOAD.n_ctx, "--ctx", min=256, max=MAX_CTX, rich_help_panel=_M, help="Context size in tokens.")),
     "threads": (Optional[int], typer.Option(None, "--threads", min=1, max=1024, rich_help_panel=_M,
                                             help="CPU threads (default: all cores).")),
     "gpu_layers": (str, typer.Option(LOAD.gpu_layers, "--gpu-layers", callback=gpu_layers, rich_help_panel=_M,
@@ -225,7 +234,8 @@ BUDGET_FLAGS: dict[str, tuple[Any, Any]] = {
                                                      help="No new chain starts after this many seconds.")),
 }
 TRACE_FLAGS: dict[str, tuple[Any, Any]] = {
-    "trace_dir": (Optional[Path], typer.Option(None, "--trace-dir", rich_help_panel=_O, help="Where JSONL traces go.")),
+    "trace_dir": (Optional[str], typer.Option(None, "--trace-dir", callback=directory_path, rich_help_panel=_O,
+                                              help="Where JSONL traces go.")),
     "no_trace": (bool, typer.Option(False, "--no-trace", rich_help_panel=_O, help="Write no trace files.")),
     "verbose": (bool, typer.Option(False, "-v", "--verbose", rich_help_panel=_O,
                                    help="llama.cpp's logs and error details.")),
