@@ -134,6 +134,19 @@ def test_a_block_past_the_question_limit_is_read_to_its_end_but_not_kept():
     assert read_entry(lines) == Entry("next")
 
 
+def test_a_bad_line_inside_a_block_drops_the_block_and_runs_none_of_its_lines():
+    import io
+
+    from ponder.cli.chat_input import PipedLines
+
+    data = b'"""\nTranslate this:\ncaf\xe9 au lait\n/save! clobbered.md\n/strategy vote\n"""\nWhat is 17 * 23?\n'
+    lines = PipedLines(io.BytesIO(data))
+    with pytest.raises(UsageError, match='line 3 of stdin is not valid UTF-8.*block it is in was not asked'):
+        read_entry(lines)
+    assert read_entry(lines) == Entry("What is 17 * 23?")
+    assert read_entry(lines) is None
+
+
 def test_a_typed_byte_that_is_not_utf8_is_one_refused_line(monkeypatch, tmp_path):
     """A terminal byte 0xff arrives from input() as a lone surrogate; asking it crashed the chat."""
     monkeypatch.setattr("builtins.input", lambda prompt="": "abc\udcff")

@@ -66,6 +66,8 @@ def hostile_lines() -> list[str]:
                 out.append(json.dumps({"v": 1, "type": kind, **base, name: value}) + "\n")
             out.append(json.dumps({"v": 1, "type": kind, **{k: v for k, v in base.items() if k != name}}) + "\n")
     out.append(json.dumps({"v": 1, "type": "hologram", "span": ESCAPE, "parent": "s2", ESCAPE: HOSTILE[1:]}) + "\n")
+    for value in HOSTILE:  # the type itself: a list or an object is no key of the event types
+        out.append(json.dumps({"v": 1, "type": value, "run": "r", "span": "t-" + shown(value)[:20], "parent": "s1"}) + "\n")
     return out
 
 

@@ -72,17 +72,24 @@ def read_entry(lines: Lines) -> Entry | None:
 
 def _block(first: str, lines: Lines) -> str:
     """The lines of a block up to the one that ends with the closing quotes, as one text; a
-    block past MAX_QUESTION_BYTES is read to its end but not kept (UsageError)."""
+    block past MAX_QUESTION_BYTES, or holding a line that cannot be used (not UTF-8, too long),
+    is read to its end but not kept (UsageError): none of its lines is ever a command."""
     body: list[str] = []
     size = 0
     text: str | None = first
+    bad: UsageError | None = None
     while text is not None and not text.rstrip().endswith(QUOTES):
         size += len(text.encode("utf-8", "surrogatepass")) + 1
         if size <= MAX_QUESTION_BYTES:
             body.append(text)
-        text = lines.line(more=True)
+        try:
+            text = lines.line(more=True)
+        except UsageError as exc:  # read on to the closing quotes; the block is not asked
+            bad, text = bad or exc, ""
     if text is None:
         raise UsageError(f'the input ended inside a {QUOTES} block; that question was not asked')
+    if bad is not None:
+        raise UsageError(f"{bad}; the {QUOTES} block it is in was not asked")
     if size > MAX_QUESTION_BYTES:
         raise UsageError(f"the question is larger than {MAX_QUESTION_BYTES // 1024} KiB; it was not asked")
     body.append(text.rstrip()[: -len(QUOTES)])

@@ -160,7 +160,8 @@ def problem(loaded: Loaded, *, follow: bool = False) -> str | None:
 
 def _missing(record: dict[str, Any]) -> list[str]:
     """The required fields a record of a known type lacks (none for a type this version does not know)."""
-    cls = EVENT_TYPES.get(record.get("type"))  # type: ignore[arg-type]
+    kind = record.get("type")
+    cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None  # a list or an object is no type
     if cls is None:
         return []
     required = [f.name for f in dataclasses.fields(cls)
