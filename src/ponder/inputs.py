@@ -40,6 +40,8 @@ def describe(path: str | os.PathLike[str]) -> str:
     """What a path is, in words, when it is not a regular file ('' when it is one)."""
     try:
         mode = os.stat(path).st_mode
+    except ValueError:  # a NUL byte in the name
+        return "no usable path (it holds a NUL byte)"
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             return "a symlink loop"

@@ -112,11 +112,21 @@ def test_markdown_quotes_each_question_and_says_what_it_got(tmp_path):
 
 def test_a_block_between_triple_quotes_is_one_question_never_a_command():
     lines = ListLines('"""', "/samples 3", "second line", '"""', '"""one line"""', "/samples 3", "  plain  ")
-    assert read_entry(lines) == Entry("/samples 3\nsecond line")
-    assert read_entry(lines) == Entry("one line")
+    assert read_entry(lines) == Entry("/samples 3\nsecond line", block=True)
+    assert read_entry(lines) == Entry("one line", block=True)
     assert read_entry(lines) == Entry("/samples 3", command=True)
     assert read_entry(lines) == Entry("plain")
     assert read_entry(lines) is None
+
+
+def test_a_block_is_remembered_as_one_line_that_reads_back_as_the_same_question():
+    lines = ListLines('"""', "Explain this:", "/reset", '"""', '"""/etc/hosts"""', "/samples 3")
+    entries = [read_entry(lines) for _ in range(3)]
+    history = [e.as_history() for e in entries]
+    assert history == ['"""Explain this: /reset"""', '"""/etc/hosts"""', "/samples 3"]
+    again = [read_entry(ListLines(line)) for line in history]
+    assert [(e.text, e.command) for e in again] == [("Explain this: /reset", False), ("/etc/hosts", False),
+                                                    ("/samples 3", True)]
 
 
 def test_a_block_the_input_ends_inside_is_refused():
@@ -310,6 +320,26 @@ def test_save_to_a_home_that_cannot_be_expanded_is_one_line_and_the_chat_goes_on
     done = ponder("chat", "--strategy", "chain", "-m", spec, "--no-trace", stdin=stdin)
     assert b"Traceback" not in done.stderr and b"cannot expand '~no_such_user_here'" in done.stderr
     assert done.stdout == b"9\n9\n"
+
+
+def test_bad_save_targets_and_counts_are_one_line_each_and_the_chat_goes_on(tmp_path):
+    spec = fake_script(tmp_path, scripts.PASSING)
+    (tmp_path / "dir").mkdir()
+    long = tmp_path / ("n" * 250 + ".md")  # a legal name; its temporary file's must fit too
+    stdin = (f"{FIRST}\n/save a\x00b.md\n/save {tmp_path / 'dir'}\n/save! {tmp_path / 'dir'}\n/samples {'9' * 5000}\n"
+             f"/budget {'9' * 5000}\n/save {long}\nAnd one more than that?\n")
+    done = ponder("chat", "--strategy", "chain", "-m", spec, "--no-trace", stdin=stdin)
+    err = done.stderr.decode()
+    assert done.returncode == 0 and "Traceback" not in err, err
+    assert "cannot hold a NUL byte" in err and err.count("it is a directory") == 2 and err.count("is too large") == 2
+    assert "exists; /save!" not in err and long.read_text().startswith("# ponder chat")
+    assert done.stdout == b"9\n9\n"
+
+
+def test_a_piped_answer_of_several_lines_is_one_line(tmp_path):
+    spec = fake_script(tmp_path, {**scripts.PASSING, "answer": "old pond\nfrog jumps in\nsound of water"})
+    done = ponder("chat", "--strategy", "chain", "--no-review", "-m", spec, "--no-trace", stdin="Write a haiku.\nAgain.\n")
+    assert done.stdout == b"old pond\\x0afrog jumps in\\x0asound of water\n" * 2, done.stderr
 
 
 def test_piped_questions_and_commands(tmp_path):

@@ -234,7 +234,7 @@ def _keep_records(path: Path) -> None:
     target = Path(os.path.realpath(path))
     temp = None
     try:
-        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        fd, temp = tempfile.mkstemp(prefix=f".{target.name[:100]}.", suffix=".tmp", dir=target.parent)  # a 255-byte name fits
         with os.fdopen(fd, "wb") as out, _open_results(path) as f:
             for raw, record in _classify(f):
                 if record is not None:

@@ -114,7 +114,7 @@ class Chat:
                 entry = read_entry(lines)
                 if entry is None:
                     return self._exit_code()
-                lines.remember(entry.text)
+                lines.remember(entry.as_history())
                 outcome = self._handle(entry)
             except UsageError as exc:
                 _error(str(exc))
@@ -168,8 +168,8 @@ class Chat:
         finished = events[-1]
         answer = (shown_answer(events) or None) if isinstance(finished, RunFinished) else None
         self._keep(replace(turn, status="ok" if answer else "no answer", answer=answer))
-        if answer:
-            print_line(visible(answer))
+        if answer:  # piped, one line each: a haiku's line breaks are written \x0a
+            print_line(visible(answer) if self.terminal else one_line(answer))
         else:
             _error(NO_ANSWER_ERROR)
         return ""
@@ -287,8 +287,8 @@ class Chat:
         if self.last_trace is None:
             raise UsageError("no trace to view yet" + (" (--no-trace)" if self.directory is None else ""))
         if not self.terminal or not is_terminal(sys.stdout):
-            raise UsageError(f"/view needs a terminal; `ponder view --export md {self.last_trace}` prints the run")
-        viewer = subprocess.Popen([sys.executable, "-m", "ponder", "view", str(self.last_trace)])
+            raise UsageError(f"/view needs a terminal; `ponder view --export md -- {self.last_trace}` prints the run")
+        viewer = subprocess.Popen([sys.executable, "-m", "ponder", "view", "--", str(self.last_trace)])
         try:
             viewer.wait()
         except KeyboardInterrupt:  # SIGTERM or SIGHUP while it is open: close it, and give the terminal back
@@ -346,10 +346,16 @@ def write_whole(path: Path, text: str, overwrite: bool) -> None:
 
 
 def _whole_number(value: str, usage: str) -> int:
-    """A count as a flag takes one: digits 0-9 only (not '١٠٠', '1_000' or '+5')."""
+    """A count as a flag takes one: digits 0-9 only (not '١٠٠', '1_000' or '+5'), at most
+    MAX_COUNT_DIGITS of them (Python refuses to read an int past 4,300 digits)."""
     if not (value.isascii() and value.isdigit()):
-        raise UsageError(f"{value!r} is not a whole number: {usage}")
+        raise UsageError(f"{value[:40]!r} is not a whole number: {usage}")
+    if len(value.lstrip("0")) > MAX_COUNT_DIGITS:
+        raise UsageError(f"{value[:20]}… is too large: {usage}")
     return int(value)
+
+
+MAX_COUNT_DIGITS = 100  # past a flag's range long before; the range is checked as the flag's
 
 
 # Leave the alternate screen, stop mouse reporting, show the cursor: what a viewer killed

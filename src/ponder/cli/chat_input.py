@@ -10,8 +10,9 @@ Rules that must hold:
 - When stdin is not a terminal it is read line by line, each read bounded (a line longer
   than MAX_QUESTION_BYTES is skipped whole), with no prompt and no history.
 - A line starting with `\"\"\"` opens a block that ends at a line ending with `\"\"\"`: the
-  lines between are one question, never a command. Otherwise a line starting with "/" is a
-  command.
+  lines between are one question, never a command, and the history keeps it as one line
+  between its quotes (`Entry.as_history`), so a recalled block is a question again. Otherwise
+  a line starting with "/" is a command.
 - A line that cannot be used (not UTF-8, too long, a block the input ended inside) is one
   UsageError; the caller says it in one line and reads on. The end of the input (Ctrl-D) is
   None; Ctrl-C reaches the caller as KeyboardInterrupt.
@@ -58,6 +59,12 @@ class Entry:
 
     text: str
     command: bool = False
+    block: bool = False  # written between triple quotes
+
+    def as_history(self) -> str:
+        """The entry as one history line that reads back as the same kind of entry: a block
+        between its quotes, its line breaks as spaces (a history file holds a line an entry)."""
+        return f"{QUOTES}{' '.join(self.text.splitlines())}{QUOTES}" if self.block else self.text
 
 
 def read_entry(lines: Lines) -> Entry | None:
@@ -66,7 +73,7 @@ def read_entry(lines: Lines) -> Entry | None:
     if line is None:
         return None
     if line.lstrip().startswith(QUOTES):
-        return Entry(_block(line.lstrip()[len(QUOTES):], lines))
+        return Entry(_block(line.lstrip()[len(QUOTES):], lines), block=True)
     return Entry(line.strip(), command=line.lstrip().startswith("/"))
 
 

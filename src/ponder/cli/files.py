@@ -21,10 +21,16 @@ from pathlib import Path
 from ponder.inputs import FIFO, describe
 from ponder.trace.jsonl import WriteError
 
+TEMP_NAME_CHARS = 100  # of the target's name in its temporary file's: a 255-byte name must still fit
+
 
 def write_whole(path: Path, text: str | bytes, encoding: str = "utf-8", *, overwrite: bool = True) -> None:
     """Write `text` (or bytes: a PNG) to `path` whole; FileExistsError when it exists and not
     `overwrite`, else WriteError."""
+    if "\x00" in os.fspath(path):
+        raise WriteError(f"cannot write {os.fspath(path)!r}: a file name cannot hold a NUL byte")
+    if describe(path) == "a directory":  # never "exists; overwrite it?": it cannot be overwritten
+        raise WriteError(f"cannot write {path}: it is a directory")
     kind = _special(path)
     if kind:
         if not overwrite:
@@ -33,7 +39,7 @@ def write_whole(path: Path, text: str | bytes, encoding: str = "utf-8", *, overw
         return
     target = Path(os.path.realpath(path))
     try:
-        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        fd, temp = tempfile.mkstemp(prefix=f".{target.name[:TEMP_NAME_CHARS]}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:
         raise WriteError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
