@@ -205,6 +205,28 @@ async def test_model_text_is_never_markup(tmp_path):
 
 
 @pilot_test
+async def test_a_step_of_many_lines_is_shown_as_plain_text_not_thousands_of_markdown_blocks(tmp_path):
+    from textual.widgets import Markdown, Static
+
+    from ponder.cli.viewer.app import MARKDOWN_LINES
+
+    lines = lines_of(REAL)
+    items = "- **x**\n" * (MARKDOWN_LINES * 15)
+    step = [record(type="step_started", run="r", ts=1795239700.0, span="h1", parent="s1", factor="hypothesize", index=10),
+            record(type="step_finished", run="r", ts=1795239701.0, span="h1", factor="hypothesize", text=items,
+                   stop_reason="stop", completion_tokens=3, prompt_tokens=9, prompt_tokens_evaluated=1, seconds=0.1)]
+    path = tmp_path / "items.jsonl"
+    path.write_text("".join(lines[:-2] + step + lines[-2:]))
+    app = viewer(path)
+    async with app.run_test(size=(120, 50)) as pilot:
+        tree(app).reveal("h1")
+        await asyncio.wait_for(pilot.pause(), 20)
+        plain, markdown = app.screen.query_one("#plain", Static), app.screen.query_one("#text", Markdown)
+        assert plain.display and not markdown.display
+        assert "- **x**" in screen_text(app)  # as written: no Markdown was parsed
+
+
+@pilot_test
 async def test_stdin_bytes_open_like_a_file():
     app = viewer(data=REAL.read_bytes())
     async with app.run_test(size=SIZE) as pilot:

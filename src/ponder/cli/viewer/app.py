@@ -6,7 +6,8 @@ Rules that must hold:
   Markdown widget after `visible()`, parsed without links, images or HTML, so a link's
   target is never hidden and nothing opens a browser); no widget is given a `str` it would parse.
 - A value shown in the detail pane is cut at SHOWN_CHARS (the export keeps it whole), so a
-  trace with a 50 MB step stays usable.
+  trace with a 50 MB step stays usable; step text of more than MARKDOWN_LINES lines is shown
+  as plain text, not Markdown (each block is a widget: 3,000 list items took 29 s to show).
 - `Folding` builds the tree; this module only mirrors it into a `Tree` widget (`RunTree.sync`),
   adding new nodes and relabelling old ones, so following a trace keeps cursor and expansion.
   A followed trace's new events are folded into the same tree (never the whole trace again),
@@ -111,16 +112,22 @@ class DetailPane(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Static(id="fields")
         yield Markdown(id="text", parser_factory=text_parser, open_links=False)
+        yield Static(id="plain")
         yield Static(id="blocks")
         yield Static(id="raw")
 
     def show(self, detail: details.Detail, raw: str, show_raw: bool) -> None:
         """Show a node's detail, or its raw JSON when asked."""
         self.query_one("#fields", Static).update(details.render_fields(detail))
-        markdown = self.query_one("#text", Markdown)
-        markdown.display = detail.markdown is not None and not show_raw
-        if detail.markdown is not None:
-            markdown.update(hard_breaks(visible(cut(detail.markdown))))
+        markdown, plain = self.query_one("#text", Markdown), self.query_one("#plain", Static)
+        text = None if detail.markdown is None else visible(cut(detail.markdown))
+        long = text is not None and text.count("\n") >= MARKDOWN_LINES
+        markdown.display = text is not None and not long and not show_raw
+        plain.display = long and not show_raw
+        if long:
+            plain.update(Text(text or ""))
+        elif text is not None:
+            markdown.update(hard_breaks(text))
         blocks = self.query_one("#blocks", Static)
         blocks.display = bool(detail.blocks) and not show_raw
         blocks.update(details.render_blocks(detail))
@@ -130,6 +137,7 @@ class DetailPane(VerticalScroll):
 
 
 SHOWN_CHARS = 100_000
+MARKDOWN_LINES = 200
 
 
 def cut(text: str) -> str:
