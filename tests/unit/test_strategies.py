@@ -298,3 +298,34 @@ def test_a_runs_sympy_comparisons_are_bounded(monkeypatch):
         for b in answers:
             same(a, b)
     assert len(calls) == _tally.SYMBOLIC_PAIRS
+
+
+# -- ranking by evidence (found by an adversarial review) ----------------------------------------
+
+WRONG_CHECKED = scripts.chain(hypothesize=scripts.WRONG, verify=scripts.CHECK)
+
+
+def test_a_chain_that_answers_what_its_clean_check_computed_is_verified_and_kept(think):
+    says = {**WRONG_CHECKED, "answer": ["9", "11"], "verify": [scripts.CHECK, "x = 1\n```\n"], **scripts.REVISE}
+    run = think("chain", says, rounds=2, max_corrections=0)
+    assert [(r.normalized, r.verified) for r in run.of(RoundFinished)] == [("9", "pass"), ("11", "none")]
+    assert run.answer == "9"
+
+
+def test_on_an_evidence_tie_the_earlier_round_stays(think):
+    says = {**scripts.chain(hypothesize=[scripts.RIGHT, scripts.WRONG], verify=[scripts.CHECK, "print(16 - 3 - 3)\n```\n"]),
+            "answer": ["9", "11"], **scripts.REVISE}
+    run = think("chain", says, rounds=2, max_corrections=0)
+    assert [(r.normalized, r.verified, r.source) for r in run.of(RoundFinished)] == [
+        ("9", "pass", "model"), ("10", "fail", "check")]
+    assert run.answer == "9"
+
+
+@pytest.mark.parametrize("scorers, rule", [(("verifier",), "mean"), (("verifier", "confidence"), "min"),
+                                           (("verifier", "confidence"), "product")])
+def test_best_of_n_prefers_an_answer_to_none_whatever_the_scores(think, scorers, rule):
+    none = scripts.chain(hypothesize="I am not sure.\n", verify="nothing to run\n", answer="")
+    failed_11 = scripts.chain(hypothesize=scripts.WRONG, verify=scripts.BROKEN_CHECK, answer="11")
+    run = think("best-of-n", per_sample(none, failed_11), samples=2, parallel=1, scorers=scorers, rule=rule,
+                max_corrections=0)
+    assert run.answer == "11" and run.events[-1].status == "ok"

@@ -9,7 +9,8 @@ Rules that must hold:
   check (at most `max_corrections` times), else the first of `next`.
 - A check that ran cleanly but still contradicts the model's answer when the chain must
   answer (corrections exhausted) wins: the answer is the computed value, marked
-  source="check". A direct recomputation beats working it contradicts.
+  source="check". A direct recomputation beats working it contradicts. A model that answers
+  the value such a check computed agrees with it: its answer is verified "pass".
 - A step's code runs through `engine.programs.run_program`, as a route's program does: a
   forgotten standard import is added and the code run again, each run its own tool call.
 - The engine yields events and renders nothing; failures the model causes are recorded as
@@ -230,6 +231,8 @@ class ChainState:
         computed = self.report.computed if self.report else None
         if computed is not None and not equivalent(found, computed):
             found, source = computed, "check"
+        elif computed is not None:  # the model answers what the clean check computed: they agree
+            self.result.verified = "pass"
         agreed = self.report.agreed if self.report else None
         if agreed is not None and not equivalent(found, agreed):
             self.result.verified = "none"  # the check passed another value than the one answered

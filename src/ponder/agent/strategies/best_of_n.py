@@ -7,7 +7,8 @@ Rules that must hold:
   it is configured and its token fits the budget; the prm scorer's reward model reads the
   sample's steps (no completion tokens).
 - Chains (each with its judgement) are sampled in waves of `parallel`, decoded side by side;
-  the budget is checked before each wave; the best sample so far is always returned.
+  the budget is checked before each wave; the best sample so far is always returned, and an
+  answer beats none whatever the scores (a failed check scores 0, as no answer does).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from ponder.trace.events import CandidateScored
 def best_of_n(run: RunScaffold) -> StrategyBody:
     """Answer with the best-scored of N sampled chains."""
     config = run.config
-    best: tuple[float, Sample] | None = None
+    best: tuple[tuple[bool, float], Sample] | None = None
     done = 0
     while done < config.samples:
         size = run.wave_size(done, config.samples)
@@ -35,8 +36,9 @@ def best_of_n(run: RunScaffold) -> StrategyBody:
             total, parts = score(reward_steps(run, sample), config.scorers, config.rule)
             yield CandidateScored(run.run_id, span=run.ids.next(), parent=sample.span,
                                   answer=sample.result.answer.normalized, score=total, scores=parts, rule=config.rule)
-            if best is None or total > best[0]:
-                best = (total, sample)
+            rank = (bool(sample.result.answer.normalized), total)
+            if best is None or rank > best[0]:
+                best = (rank, sample)
         done += size
     return best[1] if best else None
 

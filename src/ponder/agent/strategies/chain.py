@@ -20,13 +20,12 @@ _VERIFIED = {"pass": 2, "none": 1, "fail": 0}
 _REVIEWED = {"accept": 1, None: 0, "revise": 0}
 
 
-def evidence_rank(sample: Sample) -> tuple[int, int, int, int]:
+def evidence_rank(sample: Sample) -> tuple[int, int, int]:
     """How strongly the evidence supports a round's answer (higher is better)."""
     result = sample.result
     verdict = sample.review.verdict if sample.review else None
     checked = 2 if result.answer_source == "check" else _VERIFIED.get(result.verified, 1)
-    return (1 if result.answer.normalized else 0, checked, _REVIEWED[verdict],
-            1 if result.answer_source == "check" else 0)
+    return (1 if result.answer.normalized else 0, checked, _REVIEWED[verdict])
 
 
 def better(best: Sample | None, new: Sample) -> Sample:
