@@ -134,6 +134,13 @@ def test_mcts_prefers_the_branch_whose_check_passed(search):
 # -- both -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("strategy", ["beam", "mcts"])
+def test_one_sample_as_the_cli_gives_it_is_one_whole_search_not_one_step(search, strategy):
+    run = search(strategy, samples=1, width=2, expansions=2, budget=Budget(samples=1))  # `-n 1`: the CLI's budget too
+    assert run.factors[0] == "restate" and run.factors[-1] == "answer" and "hypothesize" in run.factors
+    assert run.of(VoteTally)[0].stopped != "budget" and run.answer == "9"
+
+
+@pytest.mark.parametrize("strategy", ["beam", "mcts"])
 def test_search_stays_inside_its_token_budget_and_keeps_an_answer(search, strategy):
     run = search(strategy, samples=8, width=3, expansions=3, budget=Budget(tokens=120))
     assert run.events[-1].usage["completion_tokens"] <= 120

@@ -7,7 +7,9 @@ Rules that must hold:
   chains, never by cutting a chain off.
 - Tokens are completion tokens of every model call (chains, reviews, judgements), counted
   from StepFinished events, so the meter and the run's usage agree.
-- Stopping never looks at a reference answer: only at what was spent.
+- Stopping never looks at a reference answer: only at what was spent. A search (beam, mcts)
+  is one round whose iterations the samples setting bounds: its steps stop on tokens and
+  seconds, never on the round it is counted as.
 """
 
 from __future__ import annotations
@@ -40,14 +42,15 @@ class Meter:
         """Completion tokens still allowed (None: no limit)."""
         return None if self.budget.tokens is None else max(0, self.budget.tokens - self.tokens)
 
-    def stop_reason(self) -> str | None:
-        """Why no further chain may start ("tokens", "seconds", "samples"), or None."""
+    def stop_reason(self, samples: bool = True) -> str | None:
+        """Why no further chain may start ("tokens", "seconds", "samples"), or None; a search,
+        one round whose iterations `samples` bounds itself, asks without the samples."""
         left = self.tokens_left()
         if left is not None and left < MIN_CHAIN_TOKENS:
             return "tokens"
         if self.budget.seconds is not None and self.clock() - self.start >= self.budget.seconds:
             return "seconds"
-        if self.budget.samples is not None and self.chains >= self.budget.samples:
+        if samples and self.budget.samples is not None and self.chains >= self.budget.samples:
             return "samples"
         return None
 

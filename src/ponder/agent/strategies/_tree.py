@@ -125,7 +125,7 @@ class SearchTree:
     def guided(self, node: TreeNode, *, greedy: bool) -> Generator[Event, None, list[TreeNode]]:
         """Follow the guided chain from `node` until an answer or the budget; return the new nodes."""
         path: list[TreeNode] = []
-        while not node.finished and not self.run.meter.stop_reason():
+        while not node.finished and not self.run.meter.stop_reason(samples=False):
             node = yield from self.grow(node, node.state.legal_next()[0], greedy=greedy)
             path.append(node)
         return path

@@ -51,7 +51,7 @@ def _expand(tree: SearchTree, frontier: list[TreeNode]) -> Generator[Event, None
     children: list[TreeNode] = []
     wave = max(1, run.config.parallel)
     for start in range(0, len(jobs), wave):
-        if len(tree.nodes) > 1 and run.meter.stop_reason():
+        if len(tree.nodes) > 1 and run.meter.stop_reason(samples=False):
             return children, "budget"
         batch = jobs[start: start + wave]
         grown = [tree.grow(node, factor, greedy=greedy, share=len(batch)) for node, factor, greedy in batch]

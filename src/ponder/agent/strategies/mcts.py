@@ -48,7 +48,7 @@ def mcts(run: RunScaffold) -> StrategyBody:
     root = yield from tree.open()
     stopped = "samples"
     for iteration in range(max(1, run.config.samples)):
-        if iteration > 0 and run.meter.stop_reason():
+        if iteration > 0 and run.meter.stop_reason(samples=False):
             stopped = "budget"
             break
         path = select(root, run.config)
