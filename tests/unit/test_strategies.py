@@ -329,3 +329,12 @@ def test_best_of_n_prefers_an_answer_to_none_whatever_the_scores(think, scorers,
     run = think("best-of-n", per_sample(none, failed_11), samples=2, parallel=1, scorers=scorers, rule=rule,
                 max_corrections=0)
     assert run.answer == "11" and run.events[-1].status == "ok"
+
+
+def test_a_wave_never_starts_chains_below_a_chains_minimum_of_the_tokens_left(think):
+    from ponder.agent.settings import MIN_CHAIN_TOKENS
+
+    run = think("vote", scripts.PASSING, samples=6, parallel=4, weighting="count", budget=Budget(tokens=200))
+    kinds = [type(e).__name__ for e in run.events if isinstance(e, (RoundStarted, RoundFinished))]
+    assert kinds.index("RoundFinished") == 200 // MIN_CHAIN_TOKENS  # the first wave: 3 chains of 66 tokens, not 4 of 50
+    assert run.events[-1].usage["completion_tokens"] <= 200 and run.answer == "9"

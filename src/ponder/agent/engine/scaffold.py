@@ -20,7 +20,7 @@ from ponder.agent.engine.budget import Meter
 from ponder.agent.engine.calls import ModelCall, Work, drive, drive_together
 from ponder.agent.engine.chain import ChainResult, think_chain
 from ponder.agent.engine.ids import SpanIds
-from ponder.agent.settings import ChainConfig, RunConfig
+from ponder.agent.settings import MIN_CHAIN_TOKENS, ChainConfig, RunConfig
 from ponder.llm.backend import Backend
 from ponder.thought_factors.catalogue import Catalogue, load_catalogue
 from ponder.trace.events import Answer, Event, RoundFinished, RoundStarted, RunFinished, RunStarted
@@ -90,12 +90,18 @@ class RunScaffold:
 
     def wave_size(self, done: int, total: int) -> int:
         """How many of the chains `done`..`total` start now, side by side: at most `parallel`,
-        within the samples budget; 0 once the budget is spent (the first chain always runs)."""
+        within the samples budget, each with at least MIN_CHAIN_TOKENS of the tokens left; 0 once
+        the budget is spent (the first wave always runs: seconds are checked between waves)."""
         if done > 0 and self.meter.stop_reason():
             return 0
         size = min(max(1, self.config.parallel), total - done)
         left = self.meter.chains_left()
-        return size if left is None else min(size, max(left, 1 if done == 0 else 0))
+        if left is not None:
+            size = min(size, max(left, 1 if done == 0 else 0))
+        tokens = self.meter.tokens_left()
+        if tokens is not None:  # a wave splits the tokens left: none starts below a chain's minimum
+            size = min(size, max(1, tokens // MIN_CHAIN_TOKENS))
+        return size
 
     def together(self, works: list[Work[Any]]) -> Generator[Event, None, list[Any]]:
         """Run several rounds (or steps) side by side, their model calls decoded together."""
