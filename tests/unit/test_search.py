@@ -141,6 +141,16 @@ def test_one_sample_as_the_cli_gives_it_is_one_whole_search_not_one_step(search,
 
 
 @pytest.mark.parametrize("strategy", ["beam", "mcts"])
+def test_a_search_counts_each_path_to_a_leaf_as_one_transcript(search, strategy):
+    run = search(strategy, samples=3, width=2, expansions=2)
+    steps = {e.span: e for e in run.of(StepFinished)}
+    extended = {e.parent for e in run.of(StepStarted)}
+    leaves = [s for span, s in steps.items() if span not in extended]
+    assert len(leaves) >= 2
+    assert run.events[-1].usage["transcript_tokens_total"] == sum(s.prompt_tokens + s.completion_tokens for s in leaves)
+
+
+@pytest.mark.parametrize("strategy", ["beam", "mcts"])
 def test_search_stays_inside_its_token_budget_and_keeps_an_answer(search, strategy):
     run = search(strategy, samples=8, width=3, expansions=3, budget=Budget(tokens=120))
     assert run.events[-1].usage["completion_tokens"] <= 120

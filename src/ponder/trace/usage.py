@@ -3,8 +3,8 @@
 Rules that must hold:
 - Every model call is a step (StepFinished), so every token a run spends is counted here,
   the review and judge calls included.
-- A context is one transcript: the steps of a chain under one round, or one fresh-context
-  step (review, judge). `transcript_tokens_total` sums the final length of every context;
+- A context is one transcript: the steps of a chain under one round, one fresh-context
+  step (review, judge), or one path of a search tree to its leaf (a step no other extends). `transcript_tokens_total` sums the final length of every context;
   `prompt_tokens_evaluated` is what the backend really evaluated; `prompt_tokens_total` is
   what it would have evaluated with no KV re-use at all.
 - A search (beam, mcts) also reports `search_tree_tokens`: the unique tokens of its tree
@@ -52,11 +52,17 @@ def summarize(events: Iterable[Event]) -> dict[str, Any]:
 
 
 def _context_ends(events: list[Event]) -> list[StepFinished]:
-    """The last step of every context (a chain's round, or one fresh-context step)."""
+    """The last step of every context: of a chain's round, one fresh-context step, or a leaf of
+    a search tree (whose steps hang off the step they extend: each path is one transcript)."""
     parents = {e.span: (e.parent, e.factor) for e in events if isinstance(e, StepStarted)}
+    extended = {parent for parent, _ in parents.values() if parent in parents}
     ends: dict[str, StepFinished] = {}
     for event in events:
-        if isinstance(event, StepFinished):
-            parent, factor = parents.get(event.span, ("", event.factor))
-            ends[event.span if factor in FRESH_CONTEXT_FACTORS else parent] = event
+        if not isinstance(event, StepFinished):
+            continue
+        parent, factor = parents.get(event.span, ("", event.factor))
+        if factor in FRESH_CONTEXT_FACTORS:
+            ends[event.span] = event
+        elif event.span not in extended:  # a search step that another extends ends no context
+            ends[event.span if parent in parents else parent] = event
     return list(ends.values())
