@@ -140,7 +140,7 @@ def test_a_plot_that_cannot_be_written_leaves_no_half_file(tmp_path):
     data.write_text('{"id": "a", "question": "q", "answer": "#### 9"}\n')
     (tmp_path / "ev" / "accuracy_vs_tokens.png").mkdir(parents=True)
     done = ponder("eval", "--strategy", "chain", str(data), "-m", script_for(tmp_path), "--out-dir", str(tmp_path / "ev"), "--no-trace")
-    assert done.returncode == 1 and b"accuracy_vs_tokens.png: Is a directory" in done.stderr
+    assert done.returncode == 1 and b"accuracy_vs_tokens.png: it is a directory" in done.stderr
     assert sorted(p.name for p in (tmp_path / "ev").iterdir()) == ["accuracy_vs_tokens.png", "chain.jsonl", "report.json"]
 
 
