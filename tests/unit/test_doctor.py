@@ -188,6 +188,35 @@ def test_a_server_that_trickles_or_floods_its_models_answer_is_cut_off(stub, mon
     assert doctor.probe(stub.url).error == "its /models answer is over 4 KiB"
 
 
+def test_a_server_that_sends_its_headers_a_byte_at_a_time_is_cut_off(monkeypatch):
+    import threading
+    import time
+
+    monkeypatch.setattr(doctor, "SERVER_TIMEOUT", 0.5)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    stop = threading.Event()
+
+    def drip() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(4096)
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Pad: " + b"a" * 100:
+                if stop.wait(0.1):
+                    return
+                connection.send(bytes([byte]))
+
+    threading.Thread(target=drip, daemon=True).start()
+    began = time.monotonic()
+    try:
+        found = doctor.probe(f"http://127.0.0.1:{listener.getsockname()[1]}/v1")
+    finally:
+        stop.set()
+        listener.close()
+    assert found.error == "no answer within 0 s" and time.monotonic() - began < 3
+
+
 def test_a_servers_long_model_names_are_cut_for_one_line(stub):
     stub.models = [{"id": "m" * 300, "object": "model", "owned_by": "stub"}]
     line = doctor.server_line(stub.url, doctor.probe)

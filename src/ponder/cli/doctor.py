@@ -403,7 +403,34 @@ def probe(url: str) -> Probe:
 
 def _get_bounded(url: str, headers: dict[str, str]) -> tuple[int, bytes | None]:
     """GET `url` within SERVER_TIMEOUT seconds in all (not per read) and PROBE_BYTES at most:
-    the status and the body (None when it is larger); httpx.TimeoutException past the deadline."""
+    the status and the body (None when it is larger); httpx.TimeoutException past the deadline.
+    The request runs in a daemon thread that is left behind at the deadline: httpx's timeouts
+    are per read, so headers sent a byte a second would never trip them."""
+    import threading
+
+    import httpx
+
+    done: list[tuple[int, bytes | None] | BaseException] = []
+
+    def fetch() -> None:
+        try:
+            done.append(_get(url, headers))
+        except BaseException as exc:  # handed to the caller's thread
+            done.append(exc)
+
+    worker = threading.Thread(target=fetch, name="ponder-doctor-probe", daemon=True)
+    worker.start()
+    worker.join(SERVER_TIMEOUT + 0.5)
+    if not done:
+        raise httpx.ReadTimeout(f"no answer within {SERVER_TIMEOUT:.0f} s")
+    if isinstance(done[0], BaseException):
+        raise done[0]
+    return done[0]
+
+
+def _get(url: str, headers: dict[str, str]) -> tuple[int, bytes | None]:
+    """The GET itself: the status and the body (None past PROBE_BYTES); a body still coming at
+    the deadline is a timeout."""
     import httpx
 
     deadline = time.monotonic() + SERVER_TIMEOUT
