@@ -53,10 +53,16 @@ def test_a_slow_claim_times_out_alone(box):
     assert slow.detail == "the check took too long"
 
 
-@pytest.mark.parametrize("claim", ["a.b", "f(x)", "x[1]", "'s'", "lambda: 0", "__x", "True", "solve(*x)", "(x := 1)", "x**'2'", "E**'%'", "x**None"])
+@pytest.mark.parametrize("claim", ["a.b", "f(x)", "x[1]", "'s'", "lambda: 0", "__x", "True", "solve(*x)", "(x := 1)", "x**'2'", "E**'%'", "x**None",
+                                   "2**+99999999999 == 1", "2**(999*999*999)", "2**-(10**5)", "2**factorial(5)"])
 def test_allow_list_refuses_in_process(claim):
     with pytest.raises(Refused):
         validate(claim)
+
+
+@pytest.mark.parametrize("claim", ["x**(2*n)", "x**(1/2)", "2**-3", "x**(n + 1)", "E**(-x)", "2**(1000/4)"])
+def test_exponents_a_claim_may_hold(claim):
+    validate(claim)
 
 
 def test_symbolic_equivalence_of_answers(box):

@@ -5,7 +5,8 @@ Rules that must hold:
   to validate claims (never to evaluate them), and the sandbox runs it as a script.
 - A claim is parsed with `ast` and accepted only if every node is on the allow-list:
   numbers (bounded length), symbols, + - * / // % **, comparisons, and calls of the
-  functions in FUNCTIONS. No attributes, subscripts, strings, lambdas, comprehensions,
+  functions in FUNCTIONS. An exponent is bounded by MAX_EXPONENT whatever its form (a sign,
+  a product of constants), and holds no call or power. No attributes, subscripts, strings, lambdas, comprehensions,
   keywords or starred arguments. sympy objects are built from the tree node by node; no
   string is ever handed to sympify or parse_expr.
 - Evaluation happens only in the sandbox (`python sympy_worker.py` with input.json).
@@ -86,8 +87,27 @@ def _check_node(node: ast.AST) -> None:
             raise Refused("power towers are not allowed")
         if isinstance(exponent, ast.Constant):
             _check_number(exponent.value)  # before abs(): x**'2' is refused, not a TypeError
-        if isinstance(exponent, ast.Constant) and abs(exponent.value) > MAX_EXPONENT:
+        if _size_bound(exponent) > MAX_EXPONENT:
             raise Refused(f"exponent larger than {MAX_EXPONENT}")
+
+
+def _size_bound(node: ast.AST) -> float:
+    """A bound on an exponent's size, a name counted as 1 (sympy may simplify n*0 away): a
+    sign or an arithmetic of constants (2**+99999999999, 2**(999*999*999)) is no way past
+    MAX_EXPONENT; a call or a power in an exponent is unbounded."""
+    if isinstance(node, ast.Constant):
+        return abs(node.value) if isinstance(node.value, (int, float)) and not isinstance(node.value, bool) else math.inf
+    if isinstance(node, ast.Name):
+        return 1.0
+    if isinstance(node, ast.UnaryOp):
+        return _size_bound(node.operand)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+        return _size_bound(node.left) + _size_bound(node.right)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
+        return _size_bound(node.left) * _size_bound(node.right)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Div, ast.FloorDiv, ast.Mod)):
+        return _size_bound(node.left)  # a quotient by a whole number or a name is no larger
+    return math.inf
 
 
 def _check_number(value: object) -> None:
