@@ -272,3 +272,17 @@ def test_a_cache_where_nothing_can_be_created_fails_the_model_it_would_hold(tmp_
     line, usable = doctor.embedded_line(TINY, chosen=True)
     assert (line.level, usable) == (FAIL, False)
     assert line.text == f"installed, used without -m, but it cannot be assembled: {blocker} is not a directory"
+
+
+def test_a_model_for_transformers_is_checked_as_transformers_loads_it(tmp_path, monkeypatch):
+    import importlib.util
+
+    monkeypatch.setenv("PONDER_BACKEND", "transformers")
+    (tmp_path / "hf").mkdir()
+    (tmp_path / "hf" / "config.json").write_text("{}")
+    (tmp_path / "bare").mkdir()
+    line, usable = doctor.chosen_line(str(tmp_path / "hf"), None, True, doctor._probe_once())
+    torch_there = importlib.util.find_spec("torch") is not None and importlib.util.find_spec("transformers") is not None
+    assert usable is torch_there and ("Hugging Face model directory" in line.text) is torch_there
+    line, usable = doctor.chosen_line(str(tmp_path / "bare"), None, True, doctor._probe_once())
+    assert not usable

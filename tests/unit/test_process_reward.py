@@ -99,6 +99,7 @@ def test_no_steps_give_no_rewards_and_the_model_is_loaded_once(tagged_dir):
     ({"format": "scalar"}, "unknown format 'scalar'"),
     ({"good": "++--"}, "spells '++--' as"),
     ({"format": 1}, "must be an object of strings"),
+    ({"format": "chat"}, "format 'chat' needs a tokenizer with a chat template"),
 ])
 def test_a_reward_model_ponder_cannot_read_is_one_error_at_load(tmp_path, settings, message):
     with pytest.raises(ModelError, match=re.escape(message)):

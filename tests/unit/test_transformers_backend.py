@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 
 import pytest
 
@@ -327,3 +328,53 @@ def test_a_directory_without_config_exits_3_in_one_line(tmp_path):
     assert done.returncode == 3
     assert done.stderr.decode().count("\n") == 1 and "config.json" in done.stderr.decode()
 
+
+
+@needs_torch
+@pytest.mark.parametrize("damage", ["truncated weights", "zero heads", "gguf magic only"])
+def test_a_damaged_model_is_one_model_error_not_a_traceback(parts, tmp_path, damage):
+    model, tokenizer = parts
+    model.save_pretrained(str(tmp_path))
+    tokenizer.save_pretrained(str(tmp_path))
+    target = str(tmp_path)
+    if damage == "truncated weights":
+        weights = tmp_path / "model.safetensors"
+        weights.write_bytes(weights.read_bytes()[:1000])
+    elif damage == "zero heads":
+        config = json.loads((tmp_path / "config.json").read_text())
+        (tmp_path / "config.json").write_text(json.dumps({**config, "num_attention_heads": 0}))
+    else:
+        (tmp_path / "m.gguf").write_bytes(b"GGUF")
+        target = str(tmp_path / "m.gguf")
+    with pytest.raises(ModelError, match="cannot load|not a GGUF|GGUF"):
+        load_transformers(target, None, LoadOptions(n_ctx=512))
+
+
+@needs_torch
+def test_a_token_past_the_models_embeddings_is_one_ponder_error(parts):
+    import torch
+
+    from ponder.llm.transformers_backend import TransformersBackend
+
+    model, tokenizer = parts
+    backend = TransformersBackend(model, tokenizer, "tiny", LoadOptions(n_ctx=512))
+    with pytest.raises(PonderError, match="the model failed in torch"):
+        backend.run(input_ids=torch.tensor([[len(tokenizer) + 5]]))
+
+
+def test_a_conversion_of_a_long_file_name_fits_a_directory_name_and_dead_leftovers_are_swept(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from ponder.llm import transformers_backend as tb
+
+    monkeypatch.setenv("PONDER_CACHE_DIR", str(tmp_path / "cache"))
+    long = tmp_path / ("m" * 240 + ".gguf")
+    long.write_bytes(b"GGUF")
+    assert len(tb.conversion_dir(long, "float32").name.encode()) < 255
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    leftovers = tmp_path / "cache" / "transformers"
+    (leftovers / f"{tb.CONVERTING}{dead.stdout.strip()}-abc").mkdir(parents=True)
+    (leftovers / f"{tb.CONVERTING}{os.getpid()}-def").mkdir()
+    tb._sweep_conversions(leftovers)
+    assert [p.name for p in leftovers.iterdir()] == [f"{tb.CONVERTING}{os.getpid()}-def"]

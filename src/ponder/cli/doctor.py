@@ -284,6 +284,8 @@ def chosen_line(spec: str, server: str | None, llama_ok: bool,
             return Line(label, FAIL, f"{found.where} serves no model {wanted!r}"), False
         return Line(label, OK, f"{_short(wanted or found.models[0])} on the server {found.where}"), True
     path = registered.path if registered is not None else Path(os.path.expanduser(spec))
+    if os.environ.get("PONDER_BACKEND") == "transformers":
+        return _transformers_line(label, spec, path)
     try:
         check_gguf(path)
     except ModelError as exc:
@@ -291,6 +293,27 @@ def chosen_line(spec: str, server: str | None, llama_ok: bool,
     if not llama_ok:
         return Line(label, FAIL, f"{spec}: {path}, but llama_cpp cannot be imported"), False
     return Line(label, OK, f"{spec}: a GGUF file, {path}"), True
+
+
+def _transformers_line(label: str, spec: str, path: Path) -> tuple[Line, bool]:
+    """The model without -m as $PONDER_BACKEND=transformers loads it: a Hugging Face model
+    directory or a GGUF file, with torch and transformers installed."""
+    from ponder.errors import ModelError
+    from ponder.llm.llama import check_gguf
+
+    missing = [name for name in ("torch", "transformers") if util.find_spec(name) is None]
+    if missing:
+        return Line(label, FAIL, f"{spec}: $PONDER_BACKEND is transformers, but {' and '.join(missing)} "
+                                 "cannot be imported (pip install 'ponder[torch]')"), False
+    if path.is_dir():
+        if (path / "config.json").is_file():
+            return Line(label, OK, f"{spec}: a Hugging Face model directory, for transformers"), True
+        return Line(label, FAIL, f"{spec}: a directory without config.json, no Hugging Face model"), False
+    try:
+        check_gguf(path)
+    except ModelError as exc:
+        return Line(label, FAIL, f"{spec}: {exc}"), False
+    return Line(label, OK, f"{spec}: a GGUF file, {path}, for transformers"), True
 
 
 def torch_line() -> Line:

@@ -67,8 +67,8 @@ class ProcessRewardModel:
             if self.shape.format == "tagged":
                 return self._tagged(question, steps)
             return [self._chat(question, steps[: k + 1]) for k in range(len(steps))]
-        except RuntimeError as exc:  # torch: out of memory, a device error
-            raise PonderError(f"the process reward model failed in torch: {str(exc).splitlines()[0]}") from None
+        except Exception as exc:  # torch: out of memory, a device error; a template that raises; a position past the model's
+            raise PonderError(f"the process reward model failed: {' '.join(str(exc).split())[:200] or type(exc).__name__}") from None
 
     def _tagged(self, question: str, steps: list[str]) -> list[float]:
         tokenizer, tag = self.tokenizer, self.shape.step_tag
@@ -132,6 +132,8 @@ def prm_format(directory: Path, tokenizer: Any) -> PrmFormat:
     shape = settings.get("format") or ("chat" if getattr(tokenizer, "chat_template", None) else "tagged")
     if shape not in FORMATS:
         raise ModelError(f"{file}: unknown format {shape!r}; ponder reads {', '.join(FORMATS)}")
+    if shape == "chat" and not getattr(tokenizer, "chat_template", None):
+        raise ModelError(f"{file}: format 'chat' needs a tokenizer with a chat template, and {directory.name}'s has none")
     return PrmFormat(shape, settings["step_tag"], settings["good"], settings["bad"])
 
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import hashlib
 import importlib.util
 import io
 import json
@@ -42,6 +43,7 @@ import re
 import shutil
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -94,7 +96,9 @@ def conversion_pending(spec: str) -> bool:
 def conversion_dir(path: Path, dtype: str) -> Path:
     """Where the transformers conversion of the GGUF at `path`, in `dtype`, is kept."""
     stat = path.stat()
-    return paths.cache_dir() / "transformers" / f"{path.stem}-{stat.st_size}-{stat.st_mtime_ns}-{dtype}"
+    stem = path.stem if len(path.stem.encode("utf-8", "surrogateescape")) <= MAX_STEM_BYTES else (
+        path.stem[:40] + "-" + hashlib.sha256(path.stem.encode("utf-8", "surrogateescape")).hexdigest()[:16])
+    return paths.cache_dir() / "transformers" / f"{stem}-{stat.st_size}-{stat.st_mtime_ns}-{dtype}"
 
 
 def _from_directory(directory: Path, options: LoadOptions) -> "TransformersBackend":
@@ -155,7 +159,7 @@ def pretrained(directory: Path, gguf_file: str | None, options: LoadOptions, wha
             model = transformers.AutoModelForCausalLM.from_pretrained(str(directory), dtype=dtype,
                                                                       local_files_only=True, **where)
         model = model.to(device).eval()
-    except (OSError, ValueError, KeyError, RuntimeError, TypeError, ImportError, AttributeError) as exc:
+    except Exception as exc:  # untrusted files: a SafetensorError, struct.error, ZeroDivisionError, a config check
         raise ModelError(f"cannot load {what} with transformers: {_one_line(exc)}") from None
     return model, tokenizer
 
@@ -175,7 +179,8 @@ def _save_conversion(model: Any, tokenizer: Any, target: Path, source: Path) -> 
         size = sum(p.numel() * p.element_size() for p in model.parameters())
         if shutil.disk_usage(target.parent).free < 2 * size + 2**30:
             return
-        work = Path(tempfile.mkdtemp(prefix=".converting-", dir=target.parent))
+        _sweep_conversions(target.parent)
+        work = Path(tempfile.mkdtemp(prefix=f"{CONVERTING}{os.getpid()}-", dir=target.parent))
         model.save_pretrained(str(work))
         tokenizer.save_pretrained(str(work))
         (work / STAMP).write_text(json.dumps({"gguf": str(source), "dtype": target.name.rsplit("-", 1)[-1]}))
@@ -188,6 +193,29 @@ def _save_conversion(model: Any, tokenizer: Any, target: Path, source: Path) -> 
             config.quantization_config = marker
         if work is not None:
             shutil.rmtree(work, ignore_errors=True)
+
+
+MAX_STEM_BYTES = 120  # of a GGUF's name in its conversion's directory name (a name has 255 bytes at most)
+CONVERTING = ".converting-"  # a conversion being saved: .converting-PID-XXXX, moved into place when whole
+
+
+def _sweep_conversions(parent: Path) -> None:
+    """Remove what conversions killed part-way left (a dead ponder's .converting-PID-*): gigabytes
+    each, that nothing else would ever remove."""
+    for leftover in parent.glob(f"{CONVERTING}*"):
+        pid = leftover.name[len(CONVERTING):].split("-", 1)[0]
+        if pid.isdigit() and int(pid) > 0 and not _alive(int(pid)):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process
+        return True
+    return True
 
 
 def _one_line(exc: BaseException) -> str:
@@ -388,9 +416,10 @@ class TransformersBackend:
         """One forward pass of the model (no gradients, the cache extended); torch's failures
         (out of memory among them) are one PonderError line."""
         try:
-            with self.torch.no_grad():
+            with self.torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a library's deprecation notes are no message of ponder's
                 return self.model(use_cache=True, **inputs)
-        except RuntimeError as exc:
+        except (RuntimeError, IndexError, ValueError) as exc:  # out of memory; a token past the embeddings
             raise PonderError(f"the model failed in torch: {_one_line(exc)}") from None
 
     def cache(self, layers: list[tuple[Any, Any]]) -> Any:
