@@ -378,3 +378,18 @@ def test_a_conversion_of_a_long_file_name_fits_a_directory_name_and_dead_leftove
     (leftovers / f"{tb.CONVERTING}{os.getpid()}-def").mkdir()
     tb._sweep_conversions(leftovers)
     assert [p.name for p in leftovers.iterdir()] == [f"{tb.CONVERTING}{os.getpid()}-def"]
+
+
+@needs_torch
+def test_a_conversion_is_pending_for_a_registered_gguf_and_never_for_a_file_that_is_none(tmp_path, monkeypatch):
+    from ponder.llm import user_models
+    from ponder.llm.transformers_backend import conversion_pending
+
+    monkeypatch.setenv("PONDER_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("PONDER_CACHE_DIR", str(tmp_path / "cache"))
+    gguf = tmp_path / "tiny.gguf"
+    gguf.write_bytes(b"GGUF" + b"\0" * 12)
+    user_models.add("tinyreg", str(gguf))
+    (tmp_path / "notes.txt").write_text("not a model")
+    assert conversion_pending("tinyreg") and conversion_pending(str(gguf))
+    assert not conversion_pending(str(tmp_path / "notes.txt"))

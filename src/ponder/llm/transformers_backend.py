@@ -82,11 +82,23 @@ def load_transformers(spec: str, registered: Any, options: LoadOptions) -> "Tran
 
 
 def conversion_pending(spec: str) -> bool:
-    """True when `spec` names an embedded model or a GGUF file that transformers has not converted yet."""
+    """True when `spec` names an embedded model, a registered GGUF or a GGUF file that transformers
+    has not converted yet."""
     from ponder.llm.registry import EMBEDDED, embedded_state
+    from ponder.llm.user_models import lookup
 
-    path = embedded_state(EMBEDDED[spec]).path if spec in EMBEDDED else Path(spec).expanduser()
-    if not path.is_file() or importlib.util.find_spec("torch") is None:
+    registered = lookup(spec) if spec not in EMBEDDED else None
+    if registered is not None and registered.path is None:
+        return False  # a server's model
+    path = (embedded_state(EMBEDDED[spec]).path if spec in EMBEDDED
+            else Path(registered.path) if registered is not None else Path(spec).expanduser())
+    try:
+        if not path.is_file() or importlib.util.find_spec("torch") is None:
+            return False
+        with path.open("rb") as f:
+            if f.read(4) != b"GGUF":  # not a GGUF: nothing to convert (loading says what it is)
+                return False
+    except OSError:
         return False
     import torch
 
