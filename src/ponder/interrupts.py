@@ -13,6 +13,8 @@ Rules that must hold:
 - A signal ignored when ponder starts stays ignored (as Python itself leaves an ignored
   SIGINT): a `&` job of a script, whose shell ignores SIGINT for it, is not stopped by the
   Ctrl-C meant for the foreground.
+- An interrupted command says so in one line (`tell`); where a signal stopped one before it
+  could (typer turns a KeyboardInterrupt into exit 130 by itself), the CLI's main says it.
 - Signals are handled in the main thread only, so `held()` in another thread (a worker of
   `batch --concurrency`) holds nothing back and never raises: no signal can tear its write.
 """
@@ -41,7 +43,7 @@ class Terminated(KeyboardInterrupt):
         return 128 + self.signum
 
 
-_state = {"depth": 0, "pending": 0, "last": 0}
+_state = {"depth": 0, "pending": 0, "last": 0, "told": 0}
 
 
 def install() -> None:
@@ -54,6 +56,20 @@ def install() -> None:
 def exit_code() -> int:
     """The exit code of an interrupted run: 143 after SIGTERM, 129 after SIGHUP, else 130."""
     return 128 + _state["last"] if _state["last"] in (signal.SIGTERM, *_hangup()) else EXIT_SIGINT
+
+
+def tell(message: str = "interrupted") -> None:
+    """Say on stderr that an interrupt stopped the command (`ponder: interrupted`), once."""
+    import sys
+
+    sys.stderr.write(f"ponder: {message}\n")
+    sys.stderr.flush()
+    _state["told"] = 1
+
+
+def untold() -> bool:
+    """Whether a signal stopped the command and nothing has said so yet."""
+    return bool(_state["last"]) and not _state["told"]
 
 
 def _hangup() -> tuple[int, ...]:

@@ -44,3 +44,21 @@ def test_check_exit_codes():
     solved = ponder("tools", "check", "solve(2*x + 3 = 11, x)")
     assert solved.returncode == 0 and json.loads(solved.stdout)["detail"] == "[4]"
     assert ponder("tools", "check", "__import__('os')").returncode == 2
+
+
+@pytest.mark.parametrize("signum, code", [(2, 130), (15, 143)])
+def test_an_interrupt_no_command_catches_still_says_so_in_one_line(tmp_path, signum, code):
+    import signal
+    import subprocess
+    import time
+
+    from tests.cli_helpers import PONDER
+
+    script = tmp_path / "slow.py"
+    script.write_text("import time\ntime.sleep(60)")
+    proc = subprocess.Popen([*PONDER, "tools", "python", str(script), "--timeout", "30"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, preexec_fn=lambda: signal.signal(signum, signal.SIG_DFL))
+    time.sleep(2)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code and err == b"ponder: interrupted\n"

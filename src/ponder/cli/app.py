@@ -222,6 +222,8 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc()
         code = _fail(_os_message(exc), EXIT_USAGE if exc.errno == errno.ENAMETOOLONG else EXIT_FAILURE)
     if code == EXIT_INTERRUPTED:
+        if interrupts.untold():  # typer made a KeyboardInterrupt no command caught exit 130 silently
+            interrupts.tell()
         code = interrupts.exit_code()  # 143 when it was SIGTERM
     sys.exit(code if isinstance(code, int) else 0)
 

@@ -23,6 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Generator, Iterator
 
+from ponder import interrupts
 from ponder.cli.options import Options
 from ponder.cli.streams import print_line
 from ponder.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, PonderError, UsageError
@@ -106,7 +107,7 @@ def run_ask(argument: str | None, options: Options) -> int:
     backend = load_model(options)
     events = run_question(backend, question, options, run_id, path)
     if was_interrupted(events):
-        sys.stderr.write("ponder: interrupted\n")
+        interrupts.tell()
         return EXIT_INTERRUPTED
     return _report(events, options, path)
 

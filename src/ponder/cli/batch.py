@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, ContextManager, Iterator
 
+from ponder import interrupts
 from ponder.agent.settings import RunConfig
 from ponder.batch.items import BadLine, Entry, Item, read_items
 from ponder.batch.results import ResultsFile, read_results
@@ -117,7 +118,7 @@ def run_jobs(jobs: list[BatchJob], options: Options, concurrency: int = 1) -> in
         answers.close()  # the items in flight end as `interrupted`, unwritten
         progress.close()
         done = sum(len(j.results.done) for j in jobs)
-        sys.stderr.write(f"ponder: interrupted with {done} results written; rerun with --resume to finish\n")
+        interrupts.tell(f"interrupted with {done} results written; rerun with --resume to finish")
         return EXIT_INTERRUPTED
     finally:
         answers.close()

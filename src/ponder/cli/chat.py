@@ -29,6 +29,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
+from ponder import interrupts
 from ponder.cli.ask import load_model, run_question, shown_answer, trace_directory, was_interrupted
 from ponder.cli.chat_input import QUOTES, Entry, Lines, PipedLines, TerminalLines, is_terminal, read_entry
 from ponder.cli.conversation import Turn, best_answer, fit, to_markdown, with_context
@@ -369,7 +370,7 @@ def _interrupt_code(exc: KeyboardInterrupt, terminal: bool) -> int:
     if terminal and not isinstance(exc, Terminated):
         sys.stderr.write("\n")  # stdout carries only answers
         return EXIT_OK
-    sys.stderr.write("ponder: interrupted\n")
+    interrupts.tell()
     return exc.exit_code if isinstance(exc, Terminated) else EXIT_INTERRUPTED
 
 
