@@ -1,5 +1,5 @@
 """Allow `python -m ponder`."""
 
-from ponder.cli.app import main
+from ponder.cli.entry import main
 
 main()

@@ -7,7 +7,9 @@ Rules that must hold:
   `interrupted` event) closes it on SIGTERM and SIGHUP too.
 - `exit_code()` is 130 after SIGINT, 143 (128 + 15) after SIGTERM and 129 after SIGHUP.
 - Inside `held()` a signal is only noted; it is raised when the outermost `held()` ends, so
-  a whole line (of a trace or a results file) is written or not at all. When the block
+  a whole line (of a trace or a results file) is written or not at all. A second signal while
+  one is held raises at once: a write into a pipe whose reader stalls (`| less`) would hold it
+  for ever (a line cut there is cut back in a file, `LineFile`; a pipe may see it torn). When the block
   itself raises, its error goes on and the noted signal is dropped, never kept to fire later. Without `install()`
   (a library caller) the default handlers stay and `held()` holds nothing back.
 - A signal ignored when ponder starts stays ignored (as Python itself leaves an ignored
@@ -96,9 +98,10 @@ def held() -> Iterator[None]:
 
 def _on_signal(signum: int, frame: object) -> None:
     _state["last"] = signum
-    if _state["depth"]:
+    if _state["depth"] and not _state["pending"]:
         _state["pending"] = signum
         return
+    _state["pending"] = 0  # a second signal while one is held: a write blocked on a stalled reader
     _raise(signum)
 
 

@@ -1,6 +1,7 @@
 """Trace round trip: the live stream and the saved file fold into the same tree."""
 
 import json
+import os
 
 import pytest
 
@@ -215,6 +216,39 @@ def test_a_signal_inside_held_is_raised_when_the_block_ends(installed_handlers):
     assert interrupts.exit_code() == 130
 
 
+def test_a_second_signal_while_one_is_held_raises_at_once(installed_handlers):
+    import os
+    import signal
+
+    interrupts = installed_handlers
+    reached = []
+    with pytest.raises(interrupts.Terminated):
+        with interrupts.held():  # as a write blocked on a reader that stalls
+            os.kill(os.getpid(), signal.SIGTERM)
+            sum(range(1000))
+            reached.append("held the first")
+            os.kill(os.getpid(), signal.SIGTERM)
+            sum(range(1000))
+            reached.append("past the second")
+    assert reached == ["held the first"] and interrupts._state["pending"] == 0
+
+
+def test_a_line_cut_by_a_second_signal_is_cut_back_in_a_file(installed_handlers, tmp_path, monkeypatch):
+    from ponder.trace import jsonl
+
+    out = jsonl.LineFile(tmp_path / "r.jsonl", "results file")
+    out.write_line('{"id": "1"}')
+
+    def torn(fd, data):  # the write stops part-way, as a blocked one a second Ctrl-C ends
+        os.write(fd, data[:5])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(jsonl, "_write_all", torn)
+    with pytest.raises(KeyboardInterrupt):
+        out.write_line('{"id": "2"}')
+    assert (tmp_path / "r.jsonl").read_text() == '{"id": "1"}\n'
+
+
 def test_a_signal_held_while_the_block_fails_is_not_kept_for_a_later_block(installed_handlers):
     import os
     import signal
@@ -227,3 +261,39 @@ def test_a_signal_held_while_the_block_fails_is_not_kept_for_a_later_block(insta
             raise OSError("disk full")
     with interrupts.held():  # a later, unrelated block ends without an old signal firing
         pass
+
+
+def test_a_record_written_when_a_signal_comes_counts_as_done(installed_handlers, tmp_path, monkeypatch):
+    import signal
+
+    from ponder.batch.results import ResultsFile
+    from ponder.trace.jsonl import LineFile
+
+    results = ResultsFile(tmp_path / "r.jsonl")
+    whole = LineFile.write_line
+
+    def signalled(self, text):
+        os.kill(os.getpid(), signal.SIGINT)  # arrives while the line is written: held
+        whole(self, text)
+
+    monkeypatch.setattr(LineFile, "write_line", signalled)
+    with pytest.raises(KeyboardInterrupt):
+        results.write({"id": "1", "status": "ok"})
+    results.close()
+    assert results.done == {"1": "ok"} and (tmp_path / "r.jsonl").read_text().count("\n") == 1
+
+
+def test_an_interrupt_while_the_cli_imports_is_one_line_not_a_traceback():
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "class Interrupting:\n"
+            "    def find_spec(self, name, path, target=None):\n"
+            "        if name == 'ponder.cli.app':\n"
+            "            raise KeyboardInterrupt\n"
+            "sys.meta_path.insert(0, Interrupting())\n"
+            "from ponder.cli.entry import main\n"
+            "main()\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+    assert done.returncode == 130 and done.stderr == b"ponder: interrupted\n"

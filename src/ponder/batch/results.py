@@ -62,13 +62,13 @@ class ResultsFile:
     def write(self, record: dict[str, Any]) -> None:
         """Append one record as a whole line; record its id as done."""
         line = to_json(record)
-        if self._file is not None:
-            self._file.write_line(line)
-        else:
-            with held():
+        with held():  # a signal held through the write is raised once the record counts as done
+            if self._file is not None:
+                self._file.write_line(line)
+            else:
                 sys.stdout.write(line + "\n")
                 sys.stdout.flush()
-        self.done[str(record["id"])] = str(record.get("status"))
+            self.done[str(record["id"])] = str(record.get("status"))
 
     def close(self) -> None:
         """Close the file (never stdout); never raises."""

@@ -208,7 +208,8 @@ def main(argv: list[str] | None = None) -> None:
         code = _dispatch(argv)
         streams.flush_stdout()
     except KeyboardInterrupt:
-        code = _fail("interrupted", interrupts.exit_code())
+        interrupts.tell()
+        code = interrupts.exit_code()
     except PonderError as exc:
         if verbose:
             import traceback

@@ -105,6 +105,9 @@ class LineFile:
             except OSError as exc:
                 self._abandon()
                 raise self._error(exc) from None
+            except KeyboardInterrupt:  # a second signal stopped a blocked write: no torn line stays
+                self._abandon()
+                raise
             self._end += len(data)
             self.lines += 1
 
