@@ -10,9 +10,9 @@ Rules that must hold:
   no item starts, and every item in flight at once has its trace ended as `interrupted`
   (signals held while the lines are written) and gives no result, so `--resume` runs it
   again; its worker stops at its next event. The pool then waits at most `grace` seconds for
-  the workers (a running sandbox check ends within its code timeout, killing its process
-  group; a worker stuck on a silent server is a daemon and dies with the process); a second
-  Ctrl-C ends the wait.
+  the workers running a sandbox check (it ends within its code timeout, killing its process
+  group); a worker waiting on the model (a silent server) is a daemon and dies with the
+  process, unwaited; a second Ctrl-C ends the wait.
 - A worker's failure that is not its item's own (a trace that cannot be written, a bug)
   stops the pool in the same way and is raised in the caller's thread.
 """
@@ -125,8 +125,8 @@ class Pool(Generic[T, R]):
             pass
         deadline = time.monotonic() + self.grace
         try:
-            for flight in live:
-                if flight.thread is not None and flight.thread.is_alive():  # one not started yet has nothing to wait for
+            for flight in live:  # one not started yet, or waiting on the model, has nothing to wait for
+                if flight.thread is not None and flight.thread.is_alive() and flight.trace.tools_running:
                     flight.thread.join(max(0.0, deadline - time.monotonic()))
         except KeyboardInterrupt:  # a second Ctrl-C: stop waiting
             pass

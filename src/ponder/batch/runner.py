@@ -28,7 +28,7 @@ from ponder.batch.metrics import gsm8k_reference
 from ponder.errors import PonderError
 from ponder.llm.backend import Backend
 from ponder.tools.answers import equivalent
-from ponder.trace.events import Event, RunFinished
+from ponder.trace.events import Event, RunFinished, ToolCall, ToolResult
 from ponder.trace.jsonl import TraceWriter, WriteError
 from ponder.trace.usage import summarize
 from ponder.agent.engine.scaffold import NO_ANSWER_ERROR
@@ -51,6 +51,7 @@ class ItemTrace:
         self.run_id = new_run_id()
         self.path = trace_dir / f"{self.run_id}.jsonl" if trace_dir else None
         self.seen: list[Event] = []
+        self.tools_running: set[str] = set()  # spans of tool calls (sandbox runs) without their result yet
         self._writer: TraceWriter | None = None
         self._ended = False
         self._lock = threading.Lock()
@@ -63,6 +64,10 @@ class ItemTrace:
             if self._writer is None and self.path is not None:
                 self._writer = TraceWriter(self.path)
             self.seen.append(event)
+            if isinstance(event, ToolCall):
+                self.tools_running.add(event.span)
+            elif isinstance(event, ToolResult):
+                self.tools_running.discard(event.span)
             if self._writer:
                 self._writer.write(event)
 
