@@ -528,6 +528,8 @@ def test_a_sentences_last_number_keeps_its_exponent():
      ("\\boxed{42} at first, then \\boxed{7", "7"),
      ("That leaves 5 and so \\boxed{\\frac{1}{", "5"),  # cut inside the box: its digits are no answer
      ("So \\boxed{\\frac{1}{", ""),
+     ("3 apples. \\boxed{\\frac{1}{\n<answer>0.5</answer>", "0.5"),  # the lines after it are read as before
+     ("So x is \\boxed{x =\nAnswer: 12", "12"),
      ("x = 3, so \\boxed{", "3")],
 )
 def test_a_last_box_that_never_closes(text, expected):

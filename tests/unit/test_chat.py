@@ -119,6 +119,19 @@ def test_a_block_between_triple_quotes_is_one_question_never_a_command():
     assert read_entry(lines) is None
 
 
+@pytest.mark.parametrize("bad", [b"second \xff line\"\"\"", b"x" * (300 * 1024) + b'"""'])
+def test_a_bad_line_that_closes_its_block_still_closes_it(bad):
+    import io
+
+    from ponder.cli.chat_input import PipedLines
+
+    lines = PipedLines(io.BytesIO(b'"""\nfirst line\n' + bad + b"\n/samples 3\nwhat is 2+2?\n"))
+    with pytest.raises(UsageError, match="block it is in was not asked"):
+        read_entry(lines)
+    assert read_entry(lines) == Entry("/samples 3", command=True)
+    assert read_entry(lines) == Entry("what is 2+2?")
+
+
 def test_a_block_is_remembered_as_one_line_that_reads_back_as_the_same_question():
     lines = ListLines('"""', "Explain this:", "/reset", '"""', '"""/etc/hosts"""', "/samples 3")
     entries = [read_entry(lines) for _ in range(3)]

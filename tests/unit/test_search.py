@@ -140,9 +140,9 @@ def test_one_sample_as_the_cli_gives_it_is_one_whole_search_not_one_step(search,
     assert run.of(VoteTally)[0].stopped != "budget" and run.answer == "9"
 
 
-@pytest.mark.parametrize("strategy", ["beam", "mcts"])
-def test_a_search_counts_each_path_to_a_leaf_as_one_transcript(search, strategy):
-    run = search(strategy, samples=3, width=2, expansions=2)
+@pytest.mark.parametrize("strategy, width, expansions", [("beam", 2, 2), ("beam", 1, 3), ("mcts", 2, 2)])
+def test_a_search_counts_each_path_to_a_leaf_as_one_transcript(search, strategy, width, expansions):
+    run = search(strategy, samples=3, width=width, expansions=expansions)  # beam 1 x 3: first steps pruned, leaves of the round
     steps = {e.span: e for e in run.of(StepFinished)}
     extended = {e.parent for e in run.of(StepStarted)}
     leaves = [s for span, s in steps.items() if span not in extended]

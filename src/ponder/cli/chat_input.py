@@ -53,6 +53,15 @@ class Lines(Protocol):
         ...
 
 
+class UnusableLine(UsageError):
+    """A line that cannot be used (not UTF-8, too long); `closes_block` when it ends with the
+    closing quotes, so a block it is in ends there."""
+
+    def __init__(self, message: str, closes_block: bool = False) -> None:
+        super().__init__(message)
+        self.closes_block = closes_block
+
+
 @dataclass(frozen=True)
 class Entry:
     """What the user sent: a question or a command line."""
@@ -91,8 +100,8 @@ def _block(first: str, lines: Lines) -> str:
             body.append(text)
         try:
             text = lines.line(more=True)
-        except UsageError as exc:  # read on to the closing quotes; the block is not asked
-            bad, text = bad or exc, ""
+        except UsageError as exc:  # read on to the closing quotes (the bad line's own too); not asked
+            bad, text = bad or exc, QUOTES if getattr(exc, "closes_block", False) else ""
     if text is None:
         raise UsageError(f'the input ended inside a {QUOTES} block; that question was not asked')
     if bad is not None:
@@ -123,14 +132,23 @@ class PipedLines:
             return None
         self.number += 1
         if len(raw) > self.limit and not raw.endswith(b"\n"):
-            self._skip_rest()
-            raise UsageError(f"line {self.number} of stdin is larger than {self.limit // 1024} KiB; skipped")
-        return decode_utf8(raw, f"line {self.number} of stdin").rstrip("\r\n")
+            end = self._skip_rest() or raw
+            raise UnusableLine(f"line {self.number} of stdin is larger than {self.limit // 1024} KiB; skipped",
+                               closes_block=end.rstrip().endswith(QUOTES.encode()))
+        try:
+            return decode_utf8(raw, f"line {self.number} of stdin").rstrip("\r\n")
+        except UsageError as exc:
+            raise UnusableLine(str(exc), closes_block=raw.rstrip().endswith(QUOTES.encode())) from None
 
-    def _skip_rest(self) -> None:
+    def _skip_rest(self) -> bytes:
+        """Read past the rest of a long line; return its last piece (b"" when there is none)."""
         assert self.stream is not None
-        while (chunk := self.stream.readline(_SKIP_CHUNK)) and not chunk.endswith(b"\n"):
-            pass
+        last = b""
+        while chunk := self.stream.readline(_SKIP_CHUNK):
+            last = chunk
+            if chunk.endswith(b"\n"):
+                break
+        return last
 
     def remember(self, text: str) -> None:
         """No history when reading a pipe."""
@@ -167,7 +185,7 @@ class TerminalLines:
         try:
             text.encode("utf-8")  # a byte that is not UTF-8 arrives as a lone surrogate
         except UnicodeEncodeError:
-            raise UsageError("the line is not valid UTF-8") from None
+            raise UnusableLine("the line is not valid UTF-8", closes_block=text.rstrip().endswith(QUOTES)) from None
         return text
 
     def remember(self, text: str) -> None:

@@ -58,8 +58,9 @@ Rules that must hold:
 - A chain answers with its last box, except to a question asking for an amount for each
   (`questions.asks_for_each`): there the different numbers boxed on the last box's line are
   its answer, a set ("Tom gets \\boxed{40} and Ann gets \\boxed{60}" is "40, 60"). A last box
-  that never closes (cut off) holds what follows it on its line when that is whole
-  ("\\boxed{\\frac{1}{2}" is 0.5), else nothing: "\\boxed{\\frac{1}{" is not 1.
+  that never closes holds, where the text ends on its line (cut off), what follows it there
+  when that is whole ("\\boxed{\\frac{1}{2}" is 0.5), else nothing ("\\boxed{\\frac{1}{" is
+  not 1); the lines after an unclosed box are read as before (a later "Answer: 12").
   A set of numbers written as a plain list is shown (`as_written`) in the order written ("60, 40"
   for Tom's, then Ann's), though it compares as the sorted set.
 """
@@ -607,17 +608,22 @@ def _from_boxed(text: str) -> str | None:
 
 
 def _close_last_box(text: str) -> str:
-    """`text` up to a last \\boxed{ that never closes (a chain cut off at its token limit), the box
-    closed at the end of its line when what follows it there is whole ("\\boxed{\\frac{1}{2}"
-    holds 1/2), else left out (its digits are no number of the answer)."""
+    """`text` with a last \\boxed{ that never closes: where the text ends on its line (a chain cut
+    off at its token limit) it is closed there when what follows it is whole
+    ("\\boxed{\\frac{1}{2}" holds 1/2); else it is left out with the rest of its line (its
+    digits are no number of the answer) and the lines after it are read as before."""
     start = text.rfind("\\boxed{")
     if start < 0 or _box_at(text, start) is not None:
         return text
-    held = text[start + len("\\boxed{"):].split("\n", 1)[0]
+    end = text.find("\n", start)
+    end = len(text) if end < 0 else end
+    held = text[start + len("\\boxed{"):end]
     depth = 0
     for char in held:
         depth += {"{": 1, "}": -1}.get(char, 0)
-    return text[:start] + "\\boxed{" + held + "}" if held.strip() and depth == 0 else text[:start]
+    cut_off = not text[end:].strip()  # nothing after its line: the text ended inside the box
+    box = "\\boxed{" + held + "}" if cut_off and held.strip() and depth == 0 else ""
+    return text[:start] + box + text[end:]  # the lines after it are read as before (<answer>, Answer:)
 
 
 def _box_at(text: str, start: int) -> str | None:

@@ -105,8 +105,13 @@ def _size_bound(node: ast.AST) -> float:
         return _size_bound(node.left) + _size_bound(node.right)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
         return _size_bound(node.left) * _size_bound(node.right)
-    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Div, ast.FloorDiv, ast.Mod)):
-        return _size_bound(node.left)  # a quotient by a whole number or a name is no larger
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Div, ast.FloorDiv)):
+        divisor = node.right.operand if isinstance(node.right, ast.UnaryOp) else node.right
+        if isinstance(divisor, ast.Name) or (isinstance(divisor, ast.Constant) and _size_bound(divisor) >= 1):
+            return _size_bound(node.left)  # a quotient by a name or a number of at least 1 is no larger
+        return math.inf  # 3/(1/10**12): a quotient by a small number is unbounded
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
+        return _size_bound(node.right)  # a remainder is smaller than its divisor
     return math.inf
 
 
@@ -252,6 +257,8 @@ def main() -> None:
 
     with open(sys.argv[1], encoding="utf-8") as f:
         data = json.load(f)
+    import sympy  # noqa: F401  (before any claim's clock starts: the import is no claim's time)
+
     for claim in data["claims"]:
         print(json.dumps(check_in_time(claim, data.get("seconds"))), flush=True)
 

@@ -56,6 +56,7 @@ def _context_ends(events: list[Event]) -> list[StepFinished]:
     a search tree (whose steps hang off the step they extend: each path is one transcript)."""
     parents = {e.span: (e.parent, e.factor) for e in events if isinstance(e, StepStarted)}
     extended = {parent for parent, _ in parents.values() if parent in parents}
+    searched = {parents[span][0] for span in extended}  # a round whose steps others extend is a search's
     ends: dict[str, StepFinished] = {}
     for event in events:
         if not isinstance(event, StepFinished):
@@ -64,5 +65,5 @@ def _context_ends(events: list[Event]) -> list[StepFinished]:
         if factor in FRESH_CONTEXT_FACTORS:
             ends[event.span] = event
         elif event.span not in extended:  # a search step that another extends ends no context
-            ends[event.span if parent in parents else parent] = event
+            ends[event.span if parent in parents or parent in searched else parent] = event
     return list(ends.values())
