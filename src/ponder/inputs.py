@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 import sys
 from typing import BinaryIO
@@ -129,6 +130,15 @@ def decode_utf8(data: bytes, what: str) -> str:
         return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError:
         raise UsageError(f"{what} is not valid UTF-8") from None
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def well_formed(text: str) -> str:
+    """`text` with each lone surrogate (an undecodable byte of a file name, JSON's "\\udfff"
+    escape) as U+FFFD, so it can be encoded, drawn or written."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def argument_text(value: str, what: str) -> str:

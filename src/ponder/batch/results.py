@@ -32,7 +32,7 @@ from ponder.errors import UsageError
 from ponder.inputs import MAX_RESULTS_BYTES, open_regular
 from ponder.interrupts import held
 from ponder.trace.events import as_float
-from ponder.trace.jsonl import LineFile, WriteError, to_json
+from ponder.trace.jsonl import TEMP_NAME_CHARS, LineFile, WriteError, to_json
 
 WHAT = "results file"
 
@@ -234,7 +234,7 @@ def _keep_records(path: Path) -> None:
     target = Path(os.path.realpath(path))
     temp = None
     try:
-        fd, temp = tempfile.mkstemp(prefix=f".{target.name[:100]}.", suffix=".tmp", dir=target.parent)  # a 255-byte name fits
+        fd, temp = tempfile.mkstemp(prefix=f".{target.name[:TEMP_NAME_CHARS]}.", suffix=".tmp", dir=target.parent)
         with os.fdopen(fd, "wb") as out, _open_results(path) as f:
             for raw, record in _classify(f):
                 if record is not None:

@@ -19,9 +19,7 @@ import tempfile
 from pathlib import Path
 
 from ponder.inputs import FIFO, describe
-from ponder.trace.jsonl import WriteError
-
-TEMP_NAME_CHARS = 100  # of the target's name in its temporary file's: a 255-byte name must still fit
+from ponder.trace.jsonl import TEMP_NAME_CHARS, WriteError
 
 
 def write_whole(path: Path, text: str | bytes, encoding: str = "utf-8", *, overwrite: bool = True) -> None:

@@ -8,11 +8,11 @@ undecodable bytes); the PNG is written whole (`files.write_whole`).
 from __future__ import annotations
 
 import io
-import re
 from pathlib import Path
 from typing import Any
 
 from ponder.cli.files import write_whole
+from ponder.inputs import well_formed
 
 
 def plot_accuracy(report: dict[str, Any], path: Path) -> Path | None:
@@ -29,12 +29,12 @@ def plot_accuracy(report: dict[str, Any], path: Path) -> Path | None:
         tokens = s["mean_completion_tokens"] + s["mean_prompt_tokens_evaluated"]
         low, high = s["ci95"]
         axes.errorbar([tokens], [s["accuracy"]], yerr=[[s["accuracy"] - low], [high - s["accuracy"]]],
-                      fmt="o", capsize=4, label=plain(f"{name} (n={s['questions']})"))
+                      fmt="o", capsize=4, label=well_formed(f"{name} (n={s['questions']})"))
     axes.set_xlabel("tokens evaluated + generated per question")
     axes.set_ylabel("accuracy")
     axes.set_ylim(0, 1)
     axes.set_xlim(left=0)
-    axes.set_title(plain(f"ponder eval: {Path(report['dataset']).name}"), parse_math=False)
+    axes.set_title(well_formed(f"ponder eval: {Path(report['dataset']).name}"), parse_math=False)
     axes.grid(alpha=0.3)
     for text in axes.legend(loc="lower right").get_texts():
         text.set_parse_math(False)
@@ -47,10 +47,3 @@ def plot_accuracy(report: dict[str, Any], path: Path) -> Path | None:
     write_whole(path, drawn.getvalue())
     return path
 
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def plain(text: str) -> str:
-    """`text` fit to draw: each undecodable byte of a file name (a lone surrogate) as U+FFFD."""
-    return _SURROGATE.sub("\ufffd", text)

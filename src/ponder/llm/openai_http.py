@@ -57,6 +57,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import httpx
 
 from ponder.errors import ModelError, PonderError, UsageError
+from ponder.inputs import well_formed
 from ponder.llm.backend import Completion, Delta, ManyItem, Request, Sampling, SeqDelta, SeqDone, StreamItem
 from ponder.llm.stops import StopScanner
 
@@ -729,14 +730,6 @@ def _first_text(answer: dict[str, Any]) -> str | None:
     if isinstance(choices, list) and choices and isinstance(choices[0], dict) and isinstance(choices[0].get("text"), str):
         return well_formed(choices[0]["text"])
     return None
-
-
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # JSON's "\\ud800" escapes decode to these alone
-
-
-def well_formed(text: str) -> str:
-    """Server text with each lone surrogate (an escape JSON allows but no character is) as U+FFFD."""
-    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def _option_logprob(answer: dict[str, Any], begin: int, end: int) -> float | None:

@@ -93,12 +93,10 @@ def conversion_pending(spec: str) -> bool:
     path = (embedded_state(EMBEDDED[spec]).path if spec in EMBEDDED
             else Path(registered.path) if registered is not None else Path(spec).expanduser())
     try:
-        if not path.is_file() or importlib.util.find_spec("torch") is None:
-            return False
-        with path.open("rb") as f:
-            if f.read(4) != b"GGUF":  # not a GGUF: nothing to convert (loading says what it is)
-                return False
-    except OSError:
+        check_gguf(path)  # not a GGUF: nothing to convert (loading says what it is)
+    except (ModelError, OSError):
+        return False
+    if importlib.util.find_spec("torch") is None:
         return False
     import torch
 

@@ -63,6 +63,9 @@ def dumps(event: Event) -> str:
     return to_json(to_record(event), compact=True)
 
 
+TEMP_NAME_CHARS = 100  # of a file's name in its temporary file's, so a 255-byte name still fits
+
+
 class LineFile:
     """Appends whole lines to a file; a failed write is cut back and raised as WriteError."""
 
