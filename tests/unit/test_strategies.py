@@ -37,6 +37,16 @@ def test_review_runs_in_a_fresh_context_with_the_evidence_and_a_grammar(think):
     assert review.completion_tokens > 0 and run.events[-1].usage["steps"] == 6
 
 
+def test_the_prompt_total_counts_both_calls_of_a_review(think):
+    from ponder.llm.fake import fake_tokens
+
+    run = think("chain", scripts.PASSING | scripts.ACCEPT)
+    (word,), (reasons,) = run.backend.asked("review"), run.backend.asked("review-reasons")
+    (review,) = run.steps("review")
+    assert review.prompt_tokens_sent == len(fake_tokens(word.prompt)) + len(fake_tokens(reasons.prompt))
+    assert run.events[-1].usage["prompt_tokens_total"] == sum(len(fake_tokens(c.prompt)) for c in run.backend.calls)
+
+
 def test_revise_starts_a_round_that_reads_the_critique(think):
     run = think("chain", PASS_TWICE_REVIEWED)
     assert [e.index for e in run.of(RoundStarted)] == [1, 2]

@@ -116,6 +116,7 @@ class StepFinished(Event):
     confidence: float | None = None
     outcome: str = "none"
     observation: str | None = None
+    prompt_tokens_sent: int | None = None  # every call's prompt added up (None: one call, `prompt_tokens`)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ Rules that must hold:
 - A context is one transcript: the steps of a chain under one round, one fresh-context
   step (review, judge), or one path of a search tree to its leaf (a step no other extends). `transcript_tokens_total` sums the final length of every context;
   `prompt_tokens_evaluated` is what the backend really evaluated; `prompt_tokens_total` is
-  what it would have evaluated with no KV re-use at all.
+  what it would have evaluated with no KV re-use at all (every call's prompt: a review makes two).
 - A search (beam, mcts) also reports `search_tree_tokens`: the unique tokens of its tree
   (the prompt once, plus what each node added), from its SearchNode events; else None.
 """
@@ -40,7 +40,7 @@ def summarize(events: Iterable[Event]) -> dict[str, Any]:
         "prompt_tokens_evaluated": evaluated,
         "transcript_tokens": (last.prompt_tokens + last.completion_tokens) if last else 0,
         "transcript_tokens_total": sum(s.prompt_tokens + s.completion_tokens for s in _context_ends(events)),
-        "prompt_tokens_total": sum(s.prompt_tokens for s in steps),
+        "prompt_tokens_total": sum(_prompt_sent(s) for s in steps),
         "search_tree_tokens": sum(n.tokens for n in nodes) if nodes else None,
         "rounds": sum(1 for e in events if isinstance(e, RoundStarted)),
         "seconds": round(end - started[0].ts, 3) if started and steps else 0.0,
@@ -49,6 +49,11 @@ def summarize(events: Iterable[Event]) -> dict[str, Any]:
         "tokens_per_second": round(completion / decode_seconds, 2) if decode_seconds > 0 else None,
         "mean_confidence": round(sum(c * n for c, n in weighted) / weight, 4) if weight else None,
     }
+
+
+def _prompt_sent(step: StepFinished) -> int:
+    """Every prompt a step's calls sent (a review sends two; older traces recorded only the last)."""
+    return step.prompt_tokens if step.prompt_tokens_sent is None else step.prompt_tokens_sent
 
 
 def _context_ends(events: list[Event]) -> list[StepFinished]:

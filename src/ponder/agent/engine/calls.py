@@ -135,6 +135,7 @@ def step_finished(run_id: str, span: str, factor: str, text: str, calls: Sequenc
         run_id, span=span, factor=factor, text=text.strip(), stop_reason=last.stop_reason,
         completion_tokens=sum(c.completion_tokens for c in calls), prompt_tokens=last.prompt_tokens,
         prompt_tokens_evaluated=sum(c.prompt_tokens_evaluated for c in calls),
+        prompt_tokens_sent=sum(c.prompt_tokens for c in calls) if len(calls) > 1 else None,
         seconds=round(sum(c.seconds for c in calls), 3), prompt_seconds=round(sum(c.prompt_seconds for c in calls), 3),
         confidence=rounded(confidence), **fields,
     )
