@@ -178,6 +178,17 @@ def test_an_output_that_is_the_input_is_refused(tmp_path):
     assert questions.read_text() == "a\nb\n"
 
 
+def test_an_input_named_where_a_resume_sets_lines_aside_is_refused(tmp_path):
+    out = tmp_path / "out.jsonl"
+    out.write_text("garbage\n")
+    questions = tmp_path / "out.jsonl.rejected"
+    questions.write_text("a\nb\n")
+    done = ponder("batch", "--strategy", "chain", str(questions), "-o", str(out), "--resume", "-m", "fake", "--no-trace")
+    assert done.returncode == 2 and b"sets lines aside" in done.stderr, done.stderr
+    assert len(done.stderr.splitlines()) == 1
+    assert questions.read_text() == "a\nb\n" and out.read_text() == "garbage\n"
+
+
 def test_resume_trusts_only_whole_records_and_says_what_it_set_aside(tmp_path):
     (tmp_path / "q.txt").write_text("a\nb\nc\nd\n")
     out = tmp_path / "out.jsonl"

@@ -30,7 +30,7 @@ from typing import Any, BinaryIO, ContextManager, Iterator
 from ponder import interrupts
 from ponder.agent.settings import RunConfig
 from ponder.batch.items import BadLine, Entry, Item, read_items
-from ponder.batch.results import ResultsFile, read_results
+from ponder.batch.results import ResultsFile, read_results, rejected_path
 from ponder.cli.ask import load_model, trace_directory
 from ponder.cli.options import Options
 from ponder.errors import EXIT_BATCH_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError
@@ -230,9 +230,14 @@ def write_json_file(path: Path, value: dict[str, Any]) -> None:
 
 
 def refuse_input_as_output(source: str, out: Path, option: str = "-o") -> None:
-    """An output that is the input file (same inode) would grow into it or replace it: exit 2."""
-    if is_same_file("/dev/stdin" if source == "-" else source, out):
+    """An output that is the input file (same inode) would grow into it or replace it, and so
+    would the file a resume sets lines aside into (OUT.rejected): exit 2."""
+    source = "/dev/stdin" if source == "-" else source
+    if is_same_file(source, out):
         raise UsageError(f"the output {out} is the input file; choose another {option}")
+    if is_same_file(source, rejected_path(out)):
+        raise UsageError(f"the input is {rejected_path(out)}, where a resume of {out} sets lines aside; "
+                         f"choose another {option} or rename the input")
 
 
 def open_results(out: Path | None, resume: bool, entries: list[Entry]) -> ResultsFile:
