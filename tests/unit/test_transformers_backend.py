@@ -393,3 +393,35 @@ def test_a_conversion_is_pending_for_a_registered_gguf_and_never_for_a_file_that
     (tmp_path / "notes.txt").write_text("not a model")
     assert conversion_pending("tinyreg") and conversion_pending(str(gguf))
     assert not conversion_pending(str(tmp_path / "notes.txt"))
+
+
+@needs_torch
+def test_a_conversion_that_cannot_be_kept_says_why(parts, tmp_path):
+    from ponder.llm.transformers_backend import STAMP, _save_conversion
+
+    model, tokenizer = parts
+    blocked = tmp_path / "cache"
+    blocked.write_text("a file where the cache's folder should be")
+    why = _save_conversion(model, tokenizer, blocked / "transformers" / "m-float32", tmp_path / "m.gguf")
+    assert why and "saving into" in why and str(blocked) in why
+    kept = tmp_path / "ok" / "m-float32"
+    assert _save_conversion(model, tokenizer, kept, tmp_path / "m.gguf") is None and (kept / STAMP).is_file()
+
+
+def test_a_conversion_not_kept_is_one_warning_line(tmp_path, monkeypatch, capsys):
+    from dataclasses import replace
+
+    from ponder.cli import ask
+    from ponder.cli.options import Options
+    from ponder.llm import loader
+
+    class Loaded:
+        conversion_unsaved = "saving into /c failed: no room\x1b[2J"
+
+    monkeypatch.setattr(loader, "load_backend", lambda spec, load: Loaded())
+    options = Options(model=str(tmp_path / "m.gguf"))
+    monkeypatch.setattr("ponder.llm.transformers_backend.conversion_pending", lambda spec: False)
+    ask.load_model(replace(options, load=replace(options.load, backend="transformers")))
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "the conversion was not kept (saving into /c failed: no room" in err
+    assert "\x1b" not in err and "the next run converts again" in err

@@ -128,6 +128,10 @@ def load_model(options: Options):  # type: ignore[no-untyped-def]
         if conversion_pending(spec):
             sys.stderr.write(f"ponder: converting the {one_line(spec)} model for transformers into the cache (once)…\n")
     backend = load_backend(spec, options.load)
+    unsaved = getattr(backend, "conversion_unsaved", None)
+    if unsaved:
+        sys.stderr.write(one_line(f"ponder: warning: the conversion was not kept ({unsaved}); "
+                                  "the next run converts again") + "\n")
     if options.run.prm and "prm" in options.run.scorers:  # a reward model that cannot load stops the run before it starts
         from ponder.llm.process_reward import process_reward_model
 

@@ -8,7 +8,8 @@ Rules that must hold:
   hub: files are read with `local_files_only`.
 - A GGUF is converted by transformers once (dequantized, its tokenizer rebuilt), then saved in
   the dtype it was loaded in under the cache directory, atomically (a temporary directory,
-  renamed into place once complete; skipped when it cannot be saved); later loads read it.
+  renamed into place once complete; later loads read it. Where it cannot be kept (no room, a
+  cache that cannot be written) the backend's `conversion_unsaved` says why.
 - Load problems are one ModelError line (a model without a plain attention KV cache, such as
   Mamba, is refused at load); torch failing mid-run (out of memory) is one PonderError line.
 - Every completion, `stream`'s included, is a row of a `TorchBatch`: the rows' KV caches are
@@ -125,10 +126,12 @@ def _from_gguf(path: Path, options: LoadOptions) -> "TransformersBackend":
     if (converted / STAMP).is_file():
         model, tokenizer = pretrained(converted, None, options, f"the conversion of {path.name} in {converted} "
                                                                "(remove that directory to convert again)")
-    else:
-        model, tokenizer = pretrained(path.parent, path.name, options, f"model {path}")
-        _save_conversion(model, tokenizer, converted, path)
-    return TransformersBackend(model, tokenizer, path.name, options)
+        return TransformersBackend(model, tokenizer, path.name, options)
+    model, tokenizer = pretrained(path.parent, path.name, options, f"model {path}")
+    unsaved = _save_conversion(model, tokenizer, converted, path)
+    backend = TransformersBackend(model, tokenizer, path.name, options)
+    backend.conversion_unsaved = unsaved
+    return backend
 
 
 def _modules(gguf: bool) -> tuple[Any, Any]:
@@ -174,12 +177,12 @@ def pretrained(directory: Path, gguf_file: str | None, options: LoadOptions, wha
     return model, tokenizer
 
 
-def _save_conversion(model: Any, tokenizer: Any, target: Path, source: Path) -> None:
-    """Keep the dequantized conversion for the next load: best effort, skipped quietly when the
-    weights stayed packed, the disk has too little room, or saving fails."""
+def _save_conversion(model: Any, tokenizer: Any, target: Path, source: Path) -> str | None:
+    """Keep the dequantized conversion for the next load: best effort, skipped where the weights
+    stayed packed (None: nothing to keep); else why it was not kept (no room, saving failed), or None."""
     quantizer = getattr(model, "hf_quantizer", None)
     if getattr(quantizer, "packed_modules", None):
-        return
+        return None
     work: Path | None = None
     config = model.config
     marker = config.__dict__.pop("quantization_config", None)  # the weights are plain tensors now
@@ -187,16 +190,18 @@ def _save_conversion(model: Any, tokenizer: Any, target: Path, source: Path) -> 
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         size = sum(p.numel() * p.element_size() for p in model.parameters())
-        if shutil.disk_usage(target.parent).free < 2 * size + 2**30:
-            return
+        free = shutil.disk_usage(target.parent).free
+        if free < 2 * size + 2**30:
+            return f"{target.parent} has {free // 2**20} MiB free, {(2 * size + 2**30) // 2**20} MiB are needed"
         _sweep_conversions(target.parent)
         work = Path(tempfile.mkdtemp(prefix=f"{CONVERTING}{os.getpid()}-", dir=target.parent))
         model.save_pretrained(str(work))
         tokenizer.save_pretrained(str(work))
         (work / STAMP).write_text(json.dumps({"gguf": str(source), "dtype": target.name.rsplit("-", 1)[-1]}))
         os.replace(work, target)
-    except Exception:  # a cache, not a result: transformers raises many kinds of error here
-        pass
+        return None
+    except Exception as exc:  # a cache, not a result: transformers raises many kinds of error here
+        return f"saving into {target.parent} failed: {_one_line(exc)}"
     finally:
         model.hf_quantizer = quantizer
         if marker is not None:
@@ -290,6 +295,7 @@ class TransformersBackend:
         self.kept: list[_Kept] = []
         self.grammar_method: str | None = None  # "choices" or "ignored", once a grammar was asked for
         self.choose_method: str | None = None  # "logits", once `choose` ran
+        self.conversion_unsaved: str | None = None  # why a GGUF's conversion could not be kept
         self._special = {i: t.content for i, t in tokenizer.added_tokens_decoder.items()}
         decoder = getattr(getattr(tokenizer, "backend_tokenizer", None), "decoder", None)
         self._byte_level = "ByteLevel" in repr(decoder)
