@@ -4,6 +4,7 @@ command as a process (stdin piped), and a real terminal (tmux) for keys and the 
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import time
@@ -96,15 +97,28 @@ def test_a_saved_chat_holds_no_control_character_of_what_was_typed_or_answered()
     turns = [Turn(1, "q \x1b]52;c;aGk=\x07 \x1b[31mred", "ok", answer="9\x1b[0m"),
              Turn(2, "x", "error", error="bad \x9b31m")]
     text = to_markdown("S1", "fake\x07", turns)
-    assert not any(ch in text for ch in "\x1b\x07\x9b") and "\\x1b]52" in text
+    assert not any(ch in text for ch in "\x1b\x07\x9b") and "\\\\x1b\\]52" in text
+
+
+def test_a_saved_chat_is_text_never_markdown_or_html():
+    hostile = "Roses\n# Injected\n<script>alert(x)</script>\n[click](javascript:alert(x)) `code` ![i](u)"
+    turns = [Turn(1, "<img src=x onerror=alert(1)> [l](http://e.example)", "ok", answer=hostile),
+             Turn(2, "q", "error", error="</details><b>x</b>")]
+    text = to_markdown("S1", "m` <script>alert(1)</script>", turns)
+    body = "\n".join(line.removeprefix("> ") for line in text.splitlines())
+    assert not re.search(r"(?<!\\)[<>\[\]`!]", body), text
+    assert [line for line in text.splitlines() if line.startswith("#")] == ["# ponder chat", "## 1. \\<img src=x "
+                                                                          "onerror=alert(1)\\> \\[l\\](http://e.example)",
+                                                                          "## 2. q"]
+    assert "\\<script\\>alert(x)\\</script\\>" in text and "**Answer:** Roses \\# Injected" in text
 
 
 def test_markdown_quotes_each_question_and_says_what_it_got(tmp_path):
     turns = [Turn(1, "# not a heading\nsecond line", "ok", answer="9", strategy="chain", trace=tmp_path / "a.jsonl"),
              Turn(2, "long one", "interrupted", answer="4"), Turn(3, "bad", "error", error="the context is full")]
     text = to_markdown("S1", "fake", turns)
-    assert "> # not a heading\n> second line" in text and "**Answer:** 9" in text
-    assert "Best answer so far: 4" in text and "the context is full" in text and "`S1`" in text
+    assert "> \\# not a heading\n> second line" in text and "**Answer:** 9" in text
+    assert "Best answer so far: 4" in text and "the context is full" in text and "session: S1" in text
 
 
 # -- reading input ------------------------------------------------------------------------

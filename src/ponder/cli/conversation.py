@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from ponder.cli.safe import visible
+from ponder.cli.safe import markdown_inline
 from ponder.thought_factors.catalogue import Catalogue, render
 from ponder.thought_factors.parsing import candidate_answer
 from ponder.trace.events import Answer, CandidateScored, Event, RoundFinished, StepFinished, VoteTally
@@ -77,15 +77,16 @@ def best_answer(events: Sequence[Event]) -> str | None:
 
 
 def to_markdown(session: str, model: str, turns: Sequence[Turn]) -> str:
-    """The conversation as a Markdown document: each question quoted, then what it got; no
-    control character of what was typed or answered survives (`safe.visible`)."""
-    lines = ["# ponder chat", "", f"- session: `{session}`", f"- model: `{visible(model)}`", ""]
+    """The conversation as a Markdown document: each question quoted, then what it got. What
+    was typed, answered or named is text, never Markdown, and no control character of it
+    survives (`safe.markdown_inline`)."""
+    lines = ["# ponder chat", "", f"- session: {markdown_inline(session)}", f"- model: {markdown_inline(model)}", ""]
     for turn in turns:
-        lines += [f"## {turn.number}. {visible(_title(turn.question))}", ""]
-        lines += ["> " + visible(line) if line else ">" for line in turn.question.splitlines()]
-        lines += ["", visible(_outcome(turn))]
+        lines += [f"## {turn.number}. {markdown_inline(_title(turn.question))}", ""]
+        lines += ["> " + markdown_inline(line) if line else ">" for line in turn.question.splitlines()]
+        lines += ["", _outcome(turn)]
         if turn.trace is not None:
-            lines += ["", f"Trace: `{turn.trace}` ({turn.strategy})"]
+            lines += ["", f"Trace: {markdown_inline(str(turn.trace))} ({markdown_inline(turn.strategy)})"]
         lines.append("")
     return "\n".join(lines)
 
@@ -97,7 +98,7 @@ def _title(question: str) -> str:
 
 def _outcome(turn: Turn) -> str:
     if turn.status == "ok" and turn.answer:
-        return f"**Answer:** {turn.answer}"
+        return f"**Answer:** {markdown_inline(turn.answer)}"
     if turn.status == "interrupted":
-        return "**Stopped.**" + (f" Best answer so far: {turn.answer}" if turn.answer else "")
-    return f"**No answer** ({turn.error or turn.status})."
+        return "**Stopped.**" + (f" Best answer so far: {markdown_inline(turn.answer)}" if turn.answer else "")
+    return f"**No answer** ({markdown_inline(turn.error or turn.status)})."

@@ -3,14 +3,18 @@
 Rule that must hold: no byte of model or user text reaches the terminal as a control
 sequence. Newlines and tabs stay; every other control or format character (C0, DEL, C1,
 bidi overrides, zero-width characters) is shown as a backslash escape. A one-line message
-(`one_line`: errors, warnings, notes) escapes newlines and tabs too.
+(`one_line`: errors, warnings, notes) escapes newlines and tabs too. Text written into
+Markdown on one line (`markdown_inline`) is also never Markdown: its active characters are
+backslash-escaped, so it makes no heading, link, HTML or table cell.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 _KEEP = {"\n", "\t"}
+_MARKDOWN_ACTIVE = re.compile(r"([\\`*_\[\]#|<>~&!])")
 
 
 def visible(text: str) -> str:
@@ -21,6 +25,12 @@ def visible(text: str) -> str:
 def one_line(text: str) -> str:
     """`visible`, with newlines and tabs escaped too: a message that stays one line."""
     return "".join(ch if ch not in _KEEP and _printable(ch) else _escape(ch) for ch in text)
+
+
+def markdown_inline(text: str) -> str:
+    """`visible` text on one Markdown line: newlines and tabs folded to spaces, every active
+    character backslash-escaped."""
+    return _MARKDOWN_ACTIVE.sub(r"\\\1", visible(text).replace("\n", " ").replace("\t", " "))
 
 
 def _printable(ch: str) -> bool:

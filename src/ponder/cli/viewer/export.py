@@ -15,13 +15,11 @@ from __future__ import annotations
 import json
 import re
 
+from ponder.cli.safe import markdown_inline
 from ponder.cli.viewer.display import UNSHOWABLE, number, shown
 from ponder.trace.events import Answer, Event, RunFinished, RunStarted, StepFinished, StepStarted, ToolResult, UnknownEvent, to_record
 from ponder.trace.tree import Node, fold
 from ponder.cli.viewer.labels import last_of
-
-_ACTIVE = re.compile(r"([\\`*_\[\]#|<>~&])")
-
 
 def fenced(text: str, lang: str = "text") -> str:
     """Text inside a backtick fence that no backtick run in it can close."""
@@ -32,7 +30,7 @@ def fenced(text: str, lang: str = "text") -> str:
 
 def inline(value: object) -> str:
     """A value on one Markdown line: shown, newlines folded, active characters escaped."""
-    return _ACTIVE.sub(r"\\\1", shown(value).replace("\n", " ").replace("\t", " "))
+    return markdown_inline(shown(value))
 
 
 def json_text(value: object, indent: int | None = None) -> str:
