@@ -291,3 +291,9 @@ def test_a_run_without_an_answer_ends_as_an_error_in_json_and_the_trace(tmp_path
     (trace,) = list((tmp_path / "t").iterdir())
     last = json.loads(trace.read_text().splitlines()[-1])
     assert (last["status"], last["error"]) == ("error", "the model gave no answer")
+
+
+def test_a_verbose_traceback_shows_control_characters_as_escapes(tmp_path):
+    done = ponder("ask", "-v", "-m", f"fake:{tmp_path}/\x1b]52;c;aGk=\x07x.json", "q")
+    assert done.returncode == 3 and b"Traceback" in done.stderr and b"ModelError" in done.stderr, done.stderr
+    assert b"\x1b" not in done.stderr and b"\x07" not in done.stderr and b"\\x1b]52" in done.stderr

@@ -212,21 +212,26 @@ def main(argv: list[str] | None = None) -> None:
         code = interrupts.exit_code()
     except PonderError as exc:
         if verbose:
-            import traceback
-
-            traceback.print_exc()
+            _print_traceback()
         code = _fail(str(exc), exc.exit_code)
     except OSError as exc:  # the last guard: a path the system refuses is one line, never a traceback
         if verbose:
-            import traceback
-
-            traceback.print_exc()
+            _print_traceback()
         code = _fail(_os_message(exc), EXIT_USAGE if exc.errno == errno.ENAMETOOLONG else EXIT_FAILURE)
     if code == EXIT_INTERRUPTED:
         if interrupts.untold():  # typer made a KeyboardInterrupt no command caught exit 130 silently
             interrupts.tell()
         code = interrupts.exit_code()  # 143 when it was SIGTERM
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _print_traceback() -> None:
+    """The traceback of the error being handled (`-v`), made visible: its messages carry paths and text."""
+    import traceback
+
+    from ponder.cli.safe import visible
+
+    sys.stderr.write(visible(traceback.format_exc()))
 
 
 def _os_message(exc: OSError) -> str:
