@@ -293,6 +293,7 @@ def test_step_text_keeps_links_as_text_and_long_values_are_cut():
 
     html = text_parser().render("see [md](http://evil.example/) ![i](x) <b>x</b> https://x.y **b**")
     assert "<a " not in html and "<img" not in html and "http://evil.example/" in html and "<strong>b</strong>" in html
+    assert "[ref]: http://hidden.example" in text_parser().render("see [ref]\n\n[ref]: http://hidden.example\n")
     shown = cut("x" * (SHOWN_CHARS + 5))
     assert shown.startswith("x" * SHOWN_CHARS) and "5 more characters" in shown and len(shown) < SHOWN_CHARS + 100
 

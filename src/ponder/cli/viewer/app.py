@@ -148,9 +148,10 @@ def cut(text: str) -> str:
 
 
 def text_parser() -> MarkdownIt:
-    """Markdown for step text: emphasis, lists, tables and code, but no links, images or HTML."""
+    """Markdown for step text: emphasis, lists, tables and code, but no links, images or HTML (nor
+    link reference definitions, which would hide their lines)."""
     return MarkdownIt("gfm-like").disable(
-        ["link", "image", "autolink", "html_inline", "html_block", "linkify"], ignoreInvalid=True)
+        ["link", "image", "autolink", "html_inline", "html_block", "linkify", "reference"], ignoreInvalid=True)
 
 
 def hard_breaks(text: str) -> str:
