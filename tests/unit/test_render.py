@@ -20,3 +20,14 @@ def test_steps_decoded_side_by_side_show_one_line_each_with_their_answer_so_far(
     view.handle(StepFinished("run", span="r1-h", factor="hypothesize", text="done", stop_reason="stop",
                              completion_tokens=5, prompt_tokens=1, prompt_tokens_evaluated=1, seconds=0.1))
     assert "thinking" in view._current().plain and "42" not in view._current().plain  # r2 alone, in full
+
+
+def test_a_long_line_in_progress_takes_one_row_of_the_live_region():
+    from rich.console import Console
+
+    view = ReasoningView("collapse", io.StringIO())
+    view.handle(StepStarted("run", span="h", parent="run", factor="hypothesize", index=1))
+    view.handle(TextDelta("run", span="h", text="short\n" + "x" * 5000))
+    console = Console(file=io.StringIO(), width=80, height=30)
+    rows = console.render_lines(view._current(), console.options)
+    assert len(rows) == 3

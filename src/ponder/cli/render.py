@@ -146,7 +146,7 @@ class ReasoningView:
             return self._side_by_side()
         active = next(iter(self._active.values()), _Active("", None))
         lines = visible(active.text).splitlines()[-LIVE_LINES:]
-        text = Text()
+        text = Text(no_wrap=True, overflow="ellipsis")  # a long line is one row, so the live region fits the screen
         text.append(f"… {active.factor}\n", style="bold cyan")
         text.append("\n".join("  " + line for line in lines), style="dim")
         return text
