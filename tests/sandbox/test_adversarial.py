@@ -381,3 +381,41 @@ def test_what_a_killed_ponder_left_is_swept(tmp_path):
 def test_a_flood_on_stderr_does_not_make_a_good_run_truncated(sandbox):
     result = hostile(sandbox, "import sys\nsys.stderr.write('x' * 200000)\nprint(42)\n")
     assert result.status == "ok" and result.stdout == "42\n"
+
+
+def test_output_is_on_pipes_no_host_file_the_code_could_chmod_or_grow(sandbox):
+    """A file the run wrote into could be made setuid (the sandbox's user owns it, as root) or
+    grown past every cap with fallocate(KEEP_SIZE); pipes are neither."""
+    code = (
+        "import ctypes, os, stat\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "for fd in (1, 2):\n"
+        "    kept = libc.fallocate(fd, 1, 0, ctypes.c_long(64 << 20))\n"  # FALLOC_FL_KEEP_SIZE
+        "    print(fd, stat.S_ISFIFO(os.fstat(fd).st_mode), kept)\n"
+        "    try:\n"
+        "        os.fchmod(fd, 0o4755)\n"
+        "    except OSError:\n"
+        "        pass\n"
+    )
+    assert hostile(sandbox, code).stdout.splitlines() == ["1 True -1", "2 True -1"]
+
+
+def test_no_host_device_node_or_sysctl_can_be_changed(sandbox):
+    """As root the sandbox's user owns the host's root files: /dev/null's mode (set to what it
+    is, so nothing changes if this fails) and the sysctls must be out of its reach."""
+    code = (
+        "import os\n"
+        "for path in ('/dev/null', '/dev/urandom'):\n"
+        "    try:\n"
+        "        os.chmod(path, 0o666)\n"
+        "        print('changed', path)\n"
+        "    except OSError:\n"
+        "        print('no', path)\n"
+        "for path in ('/proc/sys/kernel/core_pattern', '/proc/sys/fs/lease-break-time'):\n"
+        "    try:\n"
+        "        os.close(os.open(path, os.O_WRONLY))\n"
+        "        print('writable', path)\n"
+        "    except OSError:\n"
+        "        print('no', path)\n"
+    )
+    assert all(line.startswith("no ") for line in hostile(sandbox, code).stdout.splitlines())

@@ -3,11 +3,14 @@
 Rules that must hold:
 - Untrusted code never runs in this process: no exec/eval here, and no `preexec_fn`
   (llama.cpp threads live here). Limits are set by a bootstrap inside the child.
-- Isolation `bwrap`: bubblewrap with every namespace unshared (no network, a fresh /proc,
-  its own pids), only the interpreter and libraries visible (read-only), a size-capped
-  tmpfs as the throwaway working directory (/work, 64 MiB) and /tmp (16 MiB), and nothing
-  else writable: the root and /dev (tmpfs that bwrap makes without a size cap) are
-  remounted read-only, so model code can hold at most 80 MiB of host memory on disk, a new session (no terminal to inject into),
+- Isolation `bwrap`: bubblewrap with every namespace unshared (no network, a fresh /proc whose
+  /proc/sys is an empty read-only tmpfs, its own pids), only the interpreter and libraries
+  visible (read-only), a size-capped tmpfs as the throwaway working directory (/work, 64 MiB)
+  and /tmp (16 MiB), and nothing else writable: the root and /dev (tmpfs that bwrap makes
+  without a size cap) are remounted read-only, so model code can hold at most 80 MiB of host
+  memory on disk. As root the sandbox's user is root outside (capabilities dropped), the owner
+  of root's files: so it reaches none of the host's (no /proc/sys, no device nodes, output on
+  pipes), a new session (no terminal to inject into),
   death with its parent, a cleared environment, no capabilities and, where bwrap can, no user
   namespaces of its own (one would let it mount an uncapped tmpfs); inside, rlimits on CPU,
   address space, file size, open files and processes (counted in its own user namespace),
@@ -19,8 +22,10 @@ Rules that must hold:
 - Isolation `rlimits` (no bwrap or no user namespaces): the same child, rlimits, session,
   environment and directory, but the host's files and network stay reachable. It is
   recorded in every result; `strict` mode refuses to run instead.
-- A wall-clock limit kills the whole process tree; output is capped on disk (RLIMIT_FSIZE)
-  and in what is read back. A bwrap run leaves no process behind (without bwrap, one that
+- A wall-clock limit kills the whole process tree. Output comes back on pipes, never through
+  a file on the host: what is kept is capped (output_bytes), and a run that writes more than
+  file_bytes on one is stopped ("output-truncated"); files it writes inside are capped by
+  RLIMIT_FSIZE. A bwrap run leaves no process behind (without bwrap, one that
   leaves its session can outlive the run, as the README says).
 """
 
@@ -30,6 +35,7 @@ import contextlib
 import functools
 import json
 import os
+import selectors
 import shutil
 import signal
 import stat
@@ -37,7 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from importlib import util as importlib_util
 from pathlib import Path
 from typing import Any
@@ -143,14 +149,14 @@ def _run_in(tmp: Path, code: str, data: Any, limits: Limits, isolation: str) -> 
     else:
         argv, cwd = _plain_argv(code_dir, limits), work
     start = time.monotonic()
-    with open(tmp / "stdout", "wb") as out, open(tmp / "stderr", "wb") as err, _Cgroups(limits) as cgroups:
-        exit_code, timed_out = _spawn(cgroups.wrap(argv), cwd, out, err, limits.wall_seconds)
+    with _Cgroups(limits) as cgroups:
+        ran = _spawn(cgroups.wrap(argv), cwd, limits)
         oom = cgroups.oom_killed()
     seconds = round(time.monotonic() - start, 3)
-    stdout, out_cut = _read_capped(tmp / "stdout", limits.output_bytes)
-    stderr, err_cut = _read_capped(tmp / "stderr", limits.output_bytes)
-    status = _status(exit_code, timed_out, out_cut, _tail(tmp / "stderr"), oom)
-    return Result(status, stdout, stderr, exit_code, seconds, isolation)
+    out, err = ran.streams
+    truncated = ran.flooded or out.total > limits.output_bytes
+    status = _status(ran.exit_code, ran.timed_out, truncated, err.tail.decode("utf-8", errors="replace"), oom)
+    return Result(status, out.text(), err.text(), ran.exit_code, seconds, isolation)
 
 
 def _python() -> str:
@@ -205,16 +211,28 @@ def _bwrap_argv(code_dir: Path, limits: Limits) -> list[str]:
     for host, inside in libs:
         argv += ["--ro-bind", host, inside]
     argv += [
-        "--proc", "/proc", "--dev", "/dev",
+        "--proc", "/proc", "--tmpfs", "/proc/sys", *_dev_mounts(),
         "--size", str(16 * 1024 * 1024), "--tmpfs", "/tmp",
         "--size", str(limits.disk_bytes), "--tmpfs", "/work",
         "--ro-bind", str(code_dir), "/code", "--chdir", "/work",
         "--remount-ro", "/", "--remount-ro", "/dev",  # the root and /dev are tmpfs too: no cap, so no writes
+        "--remount-ro", "/proc/sys",
         "--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/work",
         "--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
         "--", _python(),
     ]
     return argv + _bootstrap_args(limits, "/code/main.py", _process_limit(limits, "bwrap"), [SITE] if libs else [])
+
+
+def _dev_mounts() -> list[str]:
+    """/dev: bubblewrap's (the host's null, zero, full, random, urandom and tty nodes, and a pts
+    of its own); as root none of the host's nodes, whose owner the sandbox's user then is (it
+    could chmod the host's /dev/null), only the links to the process's own descriptors."""
+    if os.geteuid() != 0:
+        return ["--dev", "/dev"]
+    links = {"/dev/fd": "/proc/self/fd", "/dev/stdin": "/proc/self/fd/0", "/dev/stdout": "/proc/self/fd/1",
+             "/dev/stderr": "/proc/self/fd/2"}
+    return ["--tmpfs", "/dev", *(arg for link, target in links.items() for arg in ("--symlink", target, link))]
 
 
 def _system_mounts() -> list[str]:
@@ -234,7 +252,8 @@ def _plain_argv(code_dir: Path, limits: Limits) -> list[str]:
 
 
 def _user_flags() -> list[str]:
-    """As root, a user namespace of its own whose uid is nobody's."""
+    """As root, a user namespace of its own whose uid is nobody's inside (outside, it is still
+    root's, without capabilities: so no host file it owns is reachable, see `_dev_mounts`)."""
     return ["--unshare-user", "--uid", "65534", "--gid", "65534"] if os.geteuid() == 0 else []
 
 
@@ -264,16 +283,80 @@ def _bwrap_runs(flags: list[str] | tuple[str, ...]) -> bool:
     return done.returncode == 0
 
 
-def _spawn(argv: list[str], cwd: Path | None, out, err, wall: float) -> tuple[int | None, bool]:  # type: ignore[no-untyped-def]
+@dataclass
+class _Captured:
+    """What a run wrote on one pipe: its first `cap` bytes, its last TAIL_BYTES, and how much in all."""
+
+    cap: int
+    head: bytearray = field(default_factory=bytearray)
+    tail: bytes = b""
+    total: int = 0
+
+    def add(self, chunk: bytes) -> None:
+        """Keep what fits of a chunk read from the pipe."""
+        self.head += chunk[: max(0, self.cap - len(self.head))]
+        self.tail = (self.tail + chunk)[-TAIL_BYTES:]
+        self.total += len(chunk)
+
+    def text(self) -> str:
+        """The kept head, decoded (bytes that are not UTF-8 replaced)."""
+        return self.head.decode("utf-8", errors="replace")
+
+
+@dataclass
+class _Ran:
+    """How a run ended: its exit code (None when the wall limit stopped it) and what it wrote."""
+
+    exit_code: int | None
+    timed_out: bool
+    flooded: bool  # it wrote more than limits.file_bytes on a pipe and was stopped
+    streams: tuple[_Captured, _Captured]
+
+
+TAIL_BYTES = 4096  # of stderr, where a traceback names its exception
+EOF_GRACE = 0.5  # seconds to read what is left once the process has ended
+
+
+def _spawn(argv: list[str], cwd: Path | None, limits: Limits) -> _Ran:
+    """Run `argv` with its output on pipes read here (never a file on the host that the code
+    could own, grow or chmod), until it ends, floods or the wall limit passes."""
     env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
-    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                            start_new_session=True, close_fds=True)
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True, close_fds=True)
+    captured = (_Captured(limits.output_bytes), _Captured(limits.output_bytes))
+    deadline = time.monotonic() + limits.wall_seconds
+    timed_out = flooded = False
     try:
-        return proc.wait(timeout=wall), False
+        with selectors.DefaultSelector() as selector:
+            for pipe, capture in zip((proc.stdout, proc.stderr), captured):
+                os.set_blocking(pipe.fileno(), False)  # type: ignore[union-attr]
+                selector.register(pipe, selectors.EVENT_READ, capture)  # type: ignore[arg-type]
+            ended: float | None = None
+            while selector.get_map() and not flooded:
+                now = time.monotonic()
+                if ended is None and proc.poll() is not None:
+                    ended = now
+                    _kill_group(proc)  # what it left in its session goes too; pipes then close
+                stop = deadline if ended is None else min(deadline, ended + EOF_GRACE)
+                if now >= stop:
+                    timed_out = ended is None
+                    break
+                for key, _ in selector.select(min(stop - now, 0.1)):
+                    chunk = os.read(key.fd, 1 << 16)
+                    if not chunk:
+                        selector.unregister(key.fileobj)
+                        continue
+                    key.data.add(chunk)
+                    flooded = key.data.total > limits.file_bytes
+            if not timed_out and not flooded and ended is None:
+                proc.wait(max(0.0, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
-        return None, True
+        timed_out = True
     finally:
         _kill_group(proc)
+        for pipe in (proc.stdout, proc.stderr):
+            pipe.close()  # type: ignore[union-attr]
+    return _Ran(None if timed_out else proc.returncode, timed_out, flooded, captured)
 
 
 def _kill_group(proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
@@ -282,26 +365,6 @@ def _kill_group(proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
     except (ProcessLookupError, PermissionError):
         pass
     proc.wait()
-
-
-def _read_capped(path: Path, cap: int) -> tuple[str, bool]:
-    try:
-        size = path.stat().st_size
-        with open(path, "rb") as f:
-            data = f.read(cap)
-    except OSError:
-        return "", False
-    return data.decode("utf-8", errors="replace"), size > cap
-
-
-def _tail(path: Path, size: int = 4096) -> str:
-    """The last bytes of a file (where a traceback names its exception)."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(max(0, path.stat().st_size - size))
-            return f.read().decode("utf-8", errors="replace")
-    except OSError:
-        return ""
 
 
 def _status(exit_code: int | None, timed_out: bool, truncated: bool, stderr_tail: str, oom: bool = False) -> str:
