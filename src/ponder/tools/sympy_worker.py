@@ -6,7 +6,9 @@ Rules that must hold:
 - A claim is parsed with `ast` and accepted only if every node is on the allow-list:
   numbers (bounded length), symbols, + - * / // % **, comparisons, and calls of the
   functions in FUNCTIONS. An exponent is bounded by MAX_EXPONENT whatever its form (a sign,
-  a product of constants), and holds no call or power. No attributes, subscripts, strings, lambdas, comprehensions,
+  a product of constants, computed exactly), and holds no call or power; a power of powers
+  is bounded by the product of their exponents. A claim validation cannot read is refused,
+  never an exception of another kind. No attributes, subscripts, strings, lambdas, comprehensions,
   keywords or starred arguments. sympy objects are built from the tree node by node; no
   string is ever handed to sympify or parse_expr.
 - Evaluation happens only in the sandbox (`python sympy_worker.py` with input.json).
@@ -20,6 +22,7 @@ import ast
 import json
 import math
 import re
+from fractions import Fraction
 
 MAX_CHARS = 500
 MAX_NODES = 200
@@ -63,8 +66,13 @@ def validate(claim: str) -> ast.Expression:
     nodes = list(ast.walk(tree))
     if len(nodes) > MAX_NODES:
         raise Refused(f"claim has more than {MAX_NODES} parts")
-    for node in nodes:
-        _check_node(node)
+    try:
+        for node in nodes:
+            _check_node(node)
+    except Refused:
+        raise
+    except (ArithmeticError, ValueError, TypeError, RecursionError, MemoryError) as exc:  # never a crash of the caller
+        raise Refused(f"the claim cannot be checked: {type(exc).__name__}") from None
     return tree
 
 
@@ -89,22 +97,31 @@ def _check_node(node: ast.AST) -> None:
             _check_number(exponent.value)  # before abs(): x**'2' is refused, not a TypeError
         if _size_bound(exponent) > MAX_EXPONENT:
             raise Refused(f"exponent larger than {MAX_EXPONENT}")
+        if _tower_bound(node) > MAX_EXPONENT:  # ((2**1000)**1000)**1000 is 2**(10**9)
+            raise Refused(f"a power of a power with exponents whose product is larger than {MAX_EXPONENT}")
 
 
-def _size_bound(node: ast.AST) -> float:
-    """A bound on an exponent's size, a name counted as 1 (sympy may simplify n*0 away): a
-    sign or an arithmetic of constants (2**+99999999999, 2**(999*999*999)) is no way past
-    MAX_EXPONENT; a call or a power in an exponent is unbounded."""
+Bound = Fraction | float  # exact, or math.inf
+
+
+def _size_bound(node: ast.AST) -> Bound:
+    """A bound on an exponent's size, exact (a Fraction), or math.inf past MAX_EXPONENT; a name
+    counts as 1 (sympy may simplify n*0 away). A sign or an arithmetic of constants
+    (2**+99999999999, 2**(999*999*999), 1e308*1e308*0 + 5000) is no way past MAX_EXPONENT; a
+    call or a power in an exponent is unbounded."""
     if isinstance(node, ast.Constant):
-        return abs(node.value) if isinstance(node.value, (int, float)) and not isinstance(node.value, bool) else math.inf
+        value = node.value
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return math.inf
+        return _capped(abs(Fraction(value)))
     if isinstance(node, ast.Name):
-        return 1.0
+        return Fraction(1)
     if isinstance(node, ast.UnaryOp):
         return _size_bound(node.operand)
     if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
-        return _size_bound(node.left) + _size_bound(node.right)
+        return _combined(_size_bound(node.left), _size_bound(node.right), lambda a, b: a + b)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
-        return _size_bound(node.left) * _size_bound(node.right)
+        return _combined(_size_bound(node.left), _size_bound(node.right), lambda a, b: a * b)
     if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Div, ast.FloorDiv)):
         divisor = node.right.operand if isinstance(node.right, ast.UnaryOp) else node.right
         if isinstance(divisor, ast.Name) or (isinstance(divisor, ast.Constant) and _size_bound(divisor) >= 1):
@@ -113,6 +130,25 @@ def _size_bound(node: ast.AST) -> float:
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
         return _size_bound(node.right)  # a remainder is smaller than its divisor
     return math.inf
+
+
+def _tower_bound(node: ast.BinOp) -> Bound:
+    """The product of the exponents of a power and of the powers it raises: (a**b)**c is a**(b*c)."""
+    total: Bound = Fraction(1)
+    base: ast.AST = node
+    while isinstance(base, ast.BinOp) and isinstance(base.op, ast.Pow):
+        total = _combined(total, _size_bound(base.right), lambda a, b: a * b)
+        base = base.left.operand if isinstance(base.left, ast.UnaryOp) else base.left
+    return total
+
+
+def _combined(a: Bound, b: Bound, op) -> Bound:  # type: ignore[no-untyped-def]
+    """op of two bounds, unbounded when either is (so inf * 0 is never a small number)."""
+    return math.inf if math.inf in (a, b) else _capped(op(a, b))
+
+
+def _capped(value: Fraction) -> Bound:
+    return math.inf if value > MAX_EXPONENT else value
 
 
 def _check_number(value: object) -> None:
