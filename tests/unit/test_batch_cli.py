@@ -336,12 +336,12 @@ def test_a_rejected_lines_file_that_is_a_fifo_is_one_line_not_a_hang(tmp_path):
     questions = tmp_path / "q.txt"
     questions.write_text("q1\nq2\n")
     out = tmp_path / "out.jsonl"
-    out.write_text('{"id": "1", "status": "ok"\n')  # a torn line to set aside
+    out.write_text('{"id": "1", "status": "ok"')  # a torn last line to set aside
     os.mkfifo(tmp_path / "out.jsonl.rejected")
     done = ponder("batch", "--strategy", "chain", str(questions), "-m", script_for(tmp_path), "--no-trace",
                   "-o", str(out), "--resume", timeout=60)
     assert done.returncode == 1 and b"not a regular file" in done.stderr and b"Traceback" not in done.stderr
-    assert out.read_text() == '{"id": "1", "status": "ok"\n'
+    assert out.read_text() == '{"id": "1", "status": "ok"'
 
 
 def test_an_output_ending_in_a_slash_names_a_directory_and_is_refused(tmp_path):
@@ -409,7 +409,7 @@ def test_a_results_pipe_with_a_reader_gets_the_records(tmp_path):
 def test_paths_in_warnings_and_errors_stay_one_visible_line(tmp_path):
     (tmp_path / "q.txt").write_text("What is 16 - 3 - 4?\n")
     out = tmp_path / "out\x1b[2J.jsonl"
-    out.write_text("junk\n")
+    out.write_text('{"id": 3}\n')
     done = ponder("batch", str(tmp_path / "q.txt"), "-o", str(out), "--resume", "--strategy", "chain",
                   "-m", script_for(tmp_path), "--no-trace")
     assert done.returncode == 0 and b"\x1b" not in done.stderr and b"out\\x1b[2J.jsonl" in done.stderr
@@ -427,3 +427,77 @@ def test_an_empty_directory_and_a_context_past_what_llama_cpp_counts_are_refused
                               stdin=subprocess.DEVNULL, timeout=60)
         assert done.returncode == 2 and says in done.stderr and done.stderr.count(b"\n") == 1, (args, done.stderr)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.jsonl"]
+
+
+def test_a_second_run_on_a_results_file_in_use_is_refused(tmp_path):
+    (tmp_path / "q.txt").write_text("".join(f"What is {i} + 1?\n" for i in range(6)))
+    out = tmp_path / "out.jsonl"
+    args = ["batch", "--strategy", "chain", str(tmp_path / "q.txt"), "-o", str(out), "-m",
+            script_for(tmp_path, delay=0.05), "--no-trace"]
+    first = subprocess.Popen([*PONDER, *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not out.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        for extra in ([], ["--resume"]):
+            second = ponder(*args, *extra)
+            assert second.returncode == 2 and b"another ponder is writing" in second.stderr, second.stderr
+    finally:
+        _, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
+    assert sorted(r["id"] for r in records(out)) == [str(i) for i in range(1, 7)]
+
+
+def test_resuming_a_file_that_holds_no_results_is_refused_and_changes_nothing(tmp_path):
+    (tmp_path / "q.txt").write_text("What is 16 - 3 - 4?\n")
+    script = tmp_path / "notes.json"
+    script.write_text('{\n  "says": {"answer": "9"}\n}\n')
+    done = ponder("batch", "--strategy", "chain", str(tmp_path / "q.txt"), "-o", str(script), "--resume",
+                  "-m", script_for(tmp_path), "--no-trace")
+    assert done.returncode == 2 and b"not a results file" in done.stderr and done.stderr.count(b"\n") == 1
+    assert script.read_text() == '{\n  "says": {"answer": "9"}\n}\n' and not (tmp_path / "notes.json.rejected").exists()
+
+
+def test_a_run_that_fails_before_its_first_record_leaves_no_file(tmp_path):
+    (tmp_path / "q.txt").write_text("What is 16 - 3 - 4?\n")
+    out = tmp_path / "new" / "out.jsonl"
+    done = ponder("batch", "--strategy", "chain", str(tmp_path / "q.txt"), "-o", str(out),
+                  "-m", str(tmp_path / "none.gguf"), "--no-trace")
+    assert done.returncode == 3 and not out.exists(), done.stderr
+
+
+def test_stdout_redirected_into_the_input_is_refused(tmp_path):
+    questions = tmp_path / "q.txt"
+    questions.write_text("What is 16 - 3 - 4?\n")
+    with open(questions, "ab") as stdout:
+        done = subprocess.run([*PONDER, "batch", "--strategy", "chain", str(questions), "-m", script_for(tmp_path),
+                               "--no-trace"], stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE, timeout=60)
+    assert done.returncode == 2 and b"stdout is the input file" in done.stderr, done.stderr
+    assert questions.read_text() == "What is 16 - 3 - 4?\n"
+
+
+def test_eval_checks_every_strategys_file_before_it_sets_any_line_aside(tmp_path):
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"id": "a", "question": "What is 16 - 3 - 4?", "answer": "9"}\n')
+    out = tmp_path / "ev"
+    out.mkdir()
+    (out / "chain.jsonl").write_text('{"id": 3}\n')
+    foreign = json.dumps({"id": "a", "question": "another", "status": "ok", "answer": "1", "error": None}) + "\n"
+    (out / "vote.jsonl").write_text(foreign)
+    done = ponder("eval", str(data), "--strategy", "chain,vote", "--out-dir", str(out), "--resume",
+                  "-m", script_for(tmp_path), "--no-trace")
+    assert done.returncode == 2 and b"choose another --out-dir" in done.stderr and done.stderr.count(b"\n") == 1
+    assert (out / "chain.jsonl").read_text() == '{"id": 3}\n' and not (out / "chain.jsonl.rejected").exists()
+
+
+def test_a_dataset_name_that_is_not_utf8_gives_a_report_that_is(tmp_path):
+    data = os.path.join(os.fsencode(tmp_path), b"d\xff.jsonl")
+    with open(data, "wb") as f:
+        f.write(b'{"id": "a", "question": "What is 16 - 3 - 4?", "answer": "9"}\n')
+    done = subprocess.run([*PONDER, "eval", data, "--strategy", "chain", "--out-dir", str(tmp_path / "ev"),
+                           "-m", script_for(tmp_path), "--no-trace"], stdin=subprocess.DEVNULL, capture_output=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "ev" / "report.json").read_bytes().decode("utf-8"))
+    assert report["dataset"].endswith("d\ufffd.jsonl") and "\ufffd" in report["command"]
+    json.dumps(report).encode("utf-8")

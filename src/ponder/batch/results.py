@@ -13,15 +13,21 @@ Rules that must hold:
   repeated id) is moved to OUT.rejected, the file keeps only the records, and `rejected`
   counts them for the caller to report; items left without a record run again. Blank lines carry nothing
   and are dropped when the file is rewritten. A file whose record for an id was asked another
-  question than the input's item of that id (`asked`) holds another input's results: it is
-  refused (exit 2) before anything is set aside or written.
+  question than the input's item of that id (`asked`) holds another input's results, and a
+  file with no record but whole lines that are no JSON object is no results file: both are
+  refused (exit 2) before anything is set aside or written, as is a file ponder cannot write.
+- One run writes a results file at a time: it holds an exclusive lock (flock) on it from
+  before it is read to the end of the run; another ponder on the same file is refused (exit 2).
+- A run that fails (an exception) removes a file it created and wrote no record into.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
+import stat
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -40,7 +46,8 @@ WHAT = "results file"
 class ResultsFile:
     """Appends result records as JSON lines (to a file, or to stdout)."""
 
-    def __init__(self, path: Path | None, resume: bool = False, asked: Mapping[str, str] | None = None) -> None:
+    def __init__(self, path: Path | None, resume: bool = False, asked: Mapping[str, str] | None = None,
+                 option: str = "-o") -> None:
         self.path = path
         self.done: dict[str, str] = {}
         self.questions: dict[str, str] = {}  # the question each done id was asked (where its record says)
@@ -50,9 +57,16 @@ class ResultsFile:
             if resume:
                 raise UsageError("--resume needs -o OUT.jsonl")
             return
-        scan = _prepare(path, resume, asked or {})
+        guard = _claim(path, option)
+        try:
+            scan = _prepare(path, resume, asked or {}, option)
+            self._file = _append_to(path)
+        finally:
+            _release(guard)
+        if not _locked(self._file):
+            self._file.close()
+            raise UsageError(f"another ponder is writing {path}; wait for it to finish, or choose another {option}")
         self.done, self.questions, self.rejected = scan.done, scan.questions, scan.rejected
-        self._file = _append_to(path)
 
     @property
     def rejected_path(self) -> Path | None:
@@ -74,6 +88,11 @@ class ResultsFile:
         """Close the file (never stdout); never raises."""
         if self._file is not None:
             self._file.close()
+
+    def abandon(self) -> None:
+        """Close the file after a run failed: one it created and wrote no record into is removed."""
+        if self._file is not None:
+            self._file.close(drop_if_empty=True)
 
 
 def is_result(record: Any) -> bool:
@@ -114,17 +133,69 @@ class Scan:
     done: dict[str, str]
     rejected: int
     questions: dict[str, str] = field(default_factory=dict)
+    foreign: int = 0  # rejected lines that end in a newline (not a torn last line) and are no JSON object
 
 
-def _prepare(path: Path, resume: bool, asked: Mapping[str, str]) -> Scan:
-    """Check an output before writing to it: what it already holds when resuming, else that it is new."""
+def check_results(path: Path, resume: bool, asked: Mapping[str, str], option: str = "-o") -> None:
+    """Refuse an output `ResultsFile` would refuse, changing nothing: so a run with several
+    outputs (eval's strategies) refuses before it sets aside any line of any of them."""
     if path.is_dir():
         raise UsageError(f"{path} is a directory")
     if resume and os.path.lexists(path):
-        return resume_results(path, asked)
-    if path.is_file() and path.stat().st_size > 0:
+        with _open_results(path) as f:
+            scan = _scan(f)
+        _refuse_foreign(path, scan.questions, asked, option)
+        _refuse_unrelated(path, scan, option)
+    elif path.is_file() and path.stat().st_size > 0:
         raise UsageError(f"{path} already has results; pass --resume to continue it, or choose another file")
+
+
+def _prepare(path: Path, resume: bool, asked: Mapping[str, str], option: str = "-o") -> Scan:
+    """Check an output before writing to it: what it already holds when resuming, else that it is new."""
+    check_results(path, resume, asked, option)
+    if resume and os.path.lexists(path):
+        return resume_results(path, asked, option)
     return Scan({}, 0)
+
+
+def _claim(path: Path, option: str) -> int | None:
+    """Open an existing regular results file for writing and lock it (flock) before it is read:
+    a file ponder cannot write is refused before anything is set aside, and a file another
+    ponder is writing is refused (exit 2). None where there is no such file."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+    except OSError:
+        return None
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise UsageError(f"cannot write {WHAT} {path}: {exc.strerror or exc}") from None
+    if not _locked_fd(fd):
+        os.close(fd)
+        raise UsageError(f"another ponder is writing {path}; wait for it to finish, or choose another {option}")
+    return fd
+
+
+def _release(fd: int | None) -> None:
+    if fd is not None:
+        os.close(fd)
+
+
+def _locked(file: LineFile) -> bool:
+    """Lock the open results file for this run (held until it is closed); True where it is
+    ours, or where the file system cannot lock."""
+    return file.fileno() is None or not file.regular or _locked_fd(file.fileno())
+
+
+def _locked_fd(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError:  # a file system without locks: nothing to hold
+        return True
+    return True
 
 
 def _append_to(path: Path) -> LineFile:
@@ -143,33 +214,56 @@ def rejected_path(path: Path) -> Path:
     return path.with_name(path.name + ".rejected")
 
 
-def resume_results(path: Path, asked: Mapping[str, str] | None = None) -> Scan:
-    """Read a results file to resume (refusing another input's: `asked`, each id's question);
-    move every line that is not a whole record aside."""
+def resume_results(path: Path, asked: Mapping[str, str] | None = None, option: str = "-o") -> Scan:
+    """Read a results file to resume (refusing another input's: `asked`, each id's question,
+    and a file with no record at all but whole lines of something else); move every line
+    that is not a whole record aside."""
+    with _open_results(path) as f:
+        scan = _scan(f)
+    _refuse_foreign(path, scan.questions, asked or {}, option)
+    _refuse_unrelated(path, scan, option)
+    if scan.rejected:
+        _set_aside(path)
+    return scan
+
+
+def _scan(f: BinaryIO) -> Scan:
     done: dict[str, str] = {}
     questions: dict[str, str] = {}
-    rejected = 0
-    with _open_results(path) as f:
-        for _, record in _classify(f):
-            if record is None:
-                rejected += 1
-                continue
-            done[record["id"]] = record["status"]
-            if isinstance(record.get("question"), str):
-                questions[record["id"]] = record["question"]
-    _refuse_foreign(path, questions, asked or {})
-    if rejected:
-        _set_aside(path)
-    return Scan(done, rejected, questions)
+    rejected = foreign = 0
+    for raw, record in _classify(f):
+        if record is None:
+            rejected += 1
+            foreign += raw.endswith(b"\n") and not _json_object(raw)
+            continue
+        done[record["id"]] = record["status"]
+        if isinstance(record.get("question"), str):
+            questions[record["id"]] = record["question"]
+    return Scan(done, rejected, questions, foreign)
 
 
-def _refuse_foreign(path: Path, questions: Mapping[str, str], asked: Mapping[str, str]) -> None:
+def _json_object(raw: bytes) -> bool:
+    try:
+        return isinstance(json.loads(raw), dict)
+    except (ValueError, RecursionError):
+        return False
+
+
+def _refuse_foreign(path: Path, questions: Mapping[str, str], asked: Mapping[str, str], option: str = "-o") -> None:
     """A record for an id that was asked another question: the file holds another input's
     results, and resuming would skip this input's item (exit 2)."""
     for id_, question in asked.items():
         if questions.get(id_, question) != question:
             raise UsageError(f"the results file {path} answers id {id_[:40]!r} for another question: it holds "
-                             "another input's results; choose another -o")
+                             f"another input's results; choose another {option}")
+
+
+def _refuse_unrelated(path: Path, scan: Scan, option: str = "-o") -> None:
+    """No record, and whole lines that are not even JSON objects (a crash leaves at most one
+    torn last line): not a results file at all, which resuming would empty (exit 2)."""
+    if not scan.done and scan.foreign:
+        raise UsageError(f"{path} holds no result records ({scan.foreign} line(s) of something else): it is not a "
+                         f"results file, and resuming would empty it; choose another {option}")
 
 
 def read_results(path: Path) -> list[dict[str, Any]]:

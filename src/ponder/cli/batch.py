@@ -30,11 +30,11 @@ from typing import Any, BinaryIO, ContextManager, Iterator
 from ponder import interrupts
 from ponder.agent.settings import RunConfig
 from ponder.batch.items import BadLine, Entry, Item, read_items
-from ponder.batch.results import ResultsFile, read_results, rejected_path
+from ponder.batch.results import ResultsFile, check_results, read_results, rejected_path
 from ponder.cli.ask import load_model, trace_directory
 from ponder.cli.options import Options
 from ponder.errors import EXIT_BATCH_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError
-from ponder.inputs import is_same_file, open_regular, stdin_bytes
+from ponder.inputs import is_same_file, open_regular, stdin_bytes, well_formed
 
 
 @dataclass(frozen=True)
@@ -75,12 +75,14 @@ def run_batch(source: str, out: Path | None, resume: bool, options: Options, fmt
               concurrency: int = 1) -> int:
     """`ponder batch`: answer every question of a file."""
     check_concurrency(concurrency, options)
-    if out is not None:
-        refuse_input_as_output(source, out)
+    refuse_input_as_output(source, out if out is not None else STDOUT)
     entries = read_entries(source, fmt=fmt)
     results = open_results(out, resume, entries)
     try:
         code = run_jobs([BatchJob(entries, results, options.strategy, options.strategy)], options, concurrency)
+    except BaseException:
+        results.abandon()
+        raise
     finally:
         results.close()
     return code
@@ -163,16 +165,19 @@ def run_eval(dataset: str, limit: int | None, out_dir: Path, resume: bool, optio
         raise UsageError(f"{dataset} has no items with both 'question' and 'answer'")
     for output in [*(f"{name}.jsonl" for name in strategies), REPORT_FILE, PLOT_FILE]:
         refuse_input_as_output(dataset, out_dir / output, "--out-dir")
+    asked = asked_questions(entries)
+    for name in strategies:  # every output checked before any line of any is set aside
+        check_results(out_dir / f"{name}.jsonl", resume, asked, "--out-dir")
     jobs: list[BatchJob] = []
     try:
         for name in strategies:
-            jobs.append(BatchJob(entries, open_results(out_dir / f"{name}.jsonl", resume, entries), name, name))
+            jobs.append(BatchJob(entries, open_results(out_dir / f"{name}.jsonl", resume, entries, "--out-dir"),
+                                 name, name))
+        code = run_jobs(jobs, options, concurrency)
     except BaseException:
         for job in jobs:
-            job.results.close()
+            job.results.abandon()
         raise
-    try:
-        code = run_jobs(jobs, options, concurrency)
     finally:
         for job in jobs:
             job.results.close()
@@ -196,9 +201,9 @@ def write_report(dataset: str, entries: list[Entry], jobs: list[BatchJob], out_d
 
     ids = {e.id for e in entries}
     report: dict[str, Any] = {
-        "dataset": dataset,
+        "dataset": well_formed(dataset),  # a name of bytes that are not UTF-8 is still valid JSON text
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(["ponder", *sys.argv[1:]]),
+        "command": well_formed(" ".join(["ponder", *sys.argv[1:]])),
         "model": model_spec(options.model, server=bool(options.load.base_url)),
         "machine": machine_info(),
         "settings": settings_record(options.run),
@@ -229,10 +234,18 @@ def write_json_file(path: Path, value: dict[str, Any]) -> None:
     write_whole(path, to_json(value, indent=2) + "\n", encoding="ascii")
 
 
+STDOUT = Path("/dev/stdout")  # where batch writes without -o
+
+
 def refuse_input_as_output(source: str, out: Path, option: str = "-o") -> None:
     """An output that is the input file (same inode) would grow into it or replace it, and so
-    would the file a resume sets lines aside into (OUT.rejected): exit 2."""
+    would the file a resume sets lines aside into (OUT.rejected): exit 2. So would stdout
+    redirected into the input (`ponder batch q.txt >> q.txt`)."""
     source = "/dev/stdin" if source == "-" else source
+    if out == STDOUT:
+        if source != "/dev/stdin" and is_same_file(source, out):
+            raise UsageError("stdout is the input file; write the results elsewhere (or with -o)")
+        return
     if is_same_file(source, out):
         raise UsageError(f"the output {out} is the input file; choose another {option}")
     if is_same_file(source, rejected_path(out)):
@@ -240,10 +253,15 @@ def refuse_input_as_output(source: str, out: Path, option: str = "-o") -> None:
                          f"choose another {option} or rename the input")
 
 
-def open_results(out: Path | None, resume: bool, entries: list[Entry]) -> ResultsFile:
+def asked_questions(entries: list[Entry]) -> dict[str, str]:
+    """Each item's id and the question it asks (what a results file being resumed must match)."""
+    return {e.id: e.question for e in entries if isinstance(e, Item)}
+
+
+def open_results(out: Path | None, resume: bool, entries: list[Entry], option: str = "-o") -> ResultsFile:
     """Open the results file for `entries` (another input's results are refused); when
     resuming, say on stderr how many lines were set aside."""
-    results = ResultsFile(out, resume, {e.id: e.question for e in entries if isinstance(e, Item)})
+    results = ResultsFile(out, resume, asked_questions(entries), option)
     if results.rejected:
         from ponder.cli.safe import one_line
 

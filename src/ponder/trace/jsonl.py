@@ -94,6 +94,15 @@ class LineFile:
         self._end = os.lseek(self._fd, 0, os.SEEK_END) if self._regular else 0
         self.lines = 0
 
+    @property
+    def regular(self) -> bool:
+        """Whether the file is a regular file (not a pipe or device)."""
+        return self._regular
+
+    def fileno(self) -> int | None:
+        """The open descriptor (None once closed)."""
+        return self._fd
+
     def write_line(self, text: str) -> None:
         """Append `text` and a newline, whole or not at all."""
         self.append((text + "\n").encode("utf-8", "backslashreplace"))
@@ -114,8 +123,9 @@ class LineFile:
             self._end += len(data)
             self.lines += 1
 
-    def close(self) -> None:
-        """Close the file (never raises); with drop_empty, a created file with no line is removed."""
+    def close(self, drop_if_empty: bool | None = None) -> None:
+        """Close the file (never raises); with drop_empty (or `drop_if_empty`), a created file
+        with no line is removed."""
         if self._fd is None:
             return
         try:
@@ -123,7 +133,8 @@ class LineFile:
         except OSError:
             pass
         self._fd = None
-        if self._drop_empty and self._created and self.lines == 0 and self._regular:
+        drop = self._drop_empty if drop_if_empty is None else drop_if_empty
+        if drop and self._created and self.lines == 0 and self._regular:
             _remove(self.path)
 
     def _abandon(self) -> None:
