@@ -79,6 +79,8 @@ def test_auto_is_jsonl_only_when_the_first_line_is_a_json_object():
     assert entries == [Item("1", "{x} + 1 = 3: what is x?", 1), Item("2", '{"question": "looks like json"}', 2)]
     (item,) = read(b'  {"question": "q", "n": 1}\n')
     assert item.extra == {"n": 1}
+    torn, whole = read(b'{"id": "1", "question": "q1"\n{"id": "2", "question": "q2"}\n')
+    assert isinstance(torn, BadLine) and whole == Item("2", "q2", 2)
 
 
 def test_a_forced_format_wins_over_the_first_line():

@@ -6,7 +6,7 @@ Rules that must hold:
   read, a lone surrogate, no question, a duplicate id, a known answer that cannot grade: a
   list, a bool, NaN, or a GSM8K '####' with nothing after it) never stops the others.
 - The format is `text`, `jsonl`, or `auto` (the default): JSONL when the first non-blank
-  line is written as a JSON object (`{` to `}`, valid or not), otherwise text. A leading UTF-8 BOM is dropped before anything else.
+  line is written as a JSON object (`{` to `}`, valid or not, or beginning `{"`), otherwise text. A leading UTF-8 BOM is dropped before anything else.
 - Ids are strings: `id` (or its alias `custom_id`) when given and not null, else the line number; a
   `custom_id` beside an `id` stays in the item's extra fields. A bad
   line's id is `line:N`, which no good item can have, so no id is ever written twice.
@@ -82,11 +82,11 @@ def read_items(stream: BinaryIO, max_line: int = MAX_LINE_BYTES, reference_key: 
 
 
 def looks_like_json_object(text: str) -> bool:
-    """Whether a line is written as one JSON object, `{` to `}` (the `auto` format's test: a
-    first line that is meant as JSON but is broken is a bad line of a JSONL file, not a
-    question of a text file)."""
+    """Whether a line is written as one JSON object, `{` to `}`, or begins as one does, `{"`
+    (the `auto` format's test: a first line that is meant as JSON but is broken or torn is a
+    bad line of a JSONL file, not a question of a text file)."""
     text = text.strip()
-    return text.startswith("{") and text.endswith("}")
+    return (text.startswith("{") and text.endswith("}")) or text.replace(" ", "").startswith('{"')
 
 
 def _bad(number: int, why: str) -> BadLine:

@@ -169,7 +169,7 @@ def _strategy_help(many: bool) -> str:
 # `--format` of the commands that read a question file (batch, eval); declared here once.
 FORMAT_OPTION: Any = typer.Option(
     QuestionFormat("auto"), "--format",
-    help="Question file: text (one per line), jsonl, or auto: JSONL when the first non-blank line is a JSON object.")
+    help="Question file: text (one per line), jsonl, or auto: JSONL when the first non-blank line is (or begins as) a JSON object.")
 
 MAX_CTX = 1 << 20  # llama.cpp counts cells in 32 bits (--ctx times the sequences): past this a context wraps
 
