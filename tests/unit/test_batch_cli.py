@@ -50,6 +50,7 @@ def test_bad_lines_fail_alone_and_exit_4(tmp_path):
     assert done.returncode == 4
     assert [(r["id"], r["status"]) for r in out] == [("a", "ok"), ("line:2", "error"), ("line:3", "error"),
                                                       ("line:4", "error")]
+    assert done.stderr == b'ponder: 3 item(s) failed: their result records have status "error" and say why\n'
 
 
 def test_existing_output_needs_resume_and_resume_needs_output(tmp_path):

@@ -125,7 +125,9 @@ def run_jobs(jobs: list[BatchJob], options: Options, concurrency: int = 1) -> in
     finally:
         answers.close()
         progress.close()
-    failed = any(job.results.done.get(e.id, "ok") != "ok" for job in jobs for e in job.entries)
+    failed = sum(job.results.done.get(e.id, "ok") != "ok" for job in jobs for e in job.entries)
+    if failed:
+        sys.stderr.write(f'ponder: {failed} item(s) failed: their result records have status "error" and say why\n')
     return EXIT_BATCH_FAILED if failed else EXIT_OK
 
 
