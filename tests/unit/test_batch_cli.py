@@ -502,3 +502,10 @@ def test_a_dataset_name_that_is_not_utf8_gives_a_report_that_is(tmp_path):
     report = json.loads((tmp_path / "ev" / "report.json").read_bytes().decode("utf-8"))
     assert report["dataset"].endswith("d\ufffd.jsonl") and "\ufffd" in report["command"]
     json.dumps(report).encode("utf-8")
+
+
+def test_an_output_under_a_file_says_its_folder_is_not_a_directory(tmp_path):
+    (tmp_path / "q.txt").write_text("What is 16 - 3 - 4?\n")
+    (tmp_path / "afile").write_text("")
+    done = ponder("batch", str(tmp_path / "q.txt"), "-o", str(tmp_path / "afile" / "out.jsonl"), "-m", "fake", "--no-trace")
+    assert done.returncode == 2 and done.stderr.endswith(b"afile is not a directory\n"), done.stderr

@@ -203,6 +203,8 @@ def _append_to(path: Path) -> LineFile:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         return LineFile(path, WHAT)
+    except (FileExistsError, NotADirectoryError):  # a folder on the way is a file (or a dangling link)
+        raise UsageError(f"cannot write {path}: {path.parent} is not a directory") from None
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
     except WriteError as exc:
