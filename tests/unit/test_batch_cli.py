@@ -509,3 +509,12 @@ def test_an_output_under_a_file_says_its_folder_is_not_a_directory(tmp_path):
     (tmp_path / "afile").write_text("")
     done = ponder("batch", str(tmp_path / "q.txt"), "-o", str(tmp_path / "afile" / "out.jsonl"), "-m", "fake", "--no-trace")
     assert done.returncode == 2 and done.stderr.endswith(b"afile is not a directory\n"), done.stderr
+
+
+def test_a_report_path_that_is_a_directory_is_refused_before_the_run(tmp_path):
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"id": "a", "question": "What is 16 - 3 - 4?", "answer": "9"}\n')
+    (tmp_path / "ev" / "report.json").mkdir(parents=True)
+    done = ponder("eval", str(data), "--strategy", "chain", "--out-dir", str(tmp_path / "ev"), "-m", "fake", "--no-trace")
+    assert done.returncode == 2 and b"report.json is a directory" in done.stderr, done.stderr
+    assert not (tmp_path / "ev" / "chain.jsonl").exists()

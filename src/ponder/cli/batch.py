@@ -167,6 +167,9 @@ def run_eval(dataset: str, limit: int | None, out_dir: Path, resume: bool, optio
         raise UsageError(f"{dataset} has no items with both 'question' and 'answer'")
     for output in [*(f"{name}.jsonl" for name in strategies), REPORT_FILE, PLOT_FILE]:
         refuse_input_as_output(dataset, out_dir / output, "--out-dir")
+    for output in (REPORT_FILE, PLOT_FILE):  # found before the run, not after every item has run
+        if (out_dir / output).is_dir():
+            raise UsageError(f"{out_dir / output} is a directory; eval writes its {output} there: choose another --out-dir")
     asked = asked_questions(entries)
     for name in strategies:  # every output checked before any line of any is set aside
         check_results(out_dir / f"{name}.jsonl", resume, asked, "--out-dir")
