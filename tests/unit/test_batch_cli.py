@@ -136,13 +136,13 @@ def test_dash_as_the_output_is_stdout(tmp_path):
     assert not (tmp_path / "-").exists()
 
 
-def test_a_plot_that_cannot_be_written_leaves_no_half_file(tmp_path):
+def test_a_plot_that_cannot_be_written_is_refused_before_the_run(tmp_path):
     data = tmp_path / "gsm.jsonl"
     data.write_text('{"id": "a", "question": "q", "answer": "#### 9"}\n')
     (tmp_path / "ev" / "accuracy_vs_tokens.png").mkdir(parents=True)
     done = ponder("eval", "--strategy", "chain", str(data), "-m", script_for(tmp_path), "--out-dir", str(tmp_path / "ev"), "--no-trace")
-    assert done.returncode == 1 and b"accuracy_vs_tokens.png: it is a directory" in done.stderr
-    assert sorted(p.name for p in (tmp_path / "ev").iterdir()) == ["accuracy_vs_tokens.png", "chain.jsonl", "report.json"]
+    assert done.returncode == 2 and b"accuracy_vs_tokens.png is a directory" in done.stderr
+    assert sorted(p.name for p in (tmp_path / "ev").iterdir()) == ["accuracy_vs_tokens.png"]
 
 
 def test_a_results_path_longer_than_the_system_allows_is_one_line_and_exit_2(tmp_path):

@@ -115,3 +115,30 @@ def test_an_unusable_output_is_a_usage_error_before_anything_runs(tmp_path):
         ResultsFile(tmp_path / "file" / "out.jsonl")
     with pytest.raises(UsageError, match="directory"):
         ResultsFile(tmp_path)
+
+
+def test_a_folder_that_cannot_take_the_rewrite_changes_nothing(tmp_path, monkeypatch):
+    path = tmp_path / "out.jsonl"
+    path.write_text(line(ok("1")) + "junk\n")
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(results_module.tempfile, "mkstemp", refuse)
+    with pytest.raises(WriteError, match="Permission denied"):
+        ResultsFile(path, resume=True)
+    assert path.read_text() == line(ok("1")) + "junk\n" and not (tmp_path / "out.jsonl.rejected").exists()
+
+
+def test_a_rejected_file_that_takes_no_line_is_not_left_behind(tmp_path, monkeypatch):
+    path = tmp_path / "out.jsonl"
+    path.write_text(line(ok("1")) + "junk\n")
+
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("ponder.trace.jsonl._write_all", full)
+    with pytest.raises(WriteError, match="No space"):
+        ResultsFile(path, resume=True)
+    assert path.read_text() == line(ok("1")) + "junk\n" and not (tmp_path / "out.jsonl.rejected").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]

@@ -312,22 +312,33 @@ def _bounded_lines(f: BinaryIO) -> Iterator[bytes]:
 
 
 def _set_aside(path: Path) -> None:
-    """Append the lines that are not records to OUT.rejected; atomically keep only the records."""
-    aside = LineFile(rejected_path(path), "rejected results", regular_only=True)
-    try:
-        with _open_results(path) as f:
-            for raw, record in _classify(f):
-                if record is None:
-                    aside.append(raw if raw.endswith(b"\n") else raw + b"\n")
-    finally:
-        aside.close()
-    with held():
-        _keep_records(path)
-
-
-def _keep_records(path: Path) -> None:
-    """Replace the file by its whole records, through a temporary file (a symlink stays one)."""
+    """Move the lines that are not records to OUT.rejected, keeping only the records: the
+    records are written to a temporary file first, so a folder that cannot take it changes
+    nothing; then the lines are appended (a .rejected this made and wrote nothing into is
+    removed), then the temporary file replaces the results file atomically."""
     target = Path(os.path.realpath(path))
+    temp = _records_copy(path, target)
+    try:
+        aside = LineFile(rejected_path(path), "rejected results", regular_only=True, drop_empty=True)
+        try:
+            with _open_results(path) as f:
+                for raw, record in _classify(f):
+                    if record is None:
+                        aside.append(raw if raw.endswith(b"\n") else raw + b"\n")
+        finally:
+            aside.close()
+        with held():
+            try:
+                os.replace(temp, target)  # a symlink to the file stays one
+            except OSError as exc:
+                raise WriteError(f"cannot rewrite {WHAT} {path}: {exc.strerror or exc}") from None
+    finally:
+        if os.path.exists(temp):
+            _discard(temp)
+
+
+def _records_copy(path: Path, target: Path) -> str:
+    """A temporary file beside the results file holding only its whole records (its mode kept)."""
     temp = None
     try:
         fd, temp = tempfile.mkstemp(prefix=f".{target.name[:TEMP_NAME_CHARS]}.", suffix=".tmp", dir=target.parent)
@@ -338,12 +349,11 @@ def _keep_records(path: Path) -> None:
             out.flush()
             os.fsync(out.fileno())
         os.chmod(temp, os.stat(target).st_mode & 0o7777)
-        os.replace(temp, target)
+        return temp
     except OSError as exc:
-        raise WriteError(f"cannot rewrite {WHAT} {path}: {exc.strerror or exc}") from None
-    finally:
-        if temp is not None and os.path.exists(temp):
+        if temp is not None:
             _discard(temp)
+        raise WriteError(f"cannot rewrite {WHAT} {path}: {exc.strerror or exc}") from None
 
 
 def _discard(path: str) -> None:
