@@ -21,3 +21,14 @@ def test_one_line_escapes_newlines_and_tabs_too():
     from ponder.cli.safe import one_line
 
     assert one_line("a\nb\tc\x1b[2J") == "a\\x0ab\\x09c\\x1b[2J"
+
+
+def test_markdown_inline_text_makes_no_link_even_a_bare_one():
+    import markdown_it
+
+    from ponder.cli.safe import markdown_inline
+
+    html = markdown_it.MarkdownIt("gfm-like").render(
+        markdown_inline("see http://auto.example, www.x.org, a@b.c, [l](http://e.example) <b>x</b>"))
+    assert "<a " not in html and "<b>" not in html
+    assert "http://auto.example, www.x.org, a@b.c, [l](http://e.example) &lt;b&gt;x&lt;/b&gt;" in html

@@ -15,6 +15,7 @@ import unicodedata
 
 _KEEP = {"\n", "\t"}
 _MARKDOWN_ACTIVE = re.compile(r"([\\`*_\[\]#|<>~&!])")
+_AUTOLINKED = re.compile(r"://|(?<=www)\.|@", re.IGNORECASE)
 
 
 def visible(text: str) -> str:
@@ -29,8 +30,10 @@ def one_line(text: str) -> str:
 
 def markdown_inline(text: str) -> str:
     """`visible` text on one Markdown line: newlines and tabs folded to spaces, every active
-    character backslash-escaped."""
-    return _MARKDOWN_ACTIVE.sub(r"\\\1", visible(text).replace("\n", " ").replace("\t", " "))
+    character backslash-escaped, and what GitHub would make a link of bare (`http://…`,
+    `www.…`, an e-mail address) broken by escapes that do not show."""
+    escaped = _MARKDOWN_ACTIVE.sub(r"\\\1", visible(text).replace("\n", " ").replace("\t", " "))
+    return _AUTOLINKED.sub(lambda m: "\\" + "\\".join(m.group(0)), escaped)
 
 
 def _printable(ch: str) -> bool:
