@@ -165,6 +165,9 @@ def test_refusals_are_one_line_and_leave_the_file_unchanged(dirs, gguf, tmp_path
     (b'{"models": {"x": {"path": "/tmp/a\\u0000b.gguf"}}}', "model x needs an absolute 'path'"),
     (b'{"models": {"x": {"path": "/tmp/\\ud800.gguf"}}}', "model x needs an absolute 'path'"),
     (b'{"models": {"x": {"base_url": "http://h/\\u0000"}}}', "model x needs"),
+    (b'{"models": {"x": {"base_url": "http://x:abc/v1"}}}', "model x needs"),
+    (b'{"models": {"x": {"base_url": "http://[::1"}}}', "model x needs"),
+    (b'{"models": {"x": {"base_url": "http://x\\n"}}}', "model x needs"),
 ])
 def test_every_corruption_is_one_usage_error_naming_the_file(dirs, content, why):
     config, _ = dirs
@@ -273,3 +276,13 @@ def test_a_name_with_a_newline_stays_on_one_line(dirs):
     listing = ponder("models")
     row = [line for line in listing.stdout.decode().splitlines() if line.split()[:1] == ["new"]]
     assert len(row) == 1 and "a\\x0ab" in row[0]
+
+
+def test_a_registry_that_would_grow_past_what_ponder_reads_is_refused(dirs):
+    config, _ = dirs
+    big = "x" * 131_000
+    assert ponder("models", "add", "m1", "http://127.0.0.1:1/v1", "--model", big).returncode == 0
+    before = (config / "models.json").read_bytes()
+    assert "would grow past 256 KiB" in one_line_error(ponder("models", "add", "m2", "http://127.0.0.1:1/v1",
+                                                              "--model", big), 2)
+    assert (config / "models.json").read_bytes() == before and ponder("models").returncode == 0

@@ -17,7 +17,8 @@ Rules that must hold:
 - A missing file is an empty registry. A file that cannot be read, is not JSON or is not a
   registry of this shape is one UsageError line naming the file (exit 2), never a traceback.
 - Every user error (a bad name, a duplicate, an unknown name, a missing or non-GGUF file, a
-  bad URL) is one UsageError line and nothing is written.
+  bad URL, a registry that would grow past what `load` reads) is one UsageError line and
+  nothing is written. A stored base_url is one `add` would store, else the file is corrupt.
 """
 
 from __future__ import annotations
@@ -162,6 +163,9 @@ def save(registry: Registry, path: Path | None = None) -> None:
     a symlink, which stays one), flushed, then renamed over it."""
     path = path or registry_file()
     text = to_json(registry.record(), indent=2) + "\n"
+    if len(text.encode("utf-8")) > MAX_REGISTRY_BYTES:  # what load would then refuse to read, for good
+        raise UsageError(f"the model registry would grow past {MAX_REGISTRY_BYTES // KIB} KiB, more than ponder "
+                         f"reads; remove models you no longer use (nothing was written)")
     tmp: str | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -253,12 +257,22 @@ def _entry(name: object, entry: object, path: Path) -> UserModel:
         raise _corrupt(path, f"bad model name {name!r}")
     if isinstance(entry, dict) and _is_text(entry.get("path")) and os.path.isabs(entry["path"]):
         return UserModel(name, path=Path(entry["path"]))
-    if (isinstance(entry, dict) and _is_text(entry.get("base_url"))
-            and entry["base_url"].lower().startswith(("http://", "https://"))
+    if (isinstance(entry, dict) and _is_text(entry.get("base_url")) and _usable_url(entry["base_url"])
             and (entry.get("model") is None or _is_text(entry.get("model")))):
         return UserModel(name, base_url=entry["base_url"], model=entry.get("model"))
     raise _corrupt(path, f"model {name} needs an absolute 'path' or an http(s) 'base_url' (text without NUL "
                          "or lone surrogates)")
+
+
+def _usable_url(url: str) -> bool:
+    """Whether a stored base_url is one `models add` would store (an http(s) URL httpx can read)."""
+    from ponder.llm.openai_http import normalize_base_url
+
+    try:
+        normalize_base_url(url)
+    except UsageError:
+        return False
+    return url == url.strip() and url.lower().startswith(("http://", "https://"))
 
 
 def _is_text(value: object) -> bool:
