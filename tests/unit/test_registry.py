@@ -61,3 +61,24 @@ def test_a_tampered_file_is_reassembled(tmp_path, monkeypatch):
     path = registry.ensure_embedded(model(chunks), cache=tmp_path / "cache")
     path.write_bytes(b"GGUF" + b"y" * 10)
     assert registry.ensure_embedded(model(chunks), cache=tmp_path / "cache").read_bytes() == chunks[0]
+
+
+def test_a_killed_assemblys_part_file_is_removed_by_the_next(tmp_path, monkeypatch):
+    import os
+    import subprocess
+    import time
+
+    chunks = [b"GGUF" + b"q" * 10]
+    make_parts(tmp_path, monkeypatch, chunks)
+    models = tmp_path / "cache" / "models"
+    models.mkdir(parents=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    old = time.time() - 2 * registry.PART_AGE
+    stale, fresh, live = (models / f"tiny.gguf.{dead.stdout.strip()}-abc.part", models / f"tiny.gguf.{dead.stdout.strip()}-new.part",
+                          models / f"tiny.gguf.{os.getpid()}-own.part")
+    for part in (stale, fresh, live):
+        part.write_bytes(b"half a model")
+    os.utime(stale, (old, old))
+    os.utime(live, (old, old))
+    registry.ensure_embedded(model(chunks), cache=tmp_path / "cache")
+    assert sorted(p.name for p in models.iterdir()) == sorted(["tiny.gguf", "tiny.gguf.verified", fresh.name, live.name])

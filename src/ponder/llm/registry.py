@@ -4,7 +4,9 @@
 Rules that must hold:
 - An embedded model is assembled once into the cache directory, atomically: chunks are
   concatenated into a temporary file beside the target, hashed while written, and renamed
-  into place only when the sha256 matches. A wrong checksum leaves nothing behind.
+  into place only when the sha256 matches. A wrong checksum leaves nothing behind; the
+  temporary file (NAME.PID-XXXX.part) of an assembly that was killed is removed by the next
+  assembly, once its process is gone and the file unchanged for PART_AGE seconds.
 - A missing extra or a bad checksum raises ModelError with one line naming the fix.
 - A file already assembled is trusted when its size matches and its stamp (written after a
   verified assembly) names the same size and modification time.
@@ -25,8 +27,10 @@ from pathlib import Path
 from ponder import paths
 from ponder.errors import ModelError
 from ponder.inputs import describe
+from ponder.leftovers import left_by_the_dead
 
 CHUNK = 8 * 1024 * 1024
+PART_AGE = 60.0  # seconds a dead assembler's .part is left alone (a live one writes it every moment)
 
 
 @dataclass(frozen=True)
@@ -158,7 +162,9 @@ def _assemble(parts: list[Path], target: Path, model: EmbeddedModel) -> None:
     digest = hashlib.sha256()
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=target.name + ".", suffix=".part", dir=target.parent)
+        for leftover in left_by_the_dead(target.parent, target.name + ".", PART_AGE, directories=False):
+            leftover.unlink(missing_ok=True)  # a killed assembly's NAME.PID-XXXX.part: up to the model's size
+        fd, tmp_name = tempfile.mkstemp(prefix=f"{target.name}.{os.getpid()}-", suffix=".part", dir=target.parent)
     except OSError as exc:
         raise ModelError(f"cannot write the {model.name} model to {target.parent}: {exc.strerror}") from None
     tmp = Path(tmp_name)

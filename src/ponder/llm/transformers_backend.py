@@ -51,6 +51,7 @@ from typing import Any, Iterator, Sequence
 
 from ponder import paths
 from ponder.errors import ModelError, PonderError
+from ponder.leftovers import left_by_the_dead
 from ponder.llm.backend import (Completion, Delta, ManyItem, Request, Sampling, SeqDelta, SeqDone, StreamItem,
                                 common_prefix)
 from ponder.llm.llama import LoadOptions, check_gguf
@@ -217,20 +218,8 @@ CONVERTING = ".converting-"  # a conversion being saved: .converting-PID-XXXX, m
 def _sweep_conversions(parent: Path) -> None:
     """Remove what conversions killed part-way left (a dead ponder's .converting-PID-*): gigabytes
     each, that nothing else would ever remove."""
-    for leftover in parent.glob(f"{CONVERTING}*"):
-        pid = leftover.name[len(CONVERTING):].split("-", 1)[0]
-        if pid.isdigit() and int(pid) > 0 and not _alive(int(pid)):
-            shutil.rmtree(leftover, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # another user's process
-        return True
-    return True
+    for leftover in left_by_the_dead(parent, CONVERTING):
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def _one_line(exc: BaseException) -> str:

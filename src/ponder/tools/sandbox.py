@@ -48,6 +48,8 @@ from importlib import util as importlib_util
 from pathlib import Path
 from typing import Any
 
+from ponder.leftovers import left_by_the_dead
+
 MODES = ("auto", "strict", "off")
 LIBRARIES = ("sympy", "mpmath")  # importable inside the sandbox, read-only
 SITE = "/opt/ponder/site"
@@ -498,39 +500,11 @@ def _sweep_once() -> None:
     which carry the pid of the ponder that made them and are left alone for SWEEP_AGE (a
     pid of another pid namespace sharing /tmp or the cgroup tree looks dead from here)."""
     for root in (_Cgroups.V1 / "pids", _Cgroups.V1 / "memory", _Cgroups.V2):
-        for path in _owned_by_the_dead(root, _Cgroups.PREFIX):
+        for path in left_by_the_dead(root, _Cgroups.PREFIX, SWEEP_AGE):
             with contextlib.suppress(OSError):
                 path.rmdir()
-    for path in _owned_by_the_dead(Path(tempfile.gettempdir()), SCRATCH_PREFIX):
+    for path in left_by_the_dead(Path(tempfile.gettempdir()), SCRATCH_PREFIX, SWEEP_AGE):
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _owned_by_the_dead(root: Path, prefix: str) -> list[Path]:
-    """Entries of root named prefix + a pid + '-' whose process is gone, unchanged for SWEEP_AGE."""
-    found = []
-    try:
-        entries = list(root.iterdir())
-    except OSError:
-        return []
-    now = time.time()
-    for path in entries:
-        pid = path.name[len(prefix):].partition("-")[0]
-        if not (path.name.startswith(prefix) and pid.isdigit()) or _alive(int(pid)):
-            continue
-        try:
-            info = path.lstat()
-        except OSError:
-            continue
-        if stat.S_ISDIR(info.st_mode) and now - info.st_mtime > SWEEP_AGE:
-            found.append(path)
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
     return True
