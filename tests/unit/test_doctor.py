@@ -112,6 +112,15 @@ def test_a_default_model_that_is_no_gguf_file_is_exit_3(tmp_path, monkeypatch):
     assert report.exit_code == EXIT_MODEL
 
 
+def test_a_model_path_too_long_for_the_system_is_a_fail_line_not_an_exit_2(monkeypatch):
+    monkeypatch.setenv("PONDER_MODEL", "a" * 5000)
+    monkeypatch.setattr(doctor, "sandbox_line", lambda: Line("sandbox", OK, "stand-in"))
+    report = doctor.examine()
+    chosen = next(line for line in report.lines if line.label == "model (no -m)")
+    assert chosen.level == FAIL and "File name too long" in chosen.text
+    assert report.exit_code == EXIT_MODEL
+
+
 def test_the_exit_code_needs_the_model_first_then_the_sandbox():
     assert Report([], model_ok=True, sandbox_ok=True).exit_code == EXIT_OK
     assert Report([], model_ok=False, sandbox_ok=True).exit_code == EXIT_MODEL

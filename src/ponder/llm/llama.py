@@ -24,6 +24,7 @@ import codecs
 import contextlib
 import ctypes
 import os
+import stat
 import sys
 import time
 from dataclasses import dataclass
@@ -55,9 +56,13 @@ class LoadOptions:
 
 def check_gguf(path: Path) -> None:
     """Raise ModelError unless `path` is a readable file that starts like a GGUF."""
-    if not path.exists():
-        raise ModelError(f"model file not found: {path}")
-    if not path.is_file():
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        raise ModelError(f"model file not found: {path}") from None
+    except OSError as exc:  # a name too long, a symlink loop, no permission on the way
+        raise ModelError(f"cannot read model file {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(mode):
         raise ModelError(f"model path is not a file: {path}")
     try:
         with open(path, "rb") as f:
