@@ -286,3 +286,15 @@ def test_a_registry_that_would_grow_past_what_ponder_reads_is_refused(dirs):
     assert "would grow past 256 KiB" in one_line_error(ponder("models", "add", "m2", "http://127.0.0.1:1/v1",
                                                               "--model", big), 2)
     assert (config / "models.json").read_bytes() == before and ponder("models").returncode == 0
+
+
+def test_a_lock_file_that_is_a_fifo_or_a_symlink_is_one_line_not_a_wait(dirs, gguf, tmp_path):
+    config, _ = dirs
+    config.mkdir()
+    lock = config / ".models.json.lock"
+    os.mkfifo(lock)
+    assert "not a regular file" in one_line_error(ponder("models", "add", "mine", str(gguf)), 1)
+    lock.unlink()
+    lock.symlink_to(tmp_path / "made_by_lock")
+    assert "registry's lock" in one_line_error(ponder("models", "add", "mine", str(gguf)), 1)
+    assert not (tmp_path / "made_by_lock").exists() and not (config / "models.json").exists()

@@ -27,6 +27,7 @@ import contextlib
 import json
 import os
 import re
+import stat
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -191,12 +192,17 @@ def _locked() -> Iterator[Path]:
     import fcntl
 
     path = registry_file()
+    lock_path = path.with_name(f".{path.name}.lock")
+    flags = os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        lock = open(path.with_name(f".{path.name}.lock"), "a")
+        fd = os.open(lock_path, flags, 0o600)  # never a FIFO's wait, never a symlink's target made
     except OSError as exc:
-        raise PonderError(f"cannot use config directory {path.parent}: {exc.strerror or exc}") from None
-    with lock:
+        raise PonderError(f"cannot use the registry's lock {lock_path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise PonderError(f"cannot use the registry's lock {lock_path}: not a regular file; remove it")
+    with os.fdopen(fd, "r+b") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield path
 
