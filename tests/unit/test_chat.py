@@ -108,7 +108,7 @@ def test_a_saved_chat_is_text_never_markdown_or_html():
     body = "\n".join(line.removeprefix("> ") for line in text.splitlines())
     assert not re.search(r"(?<!\\)[<>\[\]`!]", body), text
     assert [line for line in text.splitlines() if line.startswith("#")] == ["# ponder chat", "## 1. \\<img src=x "
-                                                                          "onerror=alert(1)\\> \\[l\\](http://e.example)",
+                                                                          "onerror=alert(1)\\> \\[l\\](http\\:\\/\\/e.example)",
                                                                           "## 2. q"]
     assert "\\<script\\>alert(x)\\</script\\>" in text and "**Answer:** Roses \\# Injected" in text
 
