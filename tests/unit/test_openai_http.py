@@ -341,7 +341,7 @@ def test_without_logprobs_there_is_no_confidence_and_tokens_are_counted(stub):
 def test_cached_prompt_tokens_are_not_counted_as_evaluated(stub):
     usage = {"prompt_tokens": 50, "completion_tokens": 1, "prompt_tokens_details": {"cached_tokens": 40}}
     stub.replies.append(stream(events(["x"], usage=usage)))
-    done, _ = run(backend(stub))
+    done, _ = run(backend(stub), prompt="Q: " + "17 * 23 " * 10 + "?\nA:")
     assert (done.prompt_tokens, done.prompt_tokens_evaluated) == (50, 10)
 
 
@@ -642,3 +642,75 @@ def test_a_status_line_counts_its_tries_and_an_unknown_status_is_a_rejection():
     assert openai_http.status_failure(503, "", "S", "/completions", 1, None) == "the server at S failed (HTTP 503) after 1 try"
     assert openai_http.status_failure(999, "", "S", "/completions", 1, None) == \
         "the server at S rejected the request to /completions (HTTP 999)"
+
+
+# -- a hostile server's bounds ------------------------------------------------------------
+
+
+def test_a_megabyte_in_each_event_counts_as_many_pieces_and_is_cut(stub):
+    stub.replies.append(stream(events(["x" * 1_000_000] * 5, finish=None, done=False)))
+    done, _ = run(backend(stub), max_tokens=16)
+    assert done.stop_reason == "length"
+    assert len(done.text) == (16 + openai_http.EXTRA_PIECES) * openai_http.PIECE_CHARS
+
+
+def test_events_without_text_do_not_hold_a_step_for_ever(stub, monkeypatch):
+    monkeypatch.setattr(openai_http, "TIMEOUT", httpx.Timeout(10.0, read=0.3))
+    stub.replies.append(raw(b'data: {"choices": [{"text": ""}]}\n\n', pause=0.05, times=200))
+    with pytest.raises(ServerError, match="sent no text for 0 s mid-step"):
+        run(backend(stub))
+
+
+def test_a_body_compressed_twice_is_refused_unread(stub):
+    import gzip
+
+    bomb = gzip.compress(gzip.compress(b"\0" * (64 << 20)))
+
+    def reply(handler, body):
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Encoding", "gzip, gzip")
+        handler.send_header("Content-Length", str(len(bomb)))
+        handler.end_headers()
+        handler.wfile.write(bomb)
+
+    stub.routes["GET /v1/models"] = reply
+    with pytest.raises(ModelError, match="encoded as gzip, gzip, which ponder does not read"):
+        backend(stub)
+    assert stub.requests[0][2].get("Accept-Encoding") == "deflate, gzip"
+
+
+def test_a_json_answer_trickled_past_the_read_timeout_is_one_error(stub, monkeypatch):
+    monkeypatch.setattr(openai_http, "TIMEOUT", httpx.Timeout(10.0, read=0.3))
+    b = backend(stub)
+    stub.replies.append(raw(b" ", content_type="application/json", pause=0.05, times=100))
+    with pytest.raises(ServerError, match="took over 0 s to send its answer to /completions"):
+        run(b)
+
+
+def test_usage_larger_than_the_stream_or_the_prompt_could_be_is_counted_here(stub):
+    stub.replies.append(stream(events(["one", " two"], usage={"prompt_tokens": 99_999_999_999_999,
+                                                               "completion_tokens": 99_999_999_999_999})))
+    done, _ = run(backend(stub))
+    assert done.completion_tokens == 2 and 0 < done.prompt_tokens < 100
+
+
+def test_a_log_probability_above_zero_is_no_confidence():
+    assert token_confidences({"token_logprobs": [5.0, -0.1], "top_logprobs": [{"a": 5.0}, {"b": -0.1}]}) == [
+        pytest.approx(0.9048, abs=1e-4)]
+
+
+def test_a_template_that_pads_every_prompt_gives_way_to_chatml(stub):
+    stub.models[0]["owned_by"] = "llamacpp"
+    template = "{{ 'a'.ljust(5000000) }}{% for m in messages %}{{ m.content }}{% endfor %}"
+    stub.routes["GET /props"] = lambda handler, body: send_json(handler, 200, {"chat_template": template})
+    b = backend(stub)
+    assert b.chat_prompt([{"role": "user", "content": "hi"}]).startswith("<|im_start|>user\nhi")
+    assert b.template == "chatml"
+
+
+def test_the_password_of_a_base_url_is_never_written(stub):
+    url = stub.url.replace("http://", "http://user:s3cr3tpass@")
+    done = ponder("ask", "--base-url", url, "--strategy", "chain", "--no-review", "--no-trace", "What is 17 * 23?")
+    assert b"s3cr3tpass" not in done.stderr + done.stdout and b"on the server http://127.0.0.1:" in done.stderr
+    assert openai_http.without_credentials("ftp://user:s3cr3tpass@host/x") == "ftp://host/x"

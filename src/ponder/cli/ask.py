@@ -138,8 +138,11 @@ def load_model(options: Options):  # type: ignore[no-untyped-def]
         process_reward_model(options.run.prm)
     if options.load.base_url and not spec.startswith("fake"):  # say so: $OPENAI_BASE_URL may be set for other tools
         name = one_line(str(getattr(backend, "name", spec)))
+        from ponder.llm.openai_http import without_credentials
+
+        where = getattr(backend, "where", None) or without_credentials(options.load.base_url)
         sys.stderr.write(f"ponder: using {name if len(name) <= 80 else name[:79] + '…'} on the server "
-                         f"{one_line(options.load.base_url)}\n")
+                         f"{one_line(where)}\n")
     return backend
 
 

@@ -400,7 +400,7 @@ def probe(url: str) -> Probe:
     try:
         base = http.normalize_base_url(url)
     except UsageError:
-        return Probe(url, [], "not an http:// or https:// URL")
+        return Probe(http.without_credentials(url), [], "not an http:// or https:// URL")
     where, key = http.display_url(base), http.api_key()
     headers = {"Authorization": f"Bearer {key}"} if key and key.isascii() and key.isprintable() else {}
     try:

@@ -28,10 +28,13 @@ Rules that must hold:
   before any of the answer was read; a stream cut later fails the step. Server text in a
   message is at most `SNIPPET` printable characters on one line; the API key (from
   $PONDER_API_KEY or $OPENAI_API_KEY, never a flag) never appears in one.
-- A server is untrusted: every read is bounded (a JSON answer `MAX_BODY_BYTES`, a stream line
-  `MAX_LINE_BYTES`, decompressed), a stream that runs `EXTRA_PIECES` past max_tokens is stopped
-  as "length", one that sends no `data:` line for the read timeout (keep-alives, a trickle)
-  fails the step, a number is used only when sane (`_number`; counts not below zero), and an
+- A server is untrusted: every read is bounded (a JSON answer `MAX_BODY_BYTES` within the
+  read timeout in all, a stream line `MAX_LINE_BYTES`, decompressed; a body in more than one
+  coding, or one outside ENCODINGS, is refused unread), a stream that runs `EXTRA_PIECES` past
+  max_tokens is stopped as "length" (each PIECE_CHARS of an event's text counting as a piece),
+  one that sends no `data:` line, or no text, for the read timeout (keep-alives, a trickle,
+  empty events) fails the step, a number is used only when sane (`_number`; counts not below
+  zero, no more than the prompt's bytes or the stream's pieces), and an
   optional endpoint's unusable answer (/tokenize) is passed over for the estimate, and a lone
   surrogate in its text (`"\\udfff"`, valid JSON) is U+FFFD, so no answer or trace holds one. A server's
   chat template renders in Jinja's sandbox with bounds of its own (`render_template`): one that
@@ -71,6 +74,9 @@ KEEP_ALIVE = 32  # idle connections kept for re-use (those in use are bounded by
 MAX_BODY_BYTES = 32 * 1024 * 1024  # the most of a JSON answer read (a larger one is refused)
 MAX_LINE_BYTES = 1024 * 1024  # the most of one line of a stream
 EXTRA_PIECES = 64  # pieces a stream may send past max_tokens before ponder stops it as "length"
+PIECE_CHARS = 256  # the most characters a piece may carry: longer text counts as that many pieces
+ENCODINGS = frozenset({"identity", "gzip", "deflate"})  # one of these, once: a body decompresses boundedly
+LOAD_TIMEOUT = httpx.Timeout(10.0, read=30.0)  # /models and /props: a server that holds them back fails the load
 TEMPLATE_CHARS = 1024 * 1024  # the longest string or list a chat template may build by repetition
 TEMPLATE_SECONDS = 2.0  # the longest a chat template may take to render one prompt
 KEY_VARIABLES = ("PONDER_API_KEY", "OPENAI_API_KEY")
@@ -115,6 +121,11 @@ def display_url(url: str) -> str:
     host = f"[{parsed.host}]" if ":" in parsed.host else parsed.host
     port = f":{parsed.port}" if parsed.port else ""
     return f"{parsed.scheme}://{host}{port}{parsed.path}".rstrip("/")
+
+
+def without_credentials(url: str) -> str:
+    """Any URL, http or not, parseable or not, with its `user:password@` left out (for messages)."""
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@", r"\1", url.strip())
 
 
 def snippet(text: str, secret: str | None = None, limit: int = SNIPPET) -> str:
@@ -169,7 +180,7 @@ def token_confidences(logprobs: Any) -> list[float]:
         entries = [(lp, list(top.values()) if isinstance(top, dict) else []) for lp, top in zip(own, tops)]
     found = []
     for own_logprob, top in entries:
-        values = [v for v in (own_logprob, *top) if _number(v)]
+        values = [v for v in (own_logprob, *top) if _number(v) and v <= 0]  # a log-probability above 0 is none
         if values:
             found.append(math.exp(min(0.0, max(values))))
     return found
@@ -273,7 +284,8 @@ class HttpBackend:
         if self.key and not re.fullmatch(r"[\x21-\x7e]+", self.key):
             raise ModelError("the API key in $PONDER_API_KEY or $OPENAI_API_KEY has characters a key cannot have")
         self.sequences = max(1, sequences)
-        headers = {"Authorization": f"Bearer {self.key}"} if self.key else {}
+        headers = {"Accept-Encoding": ", ".join(sorted(ENCODINGS - {"identity"}))}
+        headers.update({"Authorization": f"Bearer {self.key}"} if self.key else {})
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=KEEP_ALIVE)
         self.client = httpx.Client(headers=headers, timeout=TIMEOUT, limits=limits, transport=transport,
                                    follow_redirects=False)
@@ -294,7 +306,7 @@ class HttpBackend:
 
     def _pick_model(self, wanted: str | None) -> tuple[str, str]:
         """The model to use (`wanted`, else the first the server lists) and the server's kind."""
-        listed = self._json(self._send("GET", "/models"), "/models").get("data")
+        listed = self._json(self._send("GET", "/models", timeout=LOAD_TIMEOUT), "/models").get("data")
         models = [m for m in listed if isinstance(m, dict) and isinstance(m.get("id"), str)] if isinstance(listed, list) else []
         if not models:
             raise ServerError(f"the server at {self.where} lists no models at /v1/models")
@@ -313,7 +325,7 @@ class HttpBackend:
         if self.flavour != "llama-server":
             return None
         try:
-            props = self._json(self._send("GET", "/props", root=True), "/props")
+            props = self._json(self._send("GET", "/props", root=True, timeout=LOAD_TIMEOUT), "/props")
         except ServerError:
             return None
         template = props.get("chat_template")
@@ -322,20 +334,23 @@ class HttpBackend:
 
     # -- HTTP ----------------------------------------------------------------------------
 
-    def _send(self, method: str, path: str, body: dict[str, Any] | None = None, *, root: bool = False) -> httpx.Response:
+    def _send(self, method: str, path: str, body: dict[str, Any] | None = None, *, root: bool = False,
+              timeout: httpx.Timeout = TIMEOUT) -> httpx.Response:
         """Send a request, retrying connection failures, 429 and 5xx with backoff and jitter;
         the response, its body not yet read (the caller reads it, bounded), or ServerError."""
         url = (self.root if root else self.base_url) + path
         for attempt in range(1, self.tries + 1):
             last = attempt == self.tries
             try:
-                response = self.client.send(self.client.build_request(method, url, json=body), stream=True)
+                request = self.client.build_request(method, url, json=body, timeout=timeout)
+                response = self.client.send(request, stream=True)
             except httpx.HTTPError as exc:
                 message, again = transport_failure(exc, self.where, httpx.URL(self.base_url).host)
                 if last or not again:
                     raise ServerError(snippet(message, self.key, limit=2 * SNIPPET)) from None
                 self._wait(attempt, None)
                 continue
+            self._refuse_encoding(response, path)
             if response.status_code < 300:
                 return response
             text = self._error_body(response)
@@ -344,6 +359,15 @@ class HttpBackend:
                                   response.status_code)
             self._wait(attempt, response.headers.get("retry-after"))
         raise AssertionError("unreachable")
+
+    def _refuse_encoding(self, response: httpx.Response, path: str) -> None:
+        """A body compressed twice (`gzip, gzip`) or in a coding other than ENCODINGS could
+        inflate to gigabytes in one read, before any bound is checked: refused unread."""
+        codings = [c.strip().lower() for c in response.headers.get("content-encoding", "").split(",") if c.strip()]
+        if len(codings) > 1 or any(c not in ENCODINGS for c in codings):
+            response.close()
+            raise ServerError(f"the server at {self.where} answered {path} encoded as "
+                              f"{snippet(', '.join(codings), limit=60)}, which ponder does not read")
 
     def _wait(self, attempt: int, retry_after: str | None) -> None:
         """Sleep before another try: exponential backoff with full jitter, or the server's Retry-After."""
@@ -403,8 +427,12 @@ class HttpBackend:
         return "".join(parts) + "<|im_start|>assistant\n"
 
     def _render(self, template: str, messages: Sequence[dict[str, str]]) -> str:
-        """A Jinja chat template rendered in a sandbox, ending where the assistant speaks."""
-        return render_template(template, messages=list(messages), add_generation_prompt=True, **self._special)
+        """A Jinja chat template rendered in a sandbox, ending where the assistant speaks; one
+        that writes far more than the messages hold (padding, loops) raises."""
+        rendered = render_template(template, messages=list(messages), add_generation_prompt=True, **self._special)
+        if len(rendered) > TEMPLATE_CHARS + 2 * sum(len(m.get("content", "")) for m in messages):
+            raise ValueError("the chat template writes far more than the messages hold")
+        return rendered
 
     def count_tokens(self, text: str) -> int:
         """Tokens in `text`, as the server tokenizes it (an estimate, 4 bytes a token, where it cannot)."""
@@ -474,7 +502,8 @@ class HttpBackend:
         emitted: list[str] = []
         confidences: list[float] = []
         end: dict[str, Any] = {}
-        counted, first_at = 0, None
+        counted, first_at, allowed = 0, None, sampling.max_tokens + EXTRA_PIECES
+        last_progress = time.monotonic()
         response = self._send("POST", "/completions", self._body(prompt, sampling))
         try:
             for chunk in self._chunks(response):
@@ -485,13 +514,17 @@ class HttpBackend:
                 if chunk is DONE:
                     break
                 if not chunk.text:
+                    if not chunk.end and time.monotonic() - last_progress > (TIMEOUT.read or 300.0):
+                        raise ServerError(f"the server at {self.where} sent no text for {TIMEOUT.read:.0f} s mid-step")
                     continue
-                if counted >= sampling.max_tokens + EXTRA_PIECES:  # a server that ignores max_tokens
+                last_progress = time.monotonic()
+                if counted >= allowed:  # a server that ignores max_tokens
                     end["finish_reason"] = "length"
                     break
-                counted += max(1, len(chunk.confidences))
+                piece = chunk.text[: (allowed - counted) * PIECE_CHARS]  # a megabyte in one event is many pieces
+                counted += max(1, len(chunk.confidences), -(-len(piece) // PIECE_CHARS))
                 confidences.extend(chunk.confidences)
-                text = scanner.feed(chunk.text)
+                text = scanner.feed(piece)
                 if text:
                     emitted.append(text)
                     yield Delta(text, sum(chunk.confidences) / len(chunk.confidences) if chunk.confidences else None)
@@ -506,8 +539,11 @@ class HttpBackend:
             emitted.append(tail)
             yield Delta(tail, None)
         usage = end.get("usage") or {}
-        prompt_tokens = int(usage["prompt_tokens"]) if _count(usage.get("prompt_tokens")) else self.count_tokens(prompt)
+        stated = usage.get("prompt_tokens")  # a count more tokens than the prompt has bytes is no count
+        prompt_tokens = int(stated) if _count(stated) and stated <= len(prompt.encode("utf-8")) + 16 \
+            else self.count_tokens(prompt)
         served = usage.get("completion_tokens")
+        served = served if _count(served) and served <= allowed else None  # nor more than the stream could carry
         yield Completion(
             text="".join(emitted),
             stop_reason=_reason(scanner.stopped, end, sampling),
@@ -560,14 +596,20 @@ class HttpBackend:
             yield buffer.rstrip(b"\r").decode("utf-8", errors="replace")
 
     def _body_text(self, response: httpx.Response, path: str) -> str:
-        """A response's body as text, at most MAX_BODY_BYTES read (ServerError past that)."""
+        """A response's body as text, at most MAX_BODY_BYTES read (ServerError past that), within
+        the read timeout in all (a trickle of a byte a second does not hold it for ever)."""
         data = bytearray()
+        deadline = time.monotonic() + (TIMEOUT.read or 300.0)
         for piece in response.iter_bytes():
             data += piece
             if len(data) > MAX_BODY_BYTES:
                 response.close()
                 raise ServerError(f"the server at {self.where} answered {path} with over "
                                   f"{MAX_BODY_BYTES // (1024 * 1024)} MiB")
+            if time.monotonic() > deadline:
+                response.close()
+                raise ServerError(f"the server at {self.where} took over {TIMEOUT.read:.0f} s to send its answer "
+                                  f"to {path}")
         return data.decode("utf-8", errors="replace")
 
     def _chunk(self, data: str) -> _Chunk:
@@ -722,7 +764,7 @@ def _evaluated(prompt_tokens: int, end: dict[str, Any]) -> int:
     if isinstance(details, dict) and _count(details.get("cached_tokens")):
         return max(0, prompt_tokens - int(details["cached_tokens"]))
     prompt_n = (end.get("timings") or {}).get("prompt_n")
-    return int(prompt_n) if _count(prompt_n) else prompt_tokens
+    return min(int(prompt_n), prompt_tokens) if _count(prompt_n) else prompt_tokens
 
 
 def _first_text(answer: dict[str, Any]) -> str | None:
