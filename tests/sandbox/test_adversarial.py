@@ -417,5 +417,31 @@ def test_no_host_device_node_or_sysctl_can_be_changed(sandbox):
         "        print('writable', path)\n"
         "    except OSError:\n"
         "        print('no', path)\n"
+        "for root, dirs, files in os.walk('/proc'):\n"  # every kernel knob: IRQ affinity, PCI config, ...
+        "    if root.split('/')[2:3] and (root.split('/')[2].isdigit() or root.split('/')[2] in ('self', 'thread-self')):\n"
+        "        dirs[:] = []\n"
+        "        continue\n"
+        "    for name in files:\n"
+        "        try:\n"
+        "            os.close(os.open(os.path.join(root, name), os.O_WRONLY | os.O_NONBLOCK))\n"
+        "            print('writable', os.path.join(root, name))\n"
+        "        except OSError:\n"
+        "            pass\n"
     )
-    assert all(line.startswith("no ") for line in hostile(sandbox, code).stdout.splitlines())
+    result = hostile(sandbox, code)
+    assert result.status == "ok" and result.stdout.splitlines() == [
+        "no /dev/null", "no /dev/urandom", "no /proc/sys/kernel/core_pattern", "no /proc/sys/fs/lease-break-time"]
+
+
+def test_a_flood_on_one_pipe_stops_the_run_whatever_the_other_pipe_does():
+    limits = Limits(wall_seconds=WALL, cpu_seconds=2, file_bytes=1 << 20)
+    code = (
+        "import os, sys, time\n"
+        "os.write(2, b'e' * (2 << 20))\n"
+        "os.close(2)\n"
+        "for _ in range(150):\n"
+        "    print('o', flush=True)\n"
+        "    time.sleep(0.01)\n"
+    )
+    result = Sandbox("auto", limits).run(code)
+    assert result.status == "output-truncated" and result.exit_code != 0

@@ -4,7 +4,7 @@ Rules that must hold:
 - Untrusted code never runs in this process: no exec/eval here, and no `preexec_fn`
   (llama.cpp threads live here). Limits are set by a bootstrap inside the child.
 - Isolation `bwrap`: bubblewrap with every namespace unshared (no network, a fresh /proc whose
-  /proc/sys is an empty read-only tmpfs, its own pids), only the interpreter and libraries
+  folders of kernel knobs, PROC_COVERED, are empty read-only tmpfs, its own pids), only the interpreter and libraries
   visible (read-only), a size-capped tmpfs as the throwaway working directory (/work, 64 MiB)
   and /tmp (16 MiB), and nothing else writable: the root and /dev (tmpfs that bwrap makes
   without a size cap) are remounted read-only, so model code can hold at most 80 MiB of host
@@ -213,17 +213,30 @@ def _bwrap_argv(code_dir: Path, limits: Limits) -> list[str]:
     for host, inside in libs:
         argv += ["--ro-bind", host, inside]
     argv += [
-        "--proc", "/proc", "--tmpfs", "/proc/sys", *_dev_mounts(),
+        "--proc", "/proc", *_proc_covers(), *_dev_mounts(),
         "--size", str(16 * 1024 * 1024), "--tmpfs", "/tmp",
         "--size", str(limits.disk_bytes), "--tmpfs", "/work",
         "--ro-bind", str(code_dir), "/code", "--chdir", "/work",
         "--remount-ro", "/", "--remount-ro", "/dev",  # the root and /dev are tmpfs too: no cap, so no writes
-        "--remount-ro", "/proc/sys",
+        *(arg for folder in _covered_proc() for arg in ("--remount-ro", folder)),
         "--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/work",
         "--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
         "--", _python(),
     ]
     return argv + _bootstrap_args(limits, "/code/main.py", _process_limit(limits, "bwrap"), [SITE] if libs else [])
+
+
+PROC_COVERED = ("sys", "irq", "bus", "acpi", "scsi", "driver", "fs", "pressure", "sysvipc", "tty")
+
+
+def _covered_proc() -> list[str]:
+    """The folders of /proc that hold the kernel's knobs (sysctls, IRQ affinity, PCI config,
+    pressure triggers): where they exist, each is an empty read-only tmpfs in the sandbox."""
+    return [f"/proc/{name}" for name in PROC_COVERED if os.path.isdir(f"/proc/{name}")]
+
+
+def _proc_covers() -> list[str]:
+    return [arg for folder in _covered_proc() for arg in ("--tmpfs", folder)]
 
 
 def _dev_mounts() -> list[str]:
@@ -349,7 +362,7 @@ def _spawn(argv: list[str], cwd: Path | None, limits: Limits) -> _Ran:
                         selector.unregister(key.fileobj)
                         continue
                     key.data.add(chunk)
-                    flooded = key.data.total > limits.file_bytes
+                    flooded = flooded or key.data.total > limits.file_bytes
             if not timed_out and not flooded and ended is None:
                 proc.wait(max(0.0, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
@@ -505,6 +518,3 @@ def _sweep_once() -> None:
                 path.rmdir()
     for path in left_by_the_dead(Path(tempfile.gettempdir()), SCRATCH_PREFIX, SWEEP_AGE):
         shutil.rmtree(path, ignore_errors=True)
-
-
-    return True
