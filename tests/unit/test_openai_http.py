@@ -654,11 +654,38 @@ def test_a_megabyte_in_each_event_counts_as_many_pieces_and_is_cut(stub):
     assert len(done.text) == (16 + openai_http.EXTRA_PIECES) * openai_http.PIECE_CHARS
 
 
-def test_events_without_text_do_not_hold_a_step_for_ever(stub, monkeypatch):
+@pytest.mark.parametrize("event", [b'{"choices": [{"text": ""}]}', b'{"choices": [{"text": ""}], "timings": {}}',
+                                   b'{"choices": [], "usage": {"completion_tokens": 1}}'])
+def test_events_without_text_do_not_hold_a_step_for_ever(stub, monkeypatch, event):
     monkeypatch.setattr(openai_http, "TIMEOUT", httpx.Timeout(10.0, read=0.3))
-    stub.replies.append(raw(b'data: {"choices": [{"text": ""}]}\n\n', pause=0.05, times=200))
+    stub.replies.append(raw(b"data: " + event + b"\n\n", pause=0.05, times=200))
     with pytest.raises(ServerError, match="sent no text for 0 s mid-step"):
         run(backend(stub))
+
+
+def test_a_stream_that_finished_and_keeps_sending_ends_with_its_answer(stub, monkeypatch):
+    import time
+
+    monkeypatch.setattr(openai_http, "TIMEOUT", httpx.Timeout(10.0, read=0.3))
+    finished = b'data: {"choices": [{"text": "", "finish_reason": "stop"}]}\n\n'
+
+    def reply(handler, body):
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/event-stream")
+        handler.end_headers()
+        try:
+            handler.wfile.write(b'data: {"choices": [{"text": "391"}]}\n\n')
+            for _ in range(100):  # never [DONE]
+                handler.wfile.write(finished)
+                handler.wfile.flush()
+                time.sleep(0.05)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        handler.close_connection = True
+
+    stub.replies.append(reply)
+    done, _ = run(backend(stub))
+    assert done.text == "391"
 
 
 def test_a_body_compressed_twice_is_refused_unread(stub):
@@ -714,3 +741,10 @@ def test_the_password_of_a_base_url_is_never_written(stub):
     done = ponder("ask", "--base-url", url, "--strategy", "chain", "--no-review", "--no-trace", "What is 17 * 23?")
     assert b"s3cr3tpass" not in done.stderr + done.stdout and b"on the server http://127.0.0.1:" in done.stderr
     assert openai_http.without_credentials("ftp://user:s3cr3tpass@host/x") == "ftp://host/x"
+
+
+def test_a_models_answer_trickled_past_the_load_timeout_fails_the_load(stub, monkeypatch):
+    monkeypatch.setattr(openai_http, "LOAD_TIMEOUT", httpx.Timeout(10.0, read=0.3))
+    stub.routes["GET /v1/models"] = raw(b" ", content_type="application/json", pause=0.05, times=100)
+    with pytest.raises(ModelError, match="took over 0 s to send its answer to /models"):
+        backend(stub)

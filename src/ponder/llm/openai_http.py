@@ -306,7 +306,7 @@ class HttpBackend:
 
     def _pick_model(self, wanted: str | None) -> tuple[str, str]:
         """The model to use (`wanted`, else the first the server lists) and the server's kind."""
-        listed = self._json(self._send("GET", "/models", timeout=LOAD_TIMEOUT), "/models").get("data")
+        listed = self._json(self._send("GET", "/models", timeout=LOAD_TIMEOUT), "/models", LOAD_TIMEOUT).get("data")
         models = [m for m in listed if isinstance(m, dict) and isinstance(m.get("id"), str)] if isinstance(listed, list) else []
         if not models:
             raise ServerError(f"the server at {self.where} lists no models at /v1/models")
@@ -325,7 +325,7 @@ class HttpBackend:
         if self.flavour != "llama-server":
             return None
         try:
-            props = self._json(self._send("GET", "/props", root=True, timeout=LOAD_TIMEOUT), "/props")
+            props = self._json(self._send("GET", "/props", root=True, timeout=LOAD_TIMEOUT), "/props", LOAD_TIMEOUT)
         except ServerError:
             return None
         template = props.get("chat_template")
@@ -335,14 +335,14 @@ class HttpBackend:
     # -- HTTP ----------------------------------------------------------------------------
 
     def _send(self, method: str, path: str, body: dict[str, Any] | None = None, *, root: bool = False,
-              timeout: httpx.Timeout = TIMEOUT) -> httpx.Response:
+              timeout: httpx.Timeout | None = None) -> httpx.Response:
         """Send a request, retrying connection failures, 429 and 5xx with backoff and jitter;
         the response, its body not yet read (the caller reads it, bounded), or ServerError."""
         url = (self.root if root else self.base_url) + path
         for attempt in range(1, self.tries + 1):
             last = attempt == self.tries
             try:
-                request = self.client.build_request(method, url, json=body, timeout=timeout)
+                request = self.client.build_request(method, url, json=body, timeout=timeout or TIMEOUT)
                 response = self.client.send(request, stream=True)
             except httpx.HTTPError as exc:
                 message, again = transport_failure(exc, self.where, httpx.URL(self.base_url).host)
@@ -393,10 +393,10 @@ class HttpBackend:
             response.close()
         return data[:4096].decode("utf-8", errors="replace")
 
-    def _json(self, response: httpx.Response, path: str) -> dict[str, Any]:
+    def _json(self, response: httpx.Response, path: str, timeout: httpx.Timeout | None = None) -> dict[str, Any]:
         """The JSON object a (non-streamed) response holds (read bounded, then closed), or ServerError."""
         try:
-            text = self._body_text(response, path)
+            text = self._body_text(response, path, timeout)
         except httpx.HTTPError as exc:
             raise ServerError(transport_failure(exc, self.where, "")[0]) from None
         finally:
@@ -513,8 +513,10 @@ class HttpBackend:
                 end.update(chunk.end)
                 if chunk is DONE:
                     break
-                if not chunk.text:
-                    if not chunk.end and time.monotonic() - last_progress > (TIMEOUT.read or 300.0):
+                if not chunk.text:  # no progress, whatever else the event carries
+                    if time.monotonic() - last_progress > (TIMEOUT.read or 300.0):
+                        if end.get("finish_reason"):
+                            break  # it finished, then kept sending: the answer is whole
                         raise ServerError(f"the server at {self.where} sent no text for {TIMEOUT.read:.0f} s mid-step")
                     continue
                 last_progress = time.monotonic()
@@ -595,11 +597,12 @@ class HttpBackend:
         if buffer:
             yield buffer.rstrip(b"\r").decode("utf-8", errors="replace")
 
-    def _body_text(self, response: httpx.Response, path: str) -> str:
+    def _body_text(self, response: httpx.Response, path: str, timeout: httpx.Timeout | None = None) -> str:
         """A response's body as text, at most MAX_BODY_BYTES read (ServerError past that), within
-        the read timeout in all (a trickle of a byte a second does not hold it for ever)."""
+        the request's read timeout in all (a trickle of a byte a second does not hold it for ever)."""
         data = bytearray()
-        deadline = time.monotonic() + (TIMEOUT.read or 300.0)
+        seconds = (timeout or TIMEOUT).read or 300.0
+        deadline = time.monotonic() + seconds
         for piece in response.iter_bytes():
             data += piece
             if len(data) > MAX_BODY_BYTES:
@@ -608,7 +611,7 @@ class HttpBackend:
                                   f"{MAX_BODY_BYTES // (1024 * 1024)} MiB")
             if time.monotonic() > deadline:
                 response.close()
-                raise ServerError(f"the server at {self.where} took over {TIMEOUT.read:.0f} s to send its answer "
+                raise ServerError(f"the server at {self.where} took over {seconds:.0f} s to send its answer "
                                   f"to {path}")
         return data.decode("utf-8", errors="replace")
 
