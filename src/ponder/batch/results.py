@@ -61,11 +61,14 @@ class ResultsFile:
         try:
             scan = _prepare(path, resume, asked or {}, option)
             self._file = _append_to(path)
+            if guard is not None and _same_file(guard, self._file.fileno()):
+                _release(guard)  # the same file: its lock passes to the run's descriptor (a file set
+                guard = None     # aside and replaced is locked anew before the old lock goes)
+            if not _locked(self._file):
+                self._file.close()
+                raise UsageError(f"another ponder is writing {path}; wait for it to finish, or choose another {option}")
         finally:
             _release(guard)
-        if not _locked(self._file):
-            self._file.close()
-            raise UsageError(f"another ponder is writing {path}; wait for it to finish, or choose another {option}")
         self.done, self.questions, self.rejected = scan.done, scan.questions, scan.rejected
 
     @property
@@ -175,6 +178,13 @@ def _claim(path: Path, option: str) -> int | None:
         os.close(fd)
         raise UsageError(f"another ponder is writing {path}; wait for it to finish, or choose another {option}")
     return fd
+
+
+def _same_file(fd: int, other: int | None) -> bool:
+    if other is None:
+        return False
+    a, b = os.fstat(fd), os.fstat(other)
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
 def _release(fd: int | None) -> None:

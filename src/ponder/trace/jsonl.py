@@ -128,14 +128,14 @@ class LineFile:
         with no line is removed."""
         if self._fd is None:
             return
+        drop = self._drop_empty if drop_if_empty is None else drop_if_empty
+        if drop and self._created and self.lines == 0 and self._regular:
+            _remove(self.path)  # before the descriptor (and a lock on it) goes: no one else opens it between
         try:
             os.close(self._fd)
         except OSError:
             pass
         self._fd = None
-        drop = self._drop_empty if drop_if_empty is None else drop_if_empty
-        if drop and self._created and self.lines == 0 and self._regular:
-            _remove(self.path)
 
     def _abandon(self) -> None:
         if self._regular and self._fd is not None:
