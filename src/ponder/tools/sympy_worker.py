@@ -7,7 +7,7 @@ Rules that must hold:
   numbers (bounded length), symbols, + - * / // % **, comparisons, and calls of the
   functions in FUNCTIONS. An exponent is bounded by MAX_EXPONENT whatever its form (a sign,
   a product of constants, computed exactly), and holds no call or power; a power of powers
-  is bounded by the product of their exponents. A claim validation cannot read is refused,
+  (also through the sums and products of its base) is bounded by the product of their exponents. A claim validation cannot read is refused,
   never an exception of another kind. No attributes, subscripts, strings, lambdas, comprehensions,
   keywords or starred arguments. sympy objects are built from the tree node by node; no
   string is ever handed to sympify or parse_expr.
@@ -132,14 +132,16 @@ def _size_bound(node: ast.AST) -> Bound:
     return math.inf
 
 
-def _tower_bound(node: ast.BinOp) -> Bound:
-    """The product of the exponents of a power and of the powers it raises: (a**b)**c is a**(b*c)."""
-    total: Bound = Fraction(1)
-    base: ast.AST = node
-    while isinstance(base, ast.BinOp) and isinstance(base.op, ast.Pow):
-        total = _combined(total, _size_bound(base.right), lambda a, b: a * b)
-        base = base.left.operand if isinstance(base.left, ast.UnaryOp) else base.left
-    return total
+def _tower_bound(node: ast.AST) -> Bound:
+    """How many times a power multiplies the powers inside its base: (a**b)**c is a**(b*c), and
+    so is (a**b * 3 + 1)**c; the largest over a base's terms and factors."""
+    if isinstance(node, ast.UnaryOp):
+        return _tower_bound(node.operand)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+        return _combined(_size_bound(node.right), _tower_bound(node.left), lambda a, b: a * b)
+    if isinstance(node, ast.BinOp):
+        return max(_tower_bound(node.left), _tower_bound(node.right))
+    return Fraction(1)
 
 
 def _combined(a: Bound, b: Bound, op) -> Bound:  # type: ignore[no-untyped-def]
