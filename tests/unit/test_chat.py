@@ -555,3 +555,13 @@ def test_commands_without_arguments_refuse_one_and_reasoning_alone_shows_the_mod
     chat.command("/reasoning")
     assert capsys.readouterr().err.strip().endswith(f"reasoning {chat.options.output.reasoning}")
     assert chat.command("/exit") is True
+
+
+def test_a_saved_questions_lines_start_no_heading_list_or_code_block():
+    import markdown_it
+
+    turns = [Turn(1, "Title\n===\nx\n---\n- a\n1. b\n    code\n-5 apples", "ok", answer="9")]
+    html = markdown_it.MarkdownIt("gfm-like").render(to_markdown("S1", "fake", turns))
+    quoted = html[html.index("<blockquote>"):html.index("</blockquote>")]
+    assert not re.search(r"<h[1-6]>|<ul>|<ol>|<pre>|<hr", quoted), quoted
+    assert "-5 apples" in quoted

@@ -83,7 +83,7 @@ def to_markdown(session: str, model: str, turns: Sequence[Turn]) -> str:
     lines = ["# ponder chat", "", f"- session: {markdown_inline(session)}", f"- model: {markdown_inline(model)}", ""]
     for turn in turns:
         lines += [f"## {turn.number}. {markdown_inline(_title(turn.question))}", ""]
-        lines += ["> " + markdown_inline(line) if line else ">" for line in turn.question.splitlines()]
+        lines += ["> " + markdown_inline(line, starts_line=True) if line else ">" for line in turn.question.splitlines()]
         lines += ["", _outcome(turn)]
         if turn.trace is not None:
             lines += ["", f"Trace: {markdown_inline(str(turn.trace))} ({markdown_inline(turn.strategy)})"]

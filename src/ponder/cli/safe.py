@@ -16,6 +16,7 @@ import unicodedata
 _KEEP = {"\n", "\t"}
 _MARKDOWN_ACTIVE = re.compile(r"([\\`*_\[\]#|<>~&!])")
 _AUTOLINKED = re.compile(r"://|(?<=www)\.|@", re.IGNORECASE)
+_BLOCK_START = re.compile(r"^(\d{0,9})([-+=.)])(?=[\s=-]|$)")  # a list item, an underline, "1. ": at a line's start
 
 
 def visible(text: str) -> str:
@@ -28,12 +29,16 @@ def one_line(text: str) -> str:
     return "".join(ch if ch not in _KEEP and _printable(ch) else _escape(ch) for ch in text)
 
 
-def markdown_inline(text: str) -> str:
+def markdown_inline(text: str, starts_line: bool = False) -> str:
     """`visible` text on one Markdown line: newlines and tabs folded to spaces, every active
-    character backslash-escaped, and what GitHub would make a link of bare (`http://…`,
-    `www.…`, an e-mail address) broken by escapes that do not show."""
+    character backslash-escaped, what GitHub would make a link of bare (`http://…`, `www.…`,
+    an e-mail address) broken by escapes that do not show; text that `starts_line` starts no
+    block either (leading spaces dropped; a leading -, +, =, or the . or ) of a number, escaped)."""
     escaped = _MARKDOWN_ACTIVE.sub(r"\\\1", visible(text).replace("\n", " ").replace("\t", " "))
-    return _AUTOLINKED.sub(lambda m: "\\" + "\\".join(m.group(0)), escaped)
+    escaped = _AUTOLINKED.sub(lambda m: "\\" + "\\".join(m.group(0)), escaped)
+    if not starts_line:
+        return escaped
+    return _BLOCK_START.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped.lstrip(" "))
 
 
 def _printable(ch: str) -> bool:
