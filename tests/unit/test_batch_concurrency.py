@@ -275,10 +275,12 @@ def test_eval_shares_the_pool(counting, tmp_path):
     data = tmp_path / "d.jsonl"
     data.write_text("".join(json.dumps({"question": f"What is 17 * 23? [item {i}]", "answer": "391"}) + "\n"
                             for i in range(2)))
-    done = ponder("eval", str(data), "--out-dir", str(tmp_path / "ev"), "--base-url", counting.url,
+    url = counting.url.replace("http://", "http://user:s3cr3tpass@")
+    done = ponder("eval", str(data), "--out-dir", str(tmp_path / "ev"), "--base-url", url,
                   "--strategy", "cascade,vote", "--samples", "2", "--concurrency", "4", "--no-trace")
     assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "ev" / "report.json").read_text())
+    assert "s3cr3tpass" not in json.dumps(report) and "--base-url http://127.0.0.1:" in report["command"]
     assert {name: s["accuracy"] for name, s in report["strategies"].items()} == {"cascade": 1.0, "vote": 1.0}
     for name in ("cascade", "vote"):
         assert sorted(r["id"] for r in lines(tmp_path / "ev" / f"{name}.jsonl")) == ["1", "2"]

@@ -202,13 +202,14 @@ def write_report(dataset: str, entries: list[Entry], jobs: list[BatchJob], out_d
 
     from ponder.batch.metrics import summarize
     from ponder.llm.loader import model_spec
+    from ponder.llm.openai_http import without_credentials
     from ponder.machine import machine_info
 
     ids = {e.id for e in entries}
     report: dict[str, Any] = {
         "dataset": well_formed(dataset),  # a name of bytes that are not UTF-8 is still valid JSON text
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": well_formed(" ".join(["ponder", *sys.argv[1:]])),
+        "command": well_formed(" ".join(["ponder", *map(without_credentials, sys.argv[1:])])),  # no URL's password
         "model": model_spec(options.model, server=bool(options.load.base_url)),
         "machine": machine_info(),
         "settings": settings_record(options.run),
