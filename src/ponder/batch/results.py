@@ -154,10 +154,11 @@ def check_results(path: Path, resume: bool, asked: Mapping[str, str], option: st
 
 
 def _prepare(path: Path, resume: bool, asked: Mapping[str, str], option: str = "-o") -> Scan:
-    """Check an output before writing to it: what it already holds when resuming, else that it is new."""
-    check_results(path, resume, asked, option)
-    if resume and os.path.lexists(path):
+    """Check an output before writing to it: what it already holds when resuming (read once:
+    `resume_results` refuses before it sets anything aside), else that it is new."""
+    if resume and os.path.lexists(path) and not path.is_dir():
         return resume_results(path, asked, option)
+    check_results(path, resume, asked, option)
     return Scan({}, 0)
 
 
